@@ -1,0 +1,1 @@
+// The Automation module. See the Package.swift comment for its concern.

@@ -1,0 +1,1 @@
+// The REPL module. See the Package.swift comment for its concern.

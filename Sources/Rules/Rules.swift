@@ -1,0 +1,1 @@
+// The Rules module. See the Package.swift comment for its concern.

@@ -1,0 +1,1 @@
+// The Simulator module. See the Package.swift comment for its concern.

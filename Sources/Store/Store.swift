@@ -1,0 +1,1 @@
+// The Store module. See the Package.swift comment for its concern.

@@ -1,0 +1,1 @@
+// The ThingseeAPI module. See the Package.swift comment for its concern.
