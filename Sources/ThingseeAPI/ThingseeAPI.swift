@@ -1,1 +1,0 @@
-// The ThingseeAPI module. See the Package.swift comment for its concern.
