@@ -41,6 +41,23 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// The primary result code (the low byte of ``code``), e.g. `SQLITE_CONSTRAINT` (19).
     public var primaryCode: Int32 { code & 0xFF }
 
+    /// SQLite result codes that callers of this module test for, so they need not import the C module.
+    /// Extended codes are macros Swift cannot import; these are their values.
+    public enum Code {
+        public static let error: Int32 = 1
+        public static let busy: Int32 = 5
+        public static let notFound: Int32 = 12
+        public static let cantOpen: Int32 = 14
+        public static let constraint: Int32 = 19
+        public static let mismatch: Int32 = 20
+        public static let misuse: Int32 = 21
+        public static let constraintCheck: Int32 = 19 | (1 << 8)
+        public static let constraintNotNull: Int32 = 19 | (5 << 8)
+        public static let constraintPrimaryKey: Int32 = 19 | (6 << 8)
+        public static let constraintTrigger: Int32 = 19 | (7 << 8)
+        public static let constraintUnique: Int32 = 19 | (8 << 8)
+    }
+
     public var isConstraintViolation: Bool { primaryCode == SQLITE_CONSTRAINT }
     public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
 
