@@ -33,7 +33,8 @@ public final class Statement {
     private var stmt: OpaquePointer {
         get throws {
             guard let handle else {
-                throw StoreError(code: SQLITE_MISUSE, message: "statement already finalized", operation: "use", sql: sql)
+                throw StoreError(
+                    code: SQLITE_MISUSE, message: "statement already finalized", operation: "use", sql: sql)
             }
             return handle
         }

@@ -76,7 +76,8 @@ extension Store {
             WHERE id = ?6 AND outcome = 'intent'
             """,
             [
-                .text(outcome.rawValue), httpStatus.map { .integer(Int64($0)) } ?? .null, error.map(SQLValue.text) ?? .null,
+                .text(outcome.rawValue), httpStatus.map { .integer(Int64($0)) } ?? .null,
+                error.map(SQLValue.text) ?? .null,
                 transactionID.map(SQLValue.integer) ?? .null, .integer(now()), .integer(id),
             ])
         if database.changes == 0 {
@@ -142,8 +143,10 @@ extension Store {
 
     /// One action by id, or nil.
     public func action(id: Int64) throws -> ActionRecord? {
-        try database.query("SELECT \(Self.actionColumns) FROM actions WHERE id = ?", [.integer(id)], row: Self.actionRecord)
-            .first
+        try database.query(
+            "SELECT \(Self.actionColumns) FROM actions WHERE id = ?", [.integer(id)], row: Self.actionRecord
+        )
+        .first
     }
 
     /// The action log, filtered; newest first unless ``ActionFilter/oldestFirst``.
@@ -223,7 +226,8 @@ extension Store {
         let kindText = row.string(at: 4)
         guard let kind = ActionKind(rawValue: kindText) else {
             throw StoreError(
-                code: SQLITE_MISMATCH, message: "action \(id) has unknown kind '\(kindText)'", operation: "read actions")
+                code: SQLITE_MISMATCH, message: "action \(id) has unknown kind '\(kindText)'", operation: "read actions"
+            )
         }
         return ActionRecord(
             id: id, time: row.int64(at: 1), rule: row.string(at: 2), tuid: row.string(at: 3), kind: kind,

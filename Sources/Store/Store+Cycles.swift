@@ -41,7 +41,8 @@ extension Store {
                     finishedAt: finishedAt, devices: row.int(at: 4), messages: row.int(at: 5), firings: row.int(at: 6),
                     actions: row.int(at: 7), errors: row.int(at: 8), durationMilliseconds: row.int64(at: 9))
             }
-            return CycleRecord(id: row.int64(at: 0), startedAt: row.int64(at: 1), dryRun: row.bool(at: 2), summary: summary)
+            return CycleRecord(
+                id: row.int64(at: 0), startedAt: row.int64(at: 1), dryRun: row.bool(at: 2), summary: summary)
         }
     }
 }

@@ -75,7 +75,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// Builds an error from the connection's current error state.
     static func sqlite(_ db: OpaquePointer?, code: Int32, operation: String, sql: String? = nil) -> StoreError {
         let extended = db.map { sqlite3_extended_errcode($0) } ?? code
-        let message = db.flatMap { sqlite3_errmsg($0).map { String(cString: $0) } } ?? String(cString: sqlite3_errstr(code))
+        let message =
+            db.flatMap { sqlite3_errmsg($0).map { String(cString: $0) } } ?? String(cString: sqlite3_errstr(code))
         // sqlite3_extended_errcode reflects the most recent call on the connection; prefer it only when it agrees.
         let reported = (extended & 0xFF) == (code & 0xFF) ? extended : code
         return StoreError(kind: .sqlite, code: reported, message: message, operation: operation, sql: sql)

@@ -17,6 +17,7 @@ import Testing
         for _ in 0..<2 {
             let store = try Store(path: path, now: fixedClock)
             #expect(try await store.actions().count == 1)
+            #expect(try await store.withDatabase { try $0.userVersion() } == Store.schemaVersion)
             await store.close()
         }
         let db = try Database(path: path)
@@ -72,7 +73,8 @@ import Testing
         let bad = RuleStateRow(rule: "", tuid: "TSPD04ESY93100802", dryRun: false, state: Data("{}".utf8))
 
         let error = await #expect(throws: StoreError.self) {
-            try await store.recordIntents([intent(index: 0), intent(index: 1)], ruleStates: [good, bad], devices: [device])
+            try await store.recordIntents(
+                [intent(index: 0), intent(index: 1)], ruleStates: [good, bad], devices: [device])
         }
         #expect(error?.code == StoreError.Code.constraintCheck)
         let db = try Database(path: path)
@@ -209,7 +211,8 @@ import Testing
 
         #expect(try await store.actions().map(\.id) == ids.reversed())
         #expect(try await store.actions(filter: ActionFilter(oldestFirst: true)).map(\.id) == ids)
-        #expect(try await store.actions(filter: ActionFilter(rule: "low-battery")).map(\.id) == [ids[4], ids[1], ids[0]])
+        #expect(
+            try await store.actions(filter: ActionFilter(rule: "low-battery")).map(\.id) == [ids[4], ids[1], ids[0]])
         #expect(try await store.actions(filter: ActionFilter(tuid: b)).map(\.id) == [ids[3], ids[2], ids[1]])
         #expect(try await store.actions(filter: ActionFilter(since: 300)).map(\.id) == [ids[4], ids[3], ids[2]])
         #expect(try await store.actions(filter: ActionFilter(limit: 2)).map(\.id) == [ids[4], ids[3]])
@@ -271,10 +274,14 @@ import Testing
         #expect(try await store.ruleStates(dryRun: false).map(\.state) == [Data("live".utf8)])
         #expect(try await store.ruleStates(dryRun: true).map(\.state) == [Data("dry2".utf8)])
         let live = try await store.devices(dryRun: false)
-        #expect(live == [
-            DeviceRow(tuid: tuid, dryRun: false, cursorTs: 100, observations: Data(#"{"batl":19}"#.utf8), updatedAt: 1_700_000_000)
-        ])
-        #expect(try await store.devices(dryRun: true) == [DeviceRow(tuid: tuid, dryRun: true, cursorTs: 60, updatedAt: 5)])
+        #expect(
+            live == [
+                DeviceRow(
+                    tuid: tuid, dryRun: false, cursorTs: 100, observations: Data(#"{"batl":19}"#.utf8),
+                    updatedAt: 1_700_000_000)
+            ])
+        #expect(
+            try await store.devices(dryRun: true) == [DeviceRow(tuid: tuid, dryRun: true, cursorTs: 60, updatedAt: 5)])
     }
 
     @Test func cyclesAreRecorded() async throws {
@@ -282,15 +289,17 @@ import Testing
         let store = try Store(path: dir.path())
         let first = try await store.beginCycle(startedAt: 1_000, dryRun: false)
         let summary = CycleSummary(
-            finishedAt: 1_002, devices: 10, messages: 42, firings: 2, actions: 3, errors: 1, durationMilliseconds: 1_850)
+            finishedAt: 1_002, devices: 10, messages: 42, firings: 2, actions: 3, errors: 1, durationMilliseconds: 1_850
+        )
         try await store.finishCycle(id: first, summary: summary)
         let second = try await store.beginCycle(startedAt: 1_060, dryRun: true)
 
         let cycles = try await store.cycles()
-        #expect(cycles == [
-            CycleRecord(id: second, startedAt: 1_060, dryRun: true, summary: nil),
-            CycleRecord(id: first, startedAt: 1_000, dryRun: false, summary: summary),
-        ])
+        #expect(
+            cycles == [
+                CycleRecord(id: second, startedAt: 1_060, dryRun: true, summary: nil),
+                CycleRecord(id: first, startedAt: 1_000, dryRun: false, summary: summary),
+            ])
         let missing = await #expect(throws: StoreError.self) {
             try await store.finishCycle(id: 999, summary: summary)
         }

@@ -11,7 +11,8 @@ public struct DeviceRow: Sendable, Hashable {
     /// Unix seconds, local clock. Nil when writing: the store sets it to now.
     public var updatedAt: Int64?
 
-    public init(tuid: String, dryRun: Bool, cursorTs: Int64? = nil, observations: Data? = nil, updatedAt: Int64? = nil) {
+    public init(tuid: String, dryRun: Bool, cursorTs: Int64? = nil, observations: Data? = nil, updatedAt: Int64? = nil)
+    {
         self.tuid = tuid
         self.dryRun = dryRun
         self.cursorTs = cursorTs
