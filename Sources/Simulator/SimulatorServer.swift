@@ -4,10 +4,18 @@ import Foundation
 
 /// The Thingsee Open Service API simulator, served over HTTP on loopback.
 ///
-/// Every response carries the simulated clock in its `Date` header. Faults are injected in this order:
-/// latency (every request but `/_sim`), then the rate limit (every request but `/_sim`, token requests
-/// included), then 503 failures (API requests only: never `/auth/client-token`, so a client can always log
-/// in), then authentication.
+/// Every endpoint of the API document is served under `/prod/v1`, plus `GET /_sim/stats` (no token) with
+/// the request counters. Every response carries the simulated clock in its `Date` header.
+///
+/// Faults are injected in this order: latency (every request but `/_sim`), then the rate limit (every
+/// request but `/_sim`, token requests included, as a gateway throttles everything), then 503 failures
+/// (API requests only, unknown routes included: never `/auth/client-token`, so a client can always log in,
+/// and `failEvery` counts only those requests), then authentication, then the endpoint itself.
+///
+/// Not modelled: duplicated or out-of-order delivery, `tsmEv` other than 10 and 31, history of a device's
+/// group (messages carry its current group), buffering of messages during a gateway outage (they are
+/// lost), daylight saving time in office hours, and per-model acceptance of commands (every device
+/// takes all four configuration ids).
 public actor SimulatorServer {
     public nonisolated let configuration: SimulatorConfiguration
     let clock: SimulatorClock

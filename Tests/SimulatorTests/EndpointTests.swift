@@ -6,7 +6,8 @@ import Testing
 struct EndpointTests {
     @Test func tokenAndThingInfoShapes() async throws {
         try await withSimulator { server, anonymous in
-            let login = try await anonymous.post("/auth/client-token", ["client_id": "sim", "client_secret": "sim-secret"])
+            let login = try await anonymous.post(
+                "/auth/client-token", ["client_id": "sim", "client_secret": "sim-secret"])
             #expect(login.status == 200)
             #expect(login.object.sortedKeys == ["token"])
             let client = try await anonymous.loggedIn()
@@ -44,7 +45,8 @@ struct EndpointTests {
 
             let battery = try await client.get("/things/\(tuid)/messages?limit=5&messageid=1110&eventid=10")
             #expect(battery.list.count == 5)
-            #expect(battery.list.allSatisfy { int($0["tsmId"]) == 1110 && double($0["batl"]) != nil && $0["chrg"] != nil })
+            #expect(
+                battery.list.allSatisfy { int($0["tsmId"]) == 1110 && double($0["batl"]) != nil && $0["chrg"] != nil })
 
             let newest = try #require(times.first)
             let window = try await client.get("/things/\(tuid)/messages?limit=1000&from=\(newest - 3600)&to=\(newest)")
@@ -102,14 +104,17 @@ struct EndpointTests {
             #expect(from.count == 19 && from.contains("T") && !from.hasSuffix("Z"))
 
             let now = Int(server.now.timeIntervalSince1970)
-            let none = try await client.get("/things/\(open)/alerts?from=\(now - 7 * 86_400)&to=\(now - 7 * 86_400 + 1)")
+            let none = try await client.get(
+                "/things/\(open)/alerts?from=\(now - 7 * 86_400)&to=\(now - 7 * 86_400 + 1)")
             #expect(none.status == 200)
             #expect((none.data as? [Any])?.isEmpty == true)
         }
     }
 
     @Test func commandsRoundTripWithEchoAndHistory() async throws {
-        try await withSimulator({ $0.timeScale = 100; $0.echoDelay = 3 }) { server, anonymous in
+        try await withSimulator({
+            $0.timeScale = 100; $0.echoDelay = 3
+        }) { server, anonymous in
             let client = try await anonymous.loggedIn()
             let tuid = try #require(server.deviceTUIDs().first { $0.hasPrefix("TSPD04") || $0.hasPrefix("TSEN01") })
             let command: [String: Any] = [
@@ -122,7 +127,10 @@ struct EndpointTests {
             let sent = try #require((reply.object["commands"] as? [[String: Any]])?.first)
             #expect(
                 sent.sortedKeys
-                    == ["measurementInterval", "reportInterval", "transactionId", "tsmDstTuid", "tsmEv", "tsmId", "tsmTs"])
+                    == [
+                        "measurementInterval", "reportInterval", "transactionId", "tsmDstTuid", "tsmEv", "tsmId",
+                        "tsmTs",
+                    ])
             #expect(int(sent["tsmEv"]) == 30)
             #expect(sent["tsmDstTuid"] as? String == tuid)
             let commandTs = try #require(int(sent["tsmTs"]))
@@ -206,7 +214,8 @@ struct EndpointTests {
         try await withSimulator({ $0.timeScale = 3_600 }) { server, anonymous in
             let first = try await anonymous.get("/nowhere")
             try await Task.sleep(for: .milliseconds(1_100))
-            let second = try await anonymous.post("/auth/client-token", ["client_id": "sim", "client_secret": "sim-secret"])
+            let second = try await anonymous.post(
+                "/auth/client-token", ["client_id": "sim", "client_secret": "sim-secret"])
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.timeZone = TimeZone(identifier: "GMT")
@@ -233,7 +242,8 @@ struct EndpointTests {
             #expect(stats.byRoute["GET /things/{tuid}"] == 1)
             #expect(stats.byRoute["POST /things/{tuid}/installations"] == 2)
 
-            let url = client.base.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("_sim/stats")
+            let url = client.base.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+                "_sim/stats")
             let raw = try await TestClient(base: url).get("")
             #expect(raw.status == 200)
             #expect(int(raw.object["mutating"]) == 2)

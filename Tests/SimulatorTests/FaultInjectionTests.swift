@@ -14,7 +14,11 @@ struct FaultInjectionTests {
             #expect(statuses == [200, 200, 503, 200, 200, 503])
             #expect(await server.stats.unavailable == 2)
             // Token requests are never failed.
-            for _ in 0..<4 { #expect(try await anonymous.post("/auth/client-token", ["client_id": "sim", "client_secret": "sim-secret"]).status == 200) }
+            for _ in 0..<4 {
+                #expect(
+                    try await anonymous.post("/auth/client-token", ["client_id": "sim", "client_secret": "sim-secret"])
+                        .status == 200)
+            }
         }
     }
 

@@ -18,7 +18,9 @@ struct FleetTests {
             let left = try a.messagesJSON(tuid: tuid, query: query, now: origin + 3_600)
             let right = try b.messagesJSON(tuid: tuid, query: query, now: origin + 3_600)
             #expect(left.encoded() == right.encoded())
-            #expect(try a.alerts(tuid: tuid, from: nil, to: nil, now: origin) == b.alerts(tuid: tuid, from: nil, to: nil, now: origin))
+            #expect(
+                try a.alerts(tuid: tuid, from: nil, to: nil, now: origin)
+                    == b.alerts(tuid: tuid, from: nil, to: nil, now: origin))
         }
     }
 
@@ -54,7 +56,8 @@ struct FleetTests {
                 return false
             }
             return periods.contains { period in
-                period["to"] == nil && (period["from"]?.string).map { $0 <= HTTPDate.isoWithoutZone(origin - 3_600) } == true
+                period["to"] == nil
+                    && (period["from"]?.string).map { $0 <= HTTPDate.isoWithoutZone(origin - 3_600) } == true
             }
         }
         #expect(longOpen)
@@ -91,7 +94,8 @@ struct FleetTests {
         for tuid in fleet.deviceTUIDs().prefix(21) {
             let from = origin - 86_400
             let messages = try fleet.messages(
-                tuid: tuid, query: .init(limit: 200, messageIDs: [1110], eventIDs: [10], from: from, to: origin - 3_600),
+                tuid: tuid,
+                query: .init(limit: 200, messageIDs: [1110], eventIDs: [10], from: from, to: origin - 3_600),
                 now: origin)
             #expect(messages.allSatisfy { $0.tsmID == 1110 && $0.tsmEv == 10 })
             #expect(messages.allSatisfy { $0.time >= from && $0.time <= origin - 3_600 })
@@ -145,8 +149,14 @@ struct FleetTests {
     @Test func echoCarriesAllCurrentValuesOfThatConfig() throws {
         var fleet = Fleet(devices: 40, seed: 1, origin: origin)
         let tuid = fleet.deviceTUIDs()[1]
-        let first = JSON.array([.object([("tsmId", .int(13200)), ("tsmEv", .int(30)), ("transactionId", .int(1)), ("threshold", .int(5000))])])
-        let second = JSON.array([.object([("tsmId", .int(13200)), ("tsmEv", .int(30)), ("transactionId", .int(2)), ("mode", .int(2))])])
+        let first = JSON.array([
+            .object([
+                ("tsmId", .int(13200)), ("tsmEv", .int(30)), ("transactionId", .int(1)), ("threshold", .int(5000)),
+            ])
+        ])
+        let second = JSON.array([
+            .object([("tsmId", .int(13200)), ("tsmEv", .int(30)), ("transactionId", .int(2)), ("mode", .int(2))])
+        ])
         _ = try fleet.sendCommands(tuid: tuid, body: first, now: origin)
         _ = try fleet.sendCommands(tuid: tuid, body: second, now: origin + 60)
         let echoes = try fleet.messages(tuid: tuid, query: .init(limit: 10, eventIDs: [31]), now: origin + 600)
@@ -160,12 +170,15 @@ struct FleetTests {
 
     @Test func deletingAGroupMovesItsDevicesToUnassigned() throws {
         var fleet = Fleet(devices: 100, seed: 1, origin: origin)
-        let group = try #require(fleet.deviceTUIDs().lazy.compactMap { fleet.group(of: $0) }.first { $0 != Fleet.unassigned })
+        let group = try #require(
+            fleet.deviceTUIDs().lazy.compactMap { fleet.group(of: $0) }.first { $0 != Fleet.unassigned })
         let members = fleet.deviceTUIDs().filter { fleet.group(of: $0) == group }
         let before = fleet.deviceTUIDs().filter { fleet.group(of: $0) == Fleet.unassigned }
         _ = try fleet.deleteGroup(id: group)
         #expect(members.allSatisfy { fleet.group(of: $0) == Fleet.unassigned })
-        #expect(fleet.deviceTUIDs().filter { fleet.group(of: $0) == Fleet.unassigned }.count == before.count + members.count)
+        #expect(
+            fleet.deviceTUIDs().filter { fleet.group(of: $0) == Fleet.unassigned }.count == before.count + members.count
+        )
         #expect(!fleet.groupIDs().contains(group))
         #expect(throws: APIError.notFound("Group \(group) not found")) { try fleet.groupThings(id: group) }
     }

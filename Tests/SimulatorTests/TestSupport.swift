@@ -3,7 +3,7 @@ import Simulator
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// One HTTP exchange with the simulator, decoded with JSONSerialization only.

@@ -4,7 +4,9 @@ import Testing
 
 @Suite("Errors over HTTP")
 struct ValidationTests {
-    private func expectError(_ reply: Reply, _ status: Int, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    private func expectError(
+        _ reply: Reply, _ status: Int, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(reply.status == status, sourceLocation: sourceLocation)
         #expect(reply.error.sortedKeys == ["error", "message", "statusCode"], sourceLocation: sourceLocation)
         #expect(int(reply.error["statusCode"]) == status, sourceLocation: sourceLocation)
@@ -47,7 +49,8 @@ struct ValidationTests {
         try await withSimulator({ $0.tokenTTL = 0.3 }) { server, anonymous in
             let tuid = server.deviceTUIDs()[1]
             expectError(try await anonymous.get("/things/\(tuid)"), 401, "Unauthorized")
-            expectError(try await TestClient(base: anonymous.base, token: "made-up").get("/groups"), 401, "Unauthorized")
+            expectError(
+                try await TestClient(base: anonymous.base, token: "made-up").get("/groups"), 401, "Unauthorized")
             expectError(
                 try await anonymous.post("/auth/client-token", ["client_id": "sim", "client_secret": "wrong"]),
                 401, "Unauthorized")
@@ -69,7 +72,8 @@ struct ValidationTests {
             let client = try await anonymous.loggedIn()
             expectError(try await client.get("/things/TSPD04XXX00000000"), 404, "Not Found")
             expectError(try await client.get("/things/TSPD04XXX00000000/messages?limit=1"), 404, "Not Found")
-            expectError(try await client.post("/things/TSPD04XXX00000000/group", ["group_id": "cold-chain"]), 404, "Not Found")
+            expectError(
+                try await client.post("/things/TSPD04XXX00000000/group", ["group_id": "cold-chain"]), 404, "Not Found")
             expectError(try await client.get("/groups/no-such-group/things"), 404, "Not Found")
             expectError(try await client.send("DELETE", "/groups/no-such-group"), 404, "Not Found")
             expectError(try await client.get("/no/such/route"), 404, "Not Found")
@@ -82,7 +86,8 @@ struct ValidationTests {
         try await withSimulator { server, anonymous in
             let client = try await anonymous.loggedIn()
             expectError(
-                try await client.post("/things/\(server.deviceTUIDs()[1])/group", ["group_id": "nowhere"]), 404, "Not Found")
+                try await client.post("/things/\(server.deviceTUIDs()[1])/group", ["group_id": "nowhere"]), 404,
+                "Not Found")
         }
     }
 }

@@ -60,11 +60,14 @@ extension Fleet {
         }
         if query.eventIDs?.contains(31) ?? true {
             for record in state.commands
-            where record.echoAt >= lower && record.echoAt <= upper && (query.messageIDs?.contains(record.tsmID) ?? true) {
+            where record.echoAt >= lower && record.echoAt <= upper && (query.messageIDs?.contains(record.tsmID) ?? true)
+            {
                 found.append(
                     Message(
-                        tsmID: record.tsmID, tsmEv: 31, time: record.echoAt, gateway: gatewayTUID(device, record.echoAt),
-                        fields: [("transactionId", .int(record.transactionID))] + record.echoValues.map { ($0.0, .int($0.1)) }))
+                        tsmID: record.tsmID, tsmEv: 31, time: record.echoAt,
+                        gateway: gatewayTUID(device, record.echoAt),
+                        fields: [("transactionId", .int(record.transactionID))]
+                            + record.echoValues.map { ($0.0, .int($0.1)) }))
             }
         }
         found.sort { a, b in
@@ -90,7 +93,8 @@ extension Fleet {
     }
 
     /// Report times in `from…to`, newest first, at most `limit`, with the cadence in force at each.
-    func reportTimes(_ device: Device, _ state: DeviceState, from: Double, to: Double, limit: Int) -> [(Double, Double)] {
+    func reportTimes(_ device: Device, _ state: DeviceState, from: Double, to: Double, limit: Int) -> [(Double, Double)]
+    {
         var times: [(Double, Double)] = []
         var segmentEnd = Double.infinity
         for segment in state.segments.reversed() {

@@ -122,7 +122,10 @@ extension Fleet {
             let totalOut = peopleCount(device, time - 900)
             let inCount = totalIn - peopleCount(device, time - interval)
             let outCount = totalOut - peopleCount(device, time - 900 - interval)
-            return [("in", .int(inCount)), ("out", .int(outCount)), ("totalIn", .int(totalIn)), ("totalOut", .int(totalOut))]
+            return [
+                ("in", .int(inCount)), ("out", .int(outCount)), ("totalIn", .int(totalIn)),
+                ("totalOut", .int(totalOut)),
+            ]
         case 17100:
             let period = (2 + 4 * device.scale) * 86_400
             let phase = SplitMix64.unit(seed, UInt64(device.index), "fill".key)

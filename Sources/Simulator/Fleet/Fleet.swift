@@ -41,7 +41,8 @@ public struct Fleet: Sendable {
                 index: index, seed: seed, origin: self.origin, serialOffset: serialOffset,
                 forceOpenEpisode: index == forcedOpen)
             let interval = Self.initialReportInterval(device, seed: seed)
-            let anchor = device.installedAt + (SplitMix64.unit(seed, UInt64(index), "anchor".key) * interval).rounded(.down)
+            let anchor =
+                device.installedAt + (SplitMix64.unit(seed, UInt64(index), "anchor".key) * interval).rounded(.down)
             let newAt = device.installedAt - (1 + SplitMix64.unit(seed, UInt64(index), "new".key) * 20) * 86_400
             states.append(
                 DeviceState(

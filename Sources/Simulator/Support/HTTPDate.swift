@@ -6,7 +6,8 @@ enum HTTPDate {
     static func format(_ unixSeconds: Double) -> String {
         let c = CivilTime(unixSeconds)
         let weekday = weekdays[((c.days % 7) + 7) % 7]
-        return "\(weekday), \(pad(c.day)) \(months[c.month - 1]) \(c.year) \(pad(c.hour)):\(pad(c.minute)):\(pad(c.second)) GMT"
+        return
+            "\(weekday), \(pad(c.day)) \(months[c.month - 1]) \(c.year) \(pad(c.hour)):\(pad(c.minute)):\(pad(c.second)) GMT"
     }
 
     /// ISO-8601 without a zone, as the alerts endpoint writes its periods (UTC).

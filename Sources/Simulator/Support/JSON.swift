@@ -10,7 +10,7 @@ enum JSON: Sendable, Equatable {
     case array([JSON])
     case object([(String, JSON)])
 
-static func == (lhs: JSON, rhs: JSON) -> Bool {
+    static func == (lhs: JSON, rhs: JSON) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
@@ -25,13 +25,13 @@ static func == (lhs: JSON, rhs: JSON) -> Bool {
     }
 
     /// The value for a key of an object, or nil.
-subscript(key: String) -> JSON? {
+    subscript(key: String) -> JSON? {
         guard case .object(let pairs) = self else { return nil }
         return pairs.first { $0.0 == key }?.1
     }
 
     /// The numeric value, if this is a number (or a boolean, read as 0/1).
-var number: Double? {
+    var number: Double? {
         switch self {
         case .int(let value): return Double(value)
         case .double(let value): return value
@@ -40,13 +40,13 @@ var number: Double? {
         }
     }
 
-var string: String? {
+    var string: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
     /// Serialises compactly, keeping object keys in order.
-func encoded() -> Data {
+    func encoded() -> Data {
         var out = ""
         write(to: &out)
         return Data(out.utf8)
@@ -101,7 +101,7 @@ func encoded() -> Data {
     }
 
     /// Parses a request body; nil when it is not valid JSON.
-static func parse(_ data: Data) -> JSON? {
+    static func parse(_ data: Data) -> JSON? {
         guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             return nil
         }
