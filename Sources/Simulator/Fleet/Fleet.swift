@@ -111,8 +111,8 @@ public struct Fleet: Sendable {
         var generator = SplitMix64(seed: SplitMix64.hash(seed, i, "letters".key))
         let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ")
         for _ in 0..<3 { letters.append(alphabet[Int(generator.next() % UInt64(alphabet.count))]) }
-        // 7919 is coprime to 10^8, so distinct indices give distinct serial digits.
-        let digits = (serialOffset + index * 7919) % 100_000_000
+        // The multiplier is coprime to 10^8, so distinct indices give distinct serial digits.
+        let digits = (serialOffset + index * 48_271_731) % 100_000_000
         let digitString = String(digits)
         let serial = letters + String(repeating: "0", count: 8 - digitString.count) + digitString
 
