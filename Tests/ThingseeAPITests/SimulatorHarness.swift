@@ -31,8 +31,8 @@ struct SimulatorHarness {
     /// Every device of every group, `unassigned` included.
     func allDevices() async throws -> [String] {
         var tuids: [String] = []
-        for group in try await client.groups() + [Group(groupId: "unassigned", groupDescription: nil, raw: .null)] {
-            tuids += try await client.groupThings(group.groupId).tuids
+        for group in try await client.groups().map(\.groupId) + ["unassigned"] {
+            tuids += try await client.groupThings(group).tuids
         }
         return Array(Set(tuids)).sorted()
     }
