@@ -1,1 +1,0 @@
-// The Simulator module. See the Package.swift comment for its concern.

@@ -1,0 +1,74 @@
+/// The tsee schema, one ``Migration`` per version. Append new steps; never edit a released one.
+///
+/// Secrets (client secret, access tokens) never go in the database: no table has a column for them.
+enum Schema {
+    static let migrations: [Migration] = [
+        Migration(
+            "action log, rule state, devices, cycles",
+            sql: """
+                CREATE TABLE actions (
+                    id               INTEGER PRIMARY KEY,
+                    time             INTEGER NOT NULL,
+                    rule             TEXT    NOT NULL CHECK (rule <> ''),
+                    tuid             TEXT    NOT NULL CHECK (tuid <> ''),
+                    action           TEXT    NOT NULL CHECK (action IN ('move', 'send', 'assign', 'log')),
+                    parameters       TEXT    NOT NULL DEFAULT '{}',
+                    dry_run          INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+                    outcome          TEXT    NOT NULL,
+                    http_status      INTEGER,
+                    error            TEXT,
+                    transaction_id   INTEGER,
+                    confirmed_at     INTEGER,
+                    confirmed_values TEXT,
+                    confirm_state    TEXT    CHECK (confirm_state IN ('pending', 'confirmed', 'unconfirmed')),
+                    firing_key       TEXT    NOT NULL UNIQUE,
+                    created_at       INTEGER NOT NULL,
+                    completed_at     INTEGER
+                ) STRICT;
+                CREATE INDEX actions_time ON actions (time);
+                CREATE INDEX actions_rule_time ON actions (rule, time);
+                CREATE INDEX actions_tuid_time ON actions (tuid, time);
+                CREATE INDEX actions_open ON actions (id) WHERE outcome = 'intent';
+                CREATE INDEX actions_unconfirmed ON actions (id) WHERE confirm_state IN ('pending', 'unconfirmed');
+
+                -- The log is append-only: no row is deleted, and what was decided is never rewritten.
+                CREATE TRIGGER actions_no_delete BEFORE DELETE ON actions
+                BEGIN SELECT RAISE(ABORT, 'the action log is append-only'); END;
+                CREATE TRIGGER actions_immutable
+                BEFORE UPDATE OF id, time, rule, tuid, action, parameters, dry_run, firing_key, created_at ON actions
+                BEGIN SELECT RAISE(ABORT, 'the action log is append-only'); END;
+
+                CREATE TABLE rule_state (
+                    rule       TEXT    NOT NULL CHECK (rule <> ''),
+                    tuid       TEXT    NOT NULL CHECK (tuid <> ''),
+                    dry_run    INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+                    state      BLOB    NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (rule, tuid, dry_run)
+                ) STRICT, WITHOUT ROWID;
+
+                CREATE TABLE devices (
+                    tuid         TEXT    NOT NULL CHECK (tuid <> ''),
+                    dry_run      INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+                    cursor_ts    INTEGER,
+                    observations BLOB,
+                    updated_at   INTEGER NOT NULL,
+                    PRIMARY KEY (tuid, dry_run)
+                ) STRICT, WITHOUT ROWID;
+
+                CREATE TABLE cycles (
+                    id          INTEGER PRIMARY KEY,
+                    started_at  INTEGER NOT NULL,
+                    finished_at INTEGER,
+                    dry_run     INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+                    devices     INTEGER,
+                    messages    INTEGER,
+                    firings     INTEGER,
+                    actions     INTEGER,
+                    errors      INTEGER,
+                    duration_ms INTEGER
+                ) STRICT;
+                """
+        )
+    ]
+}

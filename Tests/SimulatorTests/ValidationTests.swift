@@ -1,0 +1,93 @@
+import Foundation
+import Simulator
+import Testing
+
+@Suite("Errors over HTTP")
+struct ValidationTests {
+    private func expectError(
+        _ reply: Reply, _ status: Int, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(reply.status == status, sourceLocation: sourceLocation)
+        #expect(reply.error.sortedKeys == ["error", "message", "statusCode"], sourceLocation: sourceLocation)
+        #expect(int(reply.error["statusCode"]) == status, sourceLocation: sourceLocation)
+        #expect(reply.error["error"] as? String == reason, sourceLocation: sourceLocation)
+        #expect((reply.error["message"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
+    }
+
+    @Test func badRequests() async throws {
+        try await withSimulator { server, anonymous in
+            let client = try await anonymous.loggedIn()
+            let tuid = server.deviceTUIDs()[1]
+            expectError(try await client.get("/things/\(tuid)/messages"), 400, "Bad Request")
+            expectError(try await client.get("/things/\(tuid)/messages?limit=0"), 400, "Bad Request")
+            expectError(try await client.get("/things/\(tuid)/messages?limit=ten"), 400, "Bad Request")
+            expectError(try await client.get("/things/\(tuid)/messages?limit=5&from=yesterday"), 400, "Bad Request")
+            expectError(
+                try await client.post("/things/\(tuid)/commands", [["tsmId": 1234, "tsmEv": 30, "transactionId": 1]]),
+                400, "Bad Request")
+            expectError(
+                try await client.post(
+                    "/things/\(tuid)/commands", [["tsmId": 1500, "tsmEv": 30, "transactionId": 2_147_483_648]]),
+                400, "Bad Request")
+            expectError(
+                try await client.post("/things/\(tuid)/installations", ["installation_status": "broken"]),
+                400, "Bad Request")
+            expectError(try await client.post("/groups", ["group_id": "two words"]), 400, "Bad Request")
+            expectError(try await client.post("/groups", ["group_id": "unassigned"]), 400, "Bad Request")
+            expectError(try await client.post("/groups", ["group_id": ""]), 400, "Bad Request")
+            expectError(try await client.send("DELETE", "/groups/unassigned"), 400, "Bad Request")
+            expectError(try await client.send("POST", "/groups", rawBody: "{not json"), 400, "Bad Request")
+            // A batch with one bad command is refused whole.
+            _ = try await client.post(
+                "/things/\(tuid)/commands",
+                [["tsmId": 1500, "tsmEv": 30, "transactionId": 3], ["tsmId": 9, "tsmEv": 30, "transactionId": 4]])
+            #expect(try await client.get("/things/\(tuid)/commands").list.isEmpty)
+        }
+    }
+
+    @Test func unauthorized() async throws {
+        try await withSimulator({ $0.tokenTTL = 0.3 }) { server, anonymous in
+            let tuid = server.deviceTUIDs()[1]
+            expectError(try await anonymous.get("/things/\(tuid)"), 401, "Unauthorized")
+            expectError(
+                try await TestClient(base: anonymous.base, token: "made-up").get("/groups"), 401, "Unauthorized")
+            expectError(
+                try await anonymous.post("/auth/client-token", ["client_id": "sim", "client_secret": "wrong"]),
+                401, "Unauthorized")
+
+            let first = try await anonymous.loggedIn()
+            let second = try await anonymous.loggedIn()
+            #expect(first.token != second.token)
+            #expect(try await first.get("/groups").status == 200)
+            #expect(try await second.get("/groups").status == 200)
+            try await Task.sleep(for: .milliseconds(450))
+            expectError(try await first.get("/groups"), 401, "Unauthorized")
+            #expect(try await anonymous.loggedIn().get("/groups").status == 200)
+            #expect(await server.stats.unauthorized == 4)
+        }
+    }
+
+    @Test func notFoundAndConflict() async throws {
+        try await withSimulator { _, anonymous in
+            let client = try await anonymous.loggedIn()
+            expectError(try await client.get("/things/TSPD04XXX00000000"), 404, "Not Found")
+            expectError(try await client.get("/things/TSPD04XXX00000000/messages?limit=1"), 404, "Not Found")
+            expectError(
+                try await client.post("/things/TSPD04XXX00000000/group", ["group_id": "cold-chain"]), 404, "Not Found")
+            expectError(try await client.get("/groups/no-such-group/things"), 404, "Not Found")
+            expectError(try await client.send("DELETE", "/groups/no-such-group"), 404, "Not Found")
+            expectError(try await client.get("/no/such/route"), 404, "Not Found")
+            expectError(try await client.send("PUT", "/groups"), 404, "Not Found")
+            expectError(try await client.post("/groups", ["group_id": "cold-chain"]), 409, "Conflict")
+        }
+    }
+
+    @Test func assigningToAnUnknownGroupIsNotFound() async throws {
+        try await withSimulator { server, anonymous in
+            let client = try await anonymous.loggedIn()
+            expectError(
+                try await client.post("/things/\(server.deviceTUIDs()[1])/group", ["group_id": "nowhere"]), 404,
+                "Not Found")
+        }
+    }
+}

@@ -1,0 +1,382 @@
+import Foundation
+import Store
+import Testing
+
+@Suite struct StoreTests {
+    // MARK: Opening and migrations
+
+    @Test func openCreatesSchemaAndReopeningIsIdempotent() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("nested/tsee.db")
+        do {
+            let store = try Store(path: path, now: fixedClock)
+            try await store.recordIntents([intent()])
+            await store.close()
+        }
+        #expect(fileMode(path) == 0o600)
+        for _ in 0..<2 {
+            let store = try Store(path: path, now: fixedClock)
+            #expect(try await store.actions().count == 1)
+            #expect(try await store.withDatabase { try $0.userVersion() } == Store.schemaVersion)
+            await store.close()
+        }
+        let db = try Database(path: path)
+        #expect(try db.userVersion() == Store.schemaVersion)
+        #expect(try db.journalMode() == "wal")
+    }
+
+    @Test func newerSchemaIsRefusedWithAClearError() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path()
+        _ = try Store(path: path)
+        try Database(path: path).setUserVersion(Store.schemaVersion + 5)
+
+        let error = #expect(throws: StoreError.self) { try Store(path: path) }
+        #expect(error?.kind == .schemaTooNew(found: Store.schemaVersion + 5, supported: Store.schemaVersion))
+        #expect(error?.description.contains("newer tsee") == true)
+        #expect(error?.description.contains(path) == true)
+    }
+
+    // MARK: Recording intents
+
+    @Test func intentsStartWithTheRightOutcome() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try Store(path: dir.path(), now: fixedClock)
+        let ids = try await store.recordIntents([
+            intent(index: 0, kind: .move),
+            intent(index: 1, kind: .send, parameters: #"{"tsmId":1500,"reportInterval":60}"#, transactionID: 42),
+            intent(index: 2, kind: .log, parameters: #"{"text":"low"}"#),
+            intent(index: 0, kind: .move, dryRun: true),
+            ActionIntent(
+                time: 1_000, rule: "r", tuid: "T", sequence: 1, actionIndex: 0, kind: .move, dryRun: false,
+                outcome: .skipped, error: "already in quarantine"),
+        ])
+        #expect(ids.count == 5)
+        #expect(Set(ids).count == 5)
+        let records = try await store.actions(filter: ActionFilter(oldestFirst: true))
+        #expect(records.map(\.outcome) == [.intent, .intent, .done, .would, .skipped])
+        #expect(records.map(\.completedAt) == [nil, nil, 1_700_000_000, 1_700_000_000, 1_700_000_000])
+        #expect(records[1].transactionID == 42)
+        #expect(records[1].firingKey == "low-battery|TSPD04ESY93100802|1|1|0")
+        #expect(records[3].firingKey == "low-battery|TSPD04ESY93100802|1|0|1")
+        #expect(records[4].error == "already in quarantine")
+        #expect(records.allSatisfy { $0.createdAt == 1_700_000_000 && $0.confirmState == nil })
+    }
+
+    @Test func intentsAndStateAreWrittenAtomically() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path()
+        let store = try Store(path: path)
+        let device = DeviceRow(tuid: "TSPD04ESY93100802", dryRun: false, cursorTs: 500)
+        let good = RuleStateRow(rule: "low-battery", tuid: "TSPD04ESY93100802", dryRun: false, state: Data("{}".utf8))
+        // The second rule state breaks a CHECK constraint after the intents and the first state were written.
+        let bad = RuleStateRow(rule: "", tuid: "TSPD04ESY93100802", dryRun: false, state: Data("{}".utf8))
+
+        let error = await #expect(throws: StoreError.self) {
+            try await store.recordIntents(
+                [intent(index: 0), intent(index: 1)], ruleStates: [good, bad], devices: [device])
+        }
+        #expect(error?.code == StoreError.Code.constraintCheck)
+        let db = try Database(path: path)
+        #expect(try db.count("actions") == 0)
+        #expect(try db.count("rule_state") == 0)
+        #expect(try db.count("devices") == 0)
+
+        try await store.recordIntents([intent(index: 0), intent(index: 1)], ruleStates: [good], devices: [device])
+        #expect(try db.count("actions") == 2)
+        #expect(try await store.ruleStates(dryRun: false).map(\.rule) == ["low-battery"])
+        #expect(try await store.devices(dryRun: false).map(\.cursorTs) == [500])
+    }
+
+    @Test func aFiringIsNeverLoggedTwice() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try Store(path: dir.path())
+        let first = try await store.recordIntents([intent(sequence: 7, index: 0), intent(sequence: 7, index: 1)])
+        try await store.complete(id: first[0], outcome: .done, httpStatus: 200)
+        let again = try await store.recordIntents([intent(sequence: 7, index: 0), intent(sequence: 7, index: 1)])
+        #expect(again == first)
+        #expect(try await store.actions().count == 2)
+        // The replay did not reopen the completed action.
+        #expect(try await store.action(id: first[0])?.outcome == .done)
+        #expect(try await store.appendActions([intent(sequence: 7, index: 0), intent(sequence: 8)]) == 1)
+    }
+
+    // MARK: Completing and confirming
+
+    @Test func sendIsCompletedThenConfirmed() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try Store(path: dir.path(), now: fixedClock)
+        let ids = try await store.recordIntents([
+            intent(index: 0, kind: .send, parameters: #"{"tsmId":1500,"reportInterval":60}"#),
+            intent(index: 1, kind: .move),
+        ])
+        let send = ids[0]
+        let move = ids[1]
+
+        try await store.complete(id: send, outcome: .done, httpStatus: 200, transactionID: 123_456)
+        try await store.complete(id: move, outcome: .failed, httpStatus: 404, error: "Not Found")
+        #expect(try await store.pendingConfirmations().map(\.id) == [send])
+        let sent = try #require(try await store.action(id: send))
+        #expect(sent.confirmState == .pending)
+        #expect(sent.transactionID == 123_456)
+        #expect(sent.httpStatus == 200)
+        #expect(sent.completedAt == 1_700_000_000)
+        let moved = try #require(try await store.action(id: move))
+        #expect(moved.outcome == .failed)
+        #expect(moved.error == "Not Found")
+        #expect(moved.confirmState == nil)
+
+        #expect(try await store.markUnconfirmed(id: send))
+        #expect(try await store.pendingConfirmations().isEmpty)
+        #expect(try await store.action(id: send)?.confirmState == .unconfirmed)
+        #expect(try await store.markUnconfirmed(id: send) == false)
+
+        // A late echo still confirms it; a duplicated echo changes nothing.
+        #expect(try await store.confirm(id: send, at: 2_000, values: #"{"reportInterval":60}"#))
+        #expect(try await store.confirm(id: send, at: 2_500, values: "{}") == false)
+        let confirmed = try #require(try await store.action(id: send))
+        #expect(confirmed.confirmState == .confirmed)
+        #expect(confirmed.confirmedAt == 2_000)
+        #expect(confirmed.confirmedValues == #"{"reportInterval":60}"#)
+        #expect(try await store.markUnconfirmed(id: send) == false)
+    }
+
+    @Test func theLogIsAppendOnly() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path()
+        let store = try Store(path: path)
+        let ids = try await store.recordIntents([intent(index: 0, kind: .move), intent(index: 1, kind: .log)])
+
+        try await store.complete(id: ids[0], outcome: .done)
+        let twice = await #expect(throws: StoreError.self) { try await store.complete(id: ids[0], outcome: .failed) }
+        #expect(twice?.kind == .invalidTransition(id: ids[0]))
+        let logged = await #expect(throws: StoreError.self) { try await store.complete(id: ids[1], outcome: .done) }
+        #expect(logged?.kind == .invalidTransition(id: ids[1]))
+        let missing = await #expect(throws: StoreError.self) { try await store.complete(id: 999, outcome: .done) }
+        #expect(missing?.kind == .noSuchRow(table: "actions", id: 999))
+        let notSend = await #expect(throws: StoreError.self) { try await store.confirm(id: ids[0], at: 1, values: nil) }
+        #expect(notSend?.kind == .invalidTransition(id: ids[0]))
+
+        // Even by hand, rows cannot be deleted nor their facts rewritten.
+        let db = try Database(path: path)
+        let delete = #expect(throws: StoreError.self) { try db.execute("DELETE FROM actions") }
+        #expect(delete?.code == StoreError.Code.constraintTrigger)
+        #expect(delete?.message == "the action log is append-only")
+        #expect(throws: StoreError.self) { try db.execute("UPDATE actions SET rule = 'other'") }
+        #expect(try db.count("actions") == 2)
+    }
+
+    @Test func openIntentsSurviveACrash() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path()
+        var ids: [Int64] = []
+        do {
+            let store = try Store(path: path)
+            ids = try await store.recordIntents([
+                intent(index: 0, kind: .move),
+                intent(index: 1, kind: .send, transactionID: 77),
+                intent(index: 2, kind: .assign),
+                intent(index: 0, kind: .send, dryRun: true),
+            ])
+            try await store.complete(id: ids[0], outcome: .done, httpStatus: 200)
+            // The process dies here: the send and the assign were written as intents and never completed.
+        }
+        let store = try Store(path: path)
+        let open = try await store.openIntents()
+        #expect(open.map(\.id) == [ids[1], ids[2]])
+        #expect(open.map(\.kind) == [.send, .assign])
+        #expect(open[0].transactionID == 77)
+
+        try await store.complete(id: ids[1], outcome: .done, httpStatus: 200)
+        try await store.complete(id: ids[2], outcome: .failed, error: "not in command history after restart")
+        #expect(try await store.openIntents().isEmpty)
+        #expect(try await store.pendingConfirmations().map(\.id) == [ids[1]])
+    }
+
+    // MARK: Reading the log
+
+    @Test func actionFilters() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try Store(path: dir.path())
+        let a = "TSPD04ESY93100802"
+        let b = "TSGW01ABC12345678"
+        let ids = try await store.recordIntents([
+            intent("low-battery", tuid: a, sequence: 1, time: 100),
+            intent("low-battery", tuid: b, sequence: 1, time: 200),
+            intent("gateway-lost", tuid: b, sequence: 1, kind: .send, time: 300),
+            intent("gateway-lost", tuid: b, sequence: 1, kind: .send, dryRun: true, time: 300),
+            intent("low-battery", tuid: a, sequence: 2, dryRun: true, time: 400),
+        ])
+        try await store.complete(id: ids[2], outcome: .done)
+
+        #expect(try await store.actions().map(\.id) == ids.reversed())
+        #expect(try await store.actions(filter: ActionFilter(oldestFirst: true)).map(\.id) == ids)
+        #expect(
+            try await store.actions(filter: ActionFilter(rule: "low-battery")).map(\.id) == [ids[4], ids[1], ids[0]])
+        #expect(try await store.actions(filter: ActionFilter(tuid: b)).map(\.id) == [ids[3], ids[2], ids[1]])
+        #expect(try await store.actions(filter: ActionFilter(since: 300)).map(\.id) == [ids[4], ids[3], ids[2]])
+        #expect(try await store.actions(filter: ActionFilter(limit: 2)).map(\.id) == [ids[4], ids[3]])
+        #expect(try await store.actions(filter: ActionFilter(dryRun: true)).map(\.id) == [ids[4], ids[3]])
+        #expect(try await store.actions(filter: ActionFilter(dryRun: false)).map(\.id) == [ids[2], ids[1], ids[0]])
+        #expect(try await store.actions(filter: ActionFilter(unconfirmedOnly: true)).map(\.id) == [ids[2]])
+        #expect(
+            try await store.actions(filter: ActionFilter(rule: "low-battery", tuid: a, dryRun: false)).map(\.id)
+                == [ids[0]])
+    }
+
+    @Test func actionRecordEncodesSnakeCaseWithBooleanDryRun() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try Store(path: dir.path(), now: fixedClock)
+        try await store.recordIntents([
+            intent(kind: .send, parameters: #"{"tsmId":1500,"reportInterval":60}"#, dryRun: true, transactionID: 9)
+        ])
+        let record = try #require(try await store.actions().first)
+        let data = try JSONEncoder().encode(record)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+
+        #expect(
+            Set(object.keys) == [
+                "id", "time", "rule", "tuid", "action", "parameters", "dry_run", "outcome", "http_status", "error",
+                "transaction_id", "confirmed_at", "confirmed_values", "confirm_state", "firing_key", "created_at",
+                "completed_at",
+            ])
+        let text = try #require(String(data: data, encoding: .utf8))
+        #expect(text.contains(#""dry_run":true"#))
+        #expect(text.contains(#""http_status":null"#))
+        #expect(object["action"] as? String == "send")
+        #expect(object["outcome"] as? String == "would")
+        #expect(object["transaction_id"] as? Int == 9)
+        // Parameters are embedded JSON, not a quoted string.
+        let parameters = try #require(object["parameters"] as? [String: Any])
+        #expect(parameters["reportInterval"] as? Int == 60)
+    }
+
+    // MARK: State and cycles
+
+    @Test func liveAndDryRunStateAreKeptApart() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try Store(path: dir.path(), now: fixedClock)
+        let tuid = "TSPD04ESY93100802"
+        try await store.saveState(
+            ruleStates: [
+                RuleStateRow(rule: "low-battery", tuid: tuid, dryRun: false, state: Data("live".utf8)),
+                RuleStateRow(rule: "low-battery", tuid: tuid, dryRun: true, state: Data("dry".utf8)),
+            ],
+            devices: [
+                DeviceRow(tuid: tuid, dryRun: false, cursorTs: 100, observations: Data(#"{"batl":19}"#.utf8)),
+                DeviceRow(tuid: tuid, dryRun: true, cursorTs: 50),
+            ])
+        // A second save replaces, per (rule, tuid, dry_run) and (tuid, dry_run).
+        try await store.saveState(
+            ruleStates: [RuleStateRow(rule: "low-battery", tuid: tuid, dryRun: true, state: Data("dry2".utf8))],
+            devices: [DeviceRow(tuid: tuid, dryRun: true, cursorTs: 60, updatedAt: 5)])
+
+        #expect(try await store.ruleStates(dryRun: false).map(\.state) == [Data("live".utf8)])
+        #expect(try await store.ruleStates(dryRun: true).map(\.state) == [Data("dry2".utf8)])
+        let live = try await store.devices(dryRun: false)
+        #expect(
+            live == [
+                DeviceRow(
+                    tuid: tuid, dryRun: false, cursorTs: 100, observations: Data(#"{"batl":19}"#.utf8),
+                    updatedAt: 1_700_000_000)
+            ])
+        #expect(
+            try await store.devices(dryRun: true) == [DeviceRow(tuid: tuid, dryRun: true, cursorTs: 60, updatedAt: 5)])
+    }
+
+    @Test func cyclesAreRecorded() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try Store(path: dir.path())
+        let first = try await store.beginCycle(startedAt: 1_000, dryRun: false)
+        let summary = CycleSummary(
+            finishedAt: 1_002, devices: 10, messages: 42, firings: 2, actions: 3, errors: 1, durationMilliseconds: 1_850
+        )
+        try await store.finishCycle(id: first, summary: summary)
+        let second = try await store.beginCycle(startedAt: 1_060, dryRun: true)
+
+        let cycles = try await store.cycles()
+        #expect(
+            cycles == [
+                CycleRecord(id: second, startedAt: 1_060, dryRun: true, summary: nil),
+                CycleRecord(id: first, startedAt: 1_000, dryRun: false, summary: summary),
+            ])
+        let missing = await #expect(throws: StoreError.self) {
+            try await store.finishCycle(id: 999, summary: summary)
+        }
+        #expect(missing?.kind == .noSuchRow(table: "cycles", id: 999))
+    }
+
+    // MARK: Two connections
+
+    @Test func aSecondWriterWaitsForTheLockInsteadOfFailing() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path()
+        let store = try Store(path: path)
+        let other = try Database(path: path)
+        try other.execute("BEGIN IMMEDIATE")
+        try other.run("INSERT INTO cycles (started_at, dry_run) VALUES (1, 0)")
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        async let ids = store.recordIntents([intent()])
+        try await Task.sleep(for: .milliseconds(300))
+        try other.execute("COMMIT")
+        #expect(try await ids.count == 1)
+        #expect(clock.now - start >= .milliseconds(250))
+        #expect(try other.count("actions") == 1)
+    }
+
+    @Test func aWriterGivesUpAfterTheBusyTimeout() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path()
+        var configuration = Database.Configuration()
+        configuration.busyTimeoutMilliseconds = 100
+        let store = try Store(path: path, configuration: configuration)
+        let other = try Database(path: path)
+        try other.execute("BEGIN IMMEDIATE")
+        let error = await #expect(throws: StoreError.self) { try await store.recordIntents([intent()]) }
+        #expect(error?.isBusy == true)
+        try other.execute("ROLLBACK")
+        #expect(try await store.recordIntents([intent()]).count == 1)
+    }
+
+    @Test func twoStoresOnOneFileWriteConcurrently() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path()
+        let stores = [try Store(path: path), try Store(path: path)]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (n, store) in stores.enumerated() {
+                group.addTask {
+                    for sequence in 0..<100 {
+                        try await store.recordIntents(
+                            [intent(tuid: "DEVICE\(n)", sequence: Int64(sequence))],
+                            ruleStates: [
+                                RuleStateRow(rule: "low-battery", tuid: "DEVICE\(n)", dryRun: false, state: Data([1]))
+                            ])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await stores[0].actions().count == 200)
+        #expect(try await stores[1].ruleStates(dryRun: false).count == 2)
+    }
+
+    // MARK: Bulk
+
+    @Test func appendActionsInsertsManyRowsInOneTransaction() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try Store(path: dir.path())
+        let rows = (0..<20_000).map { n in
+            intent("bulk", tuid: "TSPD04ESY9310\(String(format: "%04d", n % 1000))", sequence: Int64(n), time: Int64(n))
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let inserted = try await store.appendActions(rows)
+        let elapsed = clock.now - start
+        #expect(inserted == rows.count)
+        #expect(try await store.actions(filter: ActionFilter(rule: "bulk", limit: 1)).first?.time == 19_999)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print("appendActions: \(rows.count) rows in \(elapsed), \(Int(Double(rows.count) / seconds)) rows/s")
+    }
+}
