@@ -18,7 +18,7 @@ public final class InteractiveShell: Sendable {
     enum Mode {
         case idle
         case reading
-        case running(Task<ExitStatus, Never>)
+        case running(Task<ExitStatus, Never>, ResumeOnce)
     }
 
     public init(context: CommandContext, history: History? = History(path: History.defaultPath())) {
@@ -79,12 +79,19 @@ public final class InteractiveShell: Sendable {
         }
     }
 
-    /// Runs one command in a task that Ctrl-C cancels.
+    /// Runs one command in a task that Ctrl-C cancels. A command that does not end within a second of being
+    /// cancelled (a request stuck below URLSession) is abandoned, so that the prompt always comes back.
     private func runCancellable(_ command: String) async -> ExitStatus {
         let context = self.context
-        let task = Task { await context.execute(line: command) }
-        mode.withLock { $0 = .running(task) }
-        let status = await task.value
+        let status = await withCheckedContinuation { (continuation: CheckedContinuation<ExitStatus, Never>) in
+            let gate = ResumeOnce(continuation)
+            let task = Task {
+                let status = await context.execute(line: command)
+                gate.resume(status)
+                return status
+            }
+            mode.withLock { $0 = .running(task, gate) }
+        }
         mode.withLock { $0 = .idle }
         return status
     }
@@ -100,15 +107,36 @@ public final class InteractiveShell: Sendable {
     }
 
     private func interrupt() {
-        let action = mode.withLock { m -> Task<ExitStatus, Never>? in
-            if case .running(let task) = m { return task }
+        let running = mode.withLock { m -> (Task<ExitStatus, Never>, ResumeOnce)? in
+            if case .running(let task, let gate) = m { return (task, gate) }
             return nil
         }
-        if let action {
-            action.cancel()
-        } else {
+        guard let (task, gate) = running else {
             editor.interrupt()
+            return
         }
+        task.cancel()
+        let console = context.console
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
+            if gate.resume(.interrupted) { console.err("tsee: cancelled\n") }
+        }
+    }
+}
+
+/// Resumes a continuation at most once, from whichever side comes first.
+final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<ExitStatus, Never>?>
+
+    init(_ continuation: CheckedContinuation<ExitStatus, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    /// Whether this call resumed it.
+    @discardableResult
+    func resume(_ status: ExitStatus) -> Bool {
+        guard let c = continuation.withLock({ c in defer { c = nil }; return c }) else { return false }
+        c.resume(returning: status)
+        return true
     }
 }
 

@@ -1,0 +1,189 @@
+"""Pseudo-terminal tests of tsee's interactive REPL (GNU readline): completion, history, Ctrl-C, Ctrl-D,
+confirmation prompts. Each test starts `tsee` with no base URL, so it runs its own built-in simulator
+(40 devices, seed 1)."""
+
+import os
+import re
+import stat
+import tempfile
+import time
+
+import pexpect
+import pytest
+
+BINARY = os.environ.get("TSEE_BINARY", os.path.join(os.path.dirname(__file__), "../../.build/debug/tsee"))
+PROMPT = re.escape("tsee[sim]> ")
+# A sensor and a group of the seed-1 fleet.
+SENSOR = "TSEN01VEZ73707339"
+GROUP = "warehouse-north"
+
+
+@pytest.fixture
+def state():
+    with tempfile.TemporaryDirectory() as folder:
+        inputrc = os.path.join(folder, "inputrc")
+        with open(inputrc, "w") as f:
+            f.write("set enable-bracketed-paste off\n")
+        yield folder, inputrc
+
+
+def start(state, *args):
+    folder, inputrc = state
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": folder,
+        "XDG_STATE_HOME": os.path.join(folder, "state"),
+        "INPUTRC": inputrc,
+        "TERM": "xterm",
+        "NO_COLOR": "1",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    child = pexpect.spawn(BINARY, list(args), env=env, encoding="utf-8", timeout=15, dimensions=(40, 160))
+    child.expect("using the built-in simulator")
+    child.expect(PROMPT)
+    return child
+
+
+def interrupt(child):
+    """Ctrl-C at the prompt: the line is abandoned and a fresh prompt shown."""
+    child.sendcontrol("c")
+    child.expect(r"\^C\r\n" + PROMPT)
+
+
+def finish(child):
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus
+
+
+def test_tab_completes_commands_and_subcommands(state):
+    child = start(state)
+    child.send("gr\t")
+    child.expect("oup")  # completed to the common prefix; Tab again lists the choices
+    child.send("\t\t")
+    child.expect(r"group\s+groups")
+    interrupt(child)
+    child.send("group \t\t")
+    child.expect(r"assign\s+create\s+delete\s+things")
+    interrupt(child)
+    assert finish(child) == 0
+
+
+def test_tab_completes_parameter_names_of_a_command_id(state):
+    child = start(state)
+    child.send(f"send {SENSOR} 1500 \t\t")
+    child.expect(r"measurementInterval=\s+reportInterval=")
+    child.send("rep\t")
+    child.expect("reportInterval=")
+    interrupt(child)
+    assert finish(child) == 0
+
+
+def test_tab_completes_tuids_from_the_cache(state):
+    child = start(state)
+    time.sleep(1)  # the cache is filled in the background
+    child.send("thing TSEN01VEZ\t")
+    child.expect(SENSOR)
+    child.send("\r")
+    child.expect("battery")
+    child.expect(PROMPT)
+    child.send("group assign TSEN01VEZ73707339 ware\t")
+    child.expect(GROUP)
+    interrupt(child)
+    assert finish(child) == 0
+
+
+def test_history_file_is_private_and_holds_no_secret(state):
+    child = start(state)
+    child.sendline("groups")
+    child.expect(GROUP)
+    child.expect(PROMPT)
+    child.sendline("set MY_SECRET hunter2")
+    child.expect(PROMPT)
+    child.sendline("set ApiToken abc123")
+    child.expect(PROMPT)
+    # Ctrl-R finds the earlier command.
+    child.sendcontrol("r")
+    child.send("grou")
+    child.expect("reverse-i-search")
+    child.send("\r")
+    child.expect(GROUP)
+    child.expect(PROMPT)
+    assert finish(child) == 0
+    path = os.path.join(state[0], "state", "tsee", "history")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    text = open(path).read()
+    assert "groups" in text
+    assert "hunter2" not in text and "abc123" not in text
+
+
+def test_history_is_shared_by_sessions(state):
+    first = start(state)
+    first.sendline("help exit-codes")
+    first.expect(PROMPT)
+    second = start(state)
+    second.sendline("help send")
+    second.expect(PROMPT)
+    assert finish(first) == 0
+    assert finish(second) == 0
+    text = open(os.path.join(state[0], "state", "tsee", "history")).read()
+    assert "help exit-codes" in text and "help send" in text
+
+
+def test_ctrl_c_clears_the_line(state):
+    child = start(state)
+    child.send("thing NOT-A-TUID")
+    child.expect("NOT-A-TUID")
+    interrupt(child)
+    child.sendline("help exit-codes")
+    child.expect("Exit codes of tsee")
+    child.expect(PROMPT)
+    assert "NOT-A-TUID" not in child.before
+    assert finish(child) == 0
+
+
+def test_ctrl_c_cancels_a_running_watch_and_stays_in_the_repl(state):
+    child = start(state)
+    child.sendline("watch -n 1 groups")
+    child.expect(GROUP)
+    child.expect(r"every 1 s")  # redrawn at least once more
+    child.sendcontrol("c")
+    child.expect("cancelled")
+    child.expect(PROMPT)
+    child.sendline("help exit-codes")
+    child.expect("Exit codes of tsee")
+    child.expect(PROMPT)
+    assert finish(child) == 0
+
+
+def test_ctrl_d_exits_cleanly(state):
+    child = start(state)
+    assert finish(child) == 0
+
+
+def test_exit_command_sets_the_status(state):
+    child = start(state)
+    child.sendline("exit 3")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3
+
+
+def test_deleting_a_non_empty_group_asks_first(state):
+    child = start(state)
+    child.sendline(f"group delete {GROUP}")
+    child.expect(r"group warehouse-north has (\d+) devices; delete it\? \[y/N\] ")
+    assert int(child.match.group(1)) > 0
+    child.sendline("n")
+    child.expect("not deleted")
+    child.expect(PROMPT)
+    child.sendline(f"group things {GROUP}")
+    child.expect(SENSOR)
+    child.expect(PROMPT)
+    child.sendline(f"group delete {GROUP}")
+    child.expect(r"delete it\? \[y/N\] ")
+    child.sendline("y")
+    child.expect(r"warehouse-north\s+true")
+    child.expect(PROMPT)
+    assert finish(child) == 0
