@@ -87,8 +87,12 @@ struct Tsee: AsyncParsableCommand {
     /// Moves global options that follow a REPL command in front of it, so that `tsee thing X -o json` means
     /// `tsee -o json thing X`. Sub-commands (`tsee sim …`) and everything after `--` are left alone.
     static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
-        let withValue: Set<String> = ["-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db", "-c", "-f"]
-        let hoistable: Set<String> = ["-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db"]
+        let withValue: Set<String> = [
+            "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db", "-c", "-f",
+        ]
+        let hoistable: Set<String> = [
+            "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db",
+        ]
         let hoistableFlags: Set<String> = ["--sim"]
         var i = 0
         while i < arguments.count, arguments[i].hasPrefix("-"), arguments[i] != "--" {

@@ -17,7 +17,8 @@ import Testing
         #expect(messages.status == 0, "\(messages.stderr)")
         let list = try #require(messages.json as? [[String: Any]])
         #expect(list.count == 3)
-        #expect(list.allSatisfy { $0["tsmTuid"] as? String == tuid && $0["tsmId"] as? Int == 12100 && $0["temp"] != nil })
+        #expect(
+            list.allSatisfy { $0["tsmTuid"] as? String == tuid && $0["tsmId"] as? Int == 12100 && $0["temp"] != nil })
 
         let alerts = try await fleet.tsee("alerts", tuid, "--from", "-7d")
         #expect(alerts.status == 0 && alerts.json is [Any], "\(alerts.stderr)")
@@ -106,7 +107,8 @@ import Testing
         let fleet = try await Fleet.start { $0.echoDelay = 1 }
         defer { Task { await fleet.stop() } }
         let result = try await fleet.tsee(
-            "send", fleet.sensor, "1500", "measurementInterval=30", "reportInterval=99999", "--tx", "77", "--wait", "30s")
+            "send", fleet.sensor, "1500", "measurementInterval=30", "reportInterval=99999", "--tx", "77", "--wait",
+            "30s")
         #expect(result.status == 0, "\(result.stderr)")
         let summary = try #require(result.json as? [String: Any])
         #expect((summary["echo"] as? [String: Any])?["transactionId"] as? Int == 77)

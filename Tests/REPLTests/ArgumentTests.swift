@@ -105,12 +105,14 @@ import ThingseeAPI
         #expect(
             ExitStatus.of(ThingseeError.api(endpoint: "GET /x", status: 404, error: "Not Found", message: ""))
                 == .refused)
-        #expect(ExitStatus.of(ThingseeError.api(endpoint: "GET /x", status: 503, error: "", message: "")) == .unavailable)
+        #expect(
+            ExitStatus.of(ThingseeError.api(endpoint: "GET /x", status: 503, error: "", message: "")) == .unavailable)
         #expect(
             ExitStatus.of(ThingseeError.authentication(endpoint: "POST /auth", status: 401, message: ""))
                 == .authentication)
         #expect(
-            ExitStatus.of(ThingseeError.unreachable(endpoint: "GET /x", reason: "refused", attempts: 5)) == .unavailable)
+            ExitStatus.of(ThingseeError.unreachable(endpoint: "GET /x", reason: "refused", attempts: 5)) == .unavailable
+        )
         #expect(ExitStatus.of(CommandError.usage("x")) == .usage)
         #expect(ExitStatus.of(CommandError.unconfirmed("x")) == .unconfirmed)
     }

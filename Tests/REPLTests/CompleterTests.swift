@@ -21,7 +21,8 @@ import Testing
         #expect(completer.candidates(line: "send TSPD04ESY93100802 ") == ["12200", "13200", "1500", "1501"])
         #expect(
             completer.candidates(line: "send TSPD04ESY93100802 1500 ") == ["measurementInterval=", "reportInterval="])
-        #expect(completer.candidates(line: "send TSPD04ESY93100802 1500 reportInterval=60 ") == ["measurementInterval="])
+        #expect(
+            completer.candidates(line: "send TSPD04ESY93100802 1500 reportInterval=60 ") == ["measurementInterval="])
         #expect(completer.candidates(line: "send TSPD04ESY93100802 13200 th") == ["threshold="])
     }
 

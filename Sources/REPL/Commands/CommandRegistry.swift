@@ -32,7 +32,9 @@ public final class CommandRegistry: Sendable {
     public func resolve(_ words: [String]) throws(CommandError) -> (CommandDefinition, [String], [String]) {
         guard let first = words.first else { throw .usage("empty command") }
         guard var command = command(named: first) else {
-            let suggestion = Suggestion.closest(to: first, among: commands.map(\.name)).map { " (did you mean `\($0)`?)" }
+            let suggestion = Suggestion.closest(to: first, among: commands.map(\.name)).map {
+                " (did you mean `\($0)`?)"
+            }
             throw .usage("unknown command `\(first)`\(suggestion ?? ""); type `help` for the list")
         }
         var path = [first]
@@ -41,7 +43,8 @@ public final class CommandRegistry: Sendable {
             let names = command.subcommands.map(\.name)
             guard let next = rest.first, let sub = command.subcommand(next) else {
                 let given = rest.first.map { "unknown sub-command `\($0)`" } ?? "missing sub-command"
-                throw .usage("\(path.joined(separator: " ")): \(given); expected one of: \(names.joined(separator: ", "))")
+                throw .usage(
+                    "\(path.joined(separator: " ")): \(given); expected one of: \(names.joined(separator: ", "))")
             }
             command = sub
             path.append(next)

@@ -16,7 +16,8 @@ extension CommandDefinition {
             ["last seen", TimeText.describe(info.timestamp, now: now)],
             [
                 "location",
-                info.latitude.flatMap { lat in info.longitude.map { "\(Self.number(lat)), \(Self.number($0))" } } ?? "-",
+                info.latitude.flatMap { lat in info.longitude.map { "\(Self.number(lat)), \(Self.number($0))" } }
+                    ?? "-",
             ],
             ["gateway", info.gatewayTUID ?? "-"],
             ["firmware", info.version ?? "-"],
@@ -52,7 +53,9 @@ extension CommandDefinition {
             let values = m.properties.keys.sorted().map { "\($0)=\(m.properties[$0]!.cell)" }
             var extra = values
             if let tx = m.transactionId { extra.insert("transactionId=\(tx)", at: 0) }
-            return [TimeText.describe(m.tsmTs, now: now), String(m.tsmId), String(m.tsmEv), extra.joined(separator: " ")]
+            return [
+                TimeText.describe(m.tsmTs, now: now), String(m.tsmId), String(m.tsmEv), extra.joined(separator: " "),
+            ]
         }
         inv.emit(
             Rendered(
@@ -76,14 +79,16 @@ extension CommandDefinition {
             for e in r.episodes {
                 let duration = TimeExpression.describe(seconds: (e.to ?? now) - e.from)
                 rows.append([
-                    r.alertType, TimeText.describe(e.from, now: now), e.to.map { TimeText.describe($0, now: now) } ?? "ongoing",
+                    r.alertType, TimeText.describe(e.from, now: now),
+                    e.to.map { TimeText.describe($0, now: now) } ?? "ongoing",
                     duration,
                 ])
             }
         }
         inv.emit(
             Rendered(
-                data: .array(records.map(\.raw)), table: Table(columns: ["alert", "from", "to", "duration"], rows: rows)))
+                data: .array(records.map(\.raw)),
+                table: Table(columns: ["alert", "from", "to", "duration"], rows: rows)))
     }
 
     static let commands = CommandDefinition(
@@ -95,7 +100,9 @@ extension CommandDefinition {
         let history = try await inv.client.commandHistory(tuid)
         let now = inv.context.now
         let rows = history.map { h -> [String] in
-            let params = (h.command.objectValue ?? [:]).filter { !Message.headerKeys.contains($0.key) && $0.key != "tsmDstTuid" }
+            let params = (h.command.objectValue ?? [:]).filter {
+                !Message.headerKeys.contains($0.key) && $0.key != "tsmDstTuid"
+            }
             return [
                 TimeText.describe(h.timestamp, now: now), h.tsmId.map(String.init) ?? "-",
                 h.transactionId.map(String.init) ?? "-",
@@ -122,7 +129,8 @@ extension CommandDefinition {
                 data: result.raw,
                 table: Table(
                     columns: ["tuid", "status", "group"],
-                    rows: [[result.tuid ?? tuid, result.installationStatus ?? status.rawValue, result.groupId ?? "-"]])))
+                    rows: [[result.tuid ?? tuid, result.installationStatus ?? status.rawValue, result.groupId ?? "-"]]))
+        )
     }
 
     static let installations = CommandDefinition(
@@ -147,7 +155,8 @@ extension CommandDefinition {
         guard let s = InstallationStatus(rawValue: text) else {
             let names = InstallationStatus.allCases.map(\.rawValue)
             let hint = Suggestion.closest(to: text, among: names).map { "did you mean `\($0)`? " } ?? ""
-            throw .usage("unknown installation status `\(text)`; \(hint)expected one of: \(names.joined(separator: ", "))")
+            throw .usage(
+                "unknown installation status `\(text)`; \(hint)expected one of: \(names.joined(separator: ", "))")
         }
         return s
     }

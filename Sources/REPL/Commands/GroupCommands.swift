@@ -13,7 +13,8 @@ extension CommandDefinition {
         inv.emit(
             Rendered(
                 data: .array(list.map(\.raw)),
-                table: Table(columns: ["group", "description"], rows: list.map { [$0.groupId, $0.groupDescription ?? ""] })))
+                table: Table(
+                    columns: ["group", "description"], rows: list.map { [$0.groupId, $0.groupDescription ?? ""] })))
     }
 
     static let group = CommandDefinition(
@@ -27,7 +28,9 @@ extension CommandDefinition {
         variadic: true, example: "group create cold-chain \"Cold storage rooms\"",
         notes: ["ID may not contain white space or be `unassigned`."]
     ) { inv in
-        guard !inv.positionals.isEmpty else { throw CommandError.usage("group create: missing ID; usage: group create ID [DESCRIPTION…]") }
+        guard !inv.positionals.isEmpty else {
+            throw CommandError.usage("group create: missing ID; usage: group create ID [DESCRIPTION…]")
+        }
         let id = try Self.newGroupID(inv.positionals[0])
         let description = inv.positionals.count > 1 ? inv.positionals.dropFirst().joined(separator: " ") : nil
         let group = try await inv.client.createGroup(id, description: description)
@@ -102,10 +105,13 @@ extension CommandDefinition {
     /// A group id that may be created: not empty, no white space, not `unassigned`.
     static func newGroupID(_ id: String) throws(CommandError) -> String {
         if id.isEmpty || id.contains(where: \.isWhitespace) {
-            throw .usage("`\(id)` is not a valid group id: group ids may not contain white space (try `\(id.split(whereSeparator: \.isWhitespace).joined(separator: "-"))`)")
+            throw .usage(
+                "`\(id)` is not a valid group id: group ids may not contain white space (try `\(id.split(whereSeparator: \.isWhitespace).joined(separator: "-"))`)"
+            )
         }
         if id.lowercased() == "unassigned" {
-            throw .usage("`unassigned` is reserved: every device starts there, and no group may be created with that name")
+            throw .usage(
+                "`unassigned` is reserved: every device starts there, and no group may be created with that name")
         }
         return id
     }

@@ -25,14 +25,18 @@ extension CommandDefinition {
         guard from < (to ?? Int64.max) else { throw CommandError.usage("plot: --from must be before --to") }
         let ids = PlotFields.messageIDs[field].map { [$0] } ?? []
         let messages = try await inv.client.allMessages(tuid, from: from, to: to, messageIDs: ids)
-        let points = messages.compactMap { m in m.properties[field]?.doubleValue.map { SeriesPoint(ts: m.tsmTs, value: $0) } }
+        let points = messages.compactMap { m in
+            m.properties[field]?.doubleValue.map { SeriesPoint(ts: m.tsmTs, value: $0) }
+        }
         let series = JSONValue.array(points.map { ["ts": .number(Double($0.ts)), "value": .number($0.value)] })
         if points.isEmpty {
-            inv.note("no values of `\(field)` for \(tuid) between \(ISOTime.format(from)) and \(ISOTime.format(to ?? now))")
+            inv.note(
+                "no values of `\(field)` for \(tuid) between \(ISOTime.format(from)) and \(ISOTime.format(to ?? now))")
         }
         let unit = PlotFields.units[field].map { " (\($0))" } ?? ""
         let chart = Chart(
-            title: "\(tuid) \(field)\(unit)", points: points, width: max(20, min(inv.console.width - 14, 100)), height: 12)
+            title: "\(tuid) \(field)\(unit)", points: points, width: max(20, min(inv.console.width - 14, 100)),
+            height: 12)
         inv.emit(Rendered(data: series, text: points.isEmpty ? "" : chart.render(from: from, to: to ?? now)))
     }
 }

@@ -56,17 +56,21 @@ struct SendCommand {
         let sentAt = inv.context.now
         let started = ContinuousClock.now
         guard let wait else {
-            let summary = "accepted: \(tsmId) for \(tuid), transactionId \(transactionID)"
+            let summary =
+                "accepted: \(tsmId) for \(tuid), transactionId \(transactionID)"
                 + " (not yet confirmed; add --wait to wait for the device's echo)"
             inv.emit(Rendered(data: receipt.raw, text: summary))
             return
         }
         if inv.output == .table {
-            inv.note("accepted: \(tsmId) for \(tuid), transactionId \(transactionID); waiting up to "
-                + "\(TimeExpression.describe(seconds: wait)) for the echo…")
+            inv.note(
+                "accepted: \(tsmId) for \(tuid), transactionId \(transactionID); waiting up to "
+                    + "\(TimeExpression.describe(seconds: wait)) for the echo…")
         }
-        guard let echo = try await waitForEcho(tuid: tuid, tsmId: tsmId, transactionID: transactionID,
-            since: sentAt - 120, deadline: started + .seconds(wait))
+        guard
+            let echo = try await waitForEcho(
+                tuid: tuid, tsmId: tsmId, transactionID: transactionID,
+                since: sentAt - 120, deadline: started + .seconds(wait))
         else {
             throw CommandError.unconfirmed(
                 "\(tsmId) to \(tuid) was accepted (transactionId \(transactionID)) but the device did not echo it within "
@@ -99,7 +103,8 @@ struct SendCommand {
         for key in echo.properties.keys.sorted() where !sentNames.contains(key) {
             rows.append([key, "", echo.properties[key]!.cell, "current value"])
         }
-        let header = "confirmed by the device in \(String(format: "%.1f", latencySeconds)) s "
+        let header =
+            "confirmed by the device in \(String(format: "%.1f", latencySeconds)) s "
             + "(echo at \(ISOTime.format(echo.tsmTs)), transactionId \(transactionID))"
         let table = Table(columns: ["parameter", "sent", "echoed", ""], rows: rows)
         let data: JSONValue = [
@@ -136,12 +141,14 @@ struct SendCommand {
         for word in words.dropFirst() {
             let parts = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty else {
-                throw .usage("send: expected key=value, not `\(word)` (\(tsmId) takes \(names.joined(separator: ", ")))")
+                throw .usage(
+                    "send: expected key=value, not `\(word)` (\(tsmId) takes \(names.joined(separator: ", ")))")
             }
             let name = String(parts[0])
             guard names.contains(name) else {
                 let hint = Suggestion.closest(to: name, among: names).map { "did you mean `\($0)`? " } ?? ""
-                throw .usage("send: \(tsmId) has no parameter `\(name)`; \(hint)it takes \(names.joined(separator: ", "))")
+                throw .usage(
+                    "send: \(tsmId) has no parameter `\(name)`; \(hint)it takes \(names.joined(separator: ", "))")
             }
             guard let value = Double(parts[1]), value.isFinite else {
                 throw .usage("send: \(name) must be a number, not `\(parts[1])`")

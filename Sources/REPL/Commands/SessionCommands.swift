@@ -7,14 +7,19 @@ extension CommandDefinition {
         positionals: [.command],
         flags: [
             FlagSpec(["-n", "--interval"], value: "SECONDS", kind: .number, help: "seconds between runs (default 2)"),
-            FlagSpec(["-c", "--count"], value: "COUNT", kind: .number, help: "stop after COUNT runs (default: until Ctrl-C)"),
+            FlagSpec(
+                ["-c", "--count"], value: "COUNT", kind: .number, help: "stop after COUNT runs (default: until Ctrl-C)"),
         ],
         example: "watch -n 10 messages TSPD04ESY93100802 --limit 5", stopsAtFirstPositional: true
     ) { inv in
-        guard !inv.positionals.isEmpty else { throw CommandError.usage("watch: missing command; usage: watch \(inv.command.usage)") }
+        guard !inv.positionals.isEmpty else {
+            throw CommandError.usage("watch: missing command; usage: watch \(inv.command.usage)")
+        }
         let interval: Double
         if let text = inv.arguments.value("-n") {
-            guard let d = Double(text), d > 0, d.isFinite else { throw CommandError.usage("-n must be a positive number of seconds, not `\(text)`") }
+            guard let d = Double(text), d > 0, d.isFinite else {
+                throw CommandError.usage("-n must be a positive number of seconds, not `\(text)`")
+            }
             interval = d
         } else {
             interval = 2
@@ -32,8 +37,11 @@ extension CommandDefinition {
             run += 1
             if redraw {
                 let line = words.map(LineTokenizer.quote).joined(separator: " ")
-                inv.console.out("\u{1B}[H\u{1B}[2J" + inv.console.style(
-                    "every \(CommandDefinition.number(interval)) s: \(line)    \(ISOTime.format(inv.context.now))", "2") + "\n\n")
+                inv.console.out(
+                    "\u{1B}[H\u{1B}[2J"
+                        + inv.console.style(
+                            "every \(CommandDefinition.number(interval)) s: \(line)    \(ISOTime.format(inv.context.now))",
+                            "2") + "\n\n")
             }
             last = await inv.context.execute(words: words)
             if last == .interrupted { throw CancellationError() }
@@ -55,7 +63,8 @@ extension CommandDefinition {
 
     static let set = CommandDefinition(
         name: "set", summary: "set a variable for later commands ($NAME, ${NAME}); alone: list them",
-        usage: "[NAME VALUE…]", positionals: [.text, .text], variadic: true, example: "set dev TSPD04ESY93100802; thing $dev",
+        usage: "[NAME VALUE…]", positionals: [.text, .text], variadic: true,
+        example: "set dev TSPD04ESY93100802; thing $dev",
         notes: ["Lines that set a name containing SECRET, TOKEN or PASSWORD are never written to the history."]
     ) { inv in
         guard let name = inv.positionals.first else {
@@ -63,11 +72,13 @@ extension CommandDefinition {
             let rows = vars.keys.sorted().map { [$0, History.isSecretName($0) ? "<redacted>" : vars[$0]!] }
             inv.emit(
                 Rendered(
-                    data: .object(vars.mapValues { .string($0) }), table: Table(columns: ["name", "value"], rows: rows)))
+                    data: .object(vars.mapValues { .string($0) }), table: Table(columns: ["name", "value"], rows: rows))
+            )
             return
         }
         guard LineTokenizer.isIdentifier(name) else {
-            throw CommandError.usage("`\(name)` is not a variable name: use letters, digits and _, starting with a letter")
+            throw CommandError.usage(
+                "`\(name)` is not a variable name: use letters, digits and _, starting with a letter")
         }
         guard inv.positionals.count >= 2 else { throw CommandError.usage("set: missing value; usage: set NAME VALUE") }
         inv.context.setVariable(name, inv.positionals.dropFirst().joined(separator: " "))
@@ -102,7 +113,8 @@ public enum HelpText {
             for c in commands {
                 out += "  " + bold(c.name) + String(repeating: " ", count: width - c.name.count) + "  \(c.summary)\n"
             }
-            out += "Times T: Unix seconds, ISO-8601, -30m/-1h/-7d or now. Every command takes -o table|json|jsonl|csv.\n"
+            out +=
+                "Times T: Unix seconds, ISO-8601, -30m/-1h/-7d or now. Every command takes -o table|json|jsonl|csv.\n"
             return out
         }
         guard var command = registry.command(named: name) else {

@@ -8,7 +8,9 @@ public struct Completer: Sendable {
     /// Called before server values are offered (to refresh a stale cache, briefly).
     public let willUseServerValues: @Sendable () -> Void
 
-    public init(registry: CommandRegistry, cache: CompletionCache, willUseServerValues: @escaping @Sendable () -> Void = {}) {
+    public init(
+        registry: CommandRegistry, cache: CompletionCache, willUseServerValues: @escaping @Sendable () -> Void = {}
+    ) {
         self.registry = registry
         self.cache = cache
         self.willUseServerValues = willUseServerValues
@@ -58,7 +60,9 @@ public struct Completer: Sendable {
         }
         if current.hasPrefix("-") {
             let used = Set(rest)
-            return flags.filter { f in !f.names.contains(where: used.contains) }.flatMap(\.names).filter { $0.hasPrefix("--") || current.count <= 2 }
+            return flags.filter { f in !f.names.contains(where: used.contains) }.flatMap(\.names).filter {
+                $0.hasPrefix("--") || current.count <= 2
+            }
         }
         let index = positionals.count
         guard !command.positionals.isEmpty else { return [] }

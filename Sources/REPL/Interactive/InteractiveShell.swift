@@ -134,7 +134,11 @@ final class ResumeOnce: Sendable {
     /// Whether this call resumed it.
     @discardableResult
     func resume(_ status: ExitStatus) -> Bool {
-        guard let c = continuation.withLock({ c in defer { c = nil }; return c }) else { return false }
+        guard
+            let c = continuation.withLock({ c in
+                defer { c = nil }; return c
+            })
+        else { return false }
         c.resume(returning: status)
         return true
     }

@@ -79,7 +79,9 @@ public enum LineTokenizer {
                     name.append(chars[j])
                     j += 1
                 }
-                guard j < chars.count, isIdentifier(name) else { throw .usage("malformed variable reference ${\(name)") }
+                guard j < chars.count, isIdentifier(name) else {
+                    throw .usage("malformed variable reference ${\(name)")
+                }
                 j += 1
             } else {
                 while j < chars.count, chars[j] == "_" || chars[j].isASCII && (chars[j].isLetter || chars[j].isNumber) {

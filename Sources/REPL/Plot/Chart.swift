@@ -86,7 +86,8 @@ public struct Chart: Sendable {
         let start = ISOTime.format(t0), end = ISOTime.format(t1)
         let gap = max(1, width + 1 - start.count - end.count)
         out += pad + start + String(repeating: " ", count: gap) + end + "\n"
-        out += "min \(Self.format(minPoint.value)) at \(ISOTime.format(minPoint.ts)) · "
+        out +=
+            "min \(Self.format(minPoint.value)) at \(ISOTime.format(minPoint.ts)) · "
             + "max \(Self.format(maxPoint.value)) at \(ISOTime.format(maxPoint.ts)) · \(points.count) points\n"
         return out
     }
