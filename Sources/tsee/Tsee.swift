@@ -9,9 +9,9 @@ struct Tsee: AsyncParsableCommand {
         commandName: "tsee",
         abstract: "A command line for Thingsee IoT fleets: REPL, scripts, rules and the scheduler.",
         discussion: """
-            With no command, tsee starts the REPL when standard input is a terminal and otherwise runs the commands
-            it reads there. `tsee CMD ARGS…` runs one REPL command (`tsee help` lists them, `tsee help exit-codes`
-            the exit codes). With no base URL configured, tsee starts its built-in simulator.
+            With no command, tsee starts the REPL when standard input is a terminal and otherwise runs the \
+            commands it reads there. `tsee CMD ARGS…` runs one REPL command (`tsee help` lists them, \
+            `tsee help exit-codes` the exit codes). With no base URL configured, tsee starts its built-in simulator.
             """,
         // Sub-commands with their own options; everything else goes to the REPL's command table.
         subcommands: [SimCommand.self])
@@ -84,19 +84,33 @@ struct Tsee: AsyncParsableCommand {
         if status != .ok { throw ExitCode(status.rawValue) }
     }
 
+    /// The sub-command named by the first word that is not an option, with the words to parse it from: those
+    /// after its name, then the options that stood before it.
+    static func subcommand(in arguments: [String]) -> (any ParsableCommand.Type, [String])? {
+        var i = 0
+        while i < arguments.count, arguments[i].hasPrefix("-"), arguments[i] != "--" {
+            i += optionsWithValue.contains(arguments[i]) ? 2 : 1
+        }
+        guard i < arguments.count,
+            let type = configuration.subcommands.first(where: { $0._commandName == arguments[i] })
+        else { return nil }
+        return (type, Array(arguments[(i + 1)...]) + Array(arguments[..<i]))
+    }
+
+    static let optionsWithValue: Set<String> = [
+        "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db", "-c", "-f",
+    ]
+
     /// Moves global options that follow a REPL command in front of it, so that `tsee thing X -o json` means
     /// `tsee -o json thing X`. Sub-commands (`tsee sim …`) and everything after `--` are left alone.
     static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
-        let withValue: Set<String> = [
-            "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db", "-c", "-f",
-        ]
         let hoistable: Set<String> = [
             "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db",
         ]
         let hoistableFlags: Set<String> = ["--sim"]
         var i = 0
         while i < arguments.count, arguments[i].hasPrefix("-"), arguments[i] != "--" {
-            i += withValue.contains(arguments[i]) ? 2 : 1
+            i += optionsWithValue.contains(arguments[i]) ? 2 : 1
         }
         guard i < arguments.count, arguments[i] != "--" else { return arguments }
         let subcommands = Set(configuration.subcommands.map { $0._commandName })

@@ -31,6 +31,9 @@ public final class CommandRegistry: Sendable {
     /// (`["group", "create"]`) and the remaining words.
     public func resolve(_ words: [String]) throws(CommandError) -> (CommandDefinition, [String], [String]) {
         guard let first = words.first else { throw .usage("empty command") }
+        if first.hasPrefix("-") {
+            throw .usage("unknown option `\(first)`; see `tsee --help` for options and `help` for commands")
+        }
         guard var command = command(named: first) else {
             let suggestion = Suggestion.closest(to: first, among: commands.map(\.name)).map {
                 " (did you mean `\($0)`?)"

@@ -36,14 +36,8 @@ public final class InteractiveShell: Sendable {
     /// Runs until `exit` or Ctrl-D; returns the status of `exit CODE`, else 0.
     public func run() async -> ExitStatus {
         history?.load()
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [self] in interrupt() }
-        source.resume()
-        defer {
-            source.cancel()
-            signal(SIGINT, SIG_DFL)
-        }
+        Signals.setHandler(SIGINT) { [self] _ in interrupt() }
+        defer { Signals.setHandler(SIGINT, nil) }
         context.confirmer = ReadlineConfirmer(shell: self)
         let cache = context.cache
         let client = context.client
