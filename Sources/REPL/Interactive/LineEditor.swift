@@ -14,6 +14,8 @@ nonisolated(unsafe) private var activeCompleter: Completer?
 nonisolated(unsafe) private var completionMatches: [String] = []
 nonisolated(unsafe) private var completionIndex = 0
 /// Written by the SIGINT handler, read by the reading thread: a Ctrl-C arrived while a line was being edited.
+/// Where readline's output goes: standard output, or standard error when standard output is redirected.
+nonisolated(unsafe) private var echoDescriptor: Int32 = 1
 nonisolated(unsafe) private var interruptPipe: (read: Int32, write: Int32) = (-1, -1)
 
 private let handleLine: @convention(c) (UnsafeMutablePointer<CChar>?) -> Void = { line in
@@ -69,6 +71,11 @@ public final class LineEditor: Sendable {
             }
         }
         activeCompleter = completer
+        if isatty(1) == 0 {
+            // Results are redirected: keep the prompt and the echo on the terminal, out of the results.
+            tsee_rl_set_outstream(fdopen(2, "w"))
+            echoDescriptor = 2
+        }
         tsee_rl_set_readline_name(strdup("tsee"))
         tsee_rl_set_catch_signals(0)
         tsee_rl_set_change_environment(0)
@@ -121,7 +128,7 @@ public final class LineEditor: Sendable {
                 rl_callback_sigcleanup()
                 rl_replace_line("", 0)
                 tsee_rl_set_point(0)
-                writeAll(1, "^C\n")
+                writeAll(echoDescriptor, "^C\n")
                 if interruptEnds {
                     rl_callback_handler_remove()
                     return .interrupted
