@@ -27,6 +27,7 @@ struct Parser {
     // MARK: Token access
 
     var current: Token { tokens[position] }
+    func tokensBack(_ n: Int) -> Token { tokens[max(0, position - n)] }
     private func peek(_ offset: Int = 1) -> Token { tokens[min(position + offset, tokens.count - 1)] }
     var atEnd: Bool { current.kind == .end }
 
