@@ -199,7 +199,8 @@ struct Harness {
     @Test func repeatEveryStopsAtMax() {
         var h = Harness("rule r when temp > 8 then log \"x\" repeat every 10m max 2")
         var fired: [Int64] = []
-        for t in stride(from: Int64(0), through: 3600, by: 60) where !h.run(t, t == 0 ? [msg(0, ["temp": 9])] : []).isEmpty {
+        for t in stride(from: Int64(0), through: 3600, by: 60)
+        where !h.run(t, t == 0 ? [msg(0, ["temp": 9])] : []).isEmpty {
             fired.append(t)
         }
         #expect(fired == [0, 600, 1200])
@@ -207,7 +208,8 @@ struct Harness {
     }
 
     @Test func shadowMarksFiringsAndOffSkips() {
-        var h = Harness("""
+        var h = Harness(
+            """
             rule s when temp > 8 then move to quarantine mode shadow
             rule o when temp > 8 then log "off" mode off
             """)
@@ -229,12 +231,18 @@ struct Harness {
     }
 
     @Test func logPlaceholdersAndFiringKeys() {
-        var h = Harness("rule r when temp > 8 then log \"{tuid} {temp} {humd} {status} {battery}\", send command 1500 reportInterval=60")
+        var h = Harness(
+            "rule r when temp > 8 then log \"{tuid} {temp} {humd} {status} {battery}\", send command 1500 reportInterval=60"
+        )
         let firings = h.engine.evaluate(
             tuid: tuid, observations: &h.obs, newMessages: [msg(0, ["temp": 9.25])], states: &h.states, now: 5)
         #expect(firings.count == 1)
         #expect(firings[0].idempotencyKey == "r:\(tuid):1" && firings[0].time == 5)
-        #expect(firings[0].actions == [.log("\(tuid) 9.25 ? installed ?"), .sendCommand(tsmId: 1500, parameters: [.init(name: "reportInterval", value: 60)])])
+        #expect(
+            firings[0].actions == [
+                .log("\(tuid) 9.25 ? installed ?"),
+                .sendCommand(tsmId: 1500, parameters: [.init(name: "reportInterval", value: 60)]),
+            ])
     }
 
     @Test func explainShowsValuesStateAndWhenItWouldFire() {
@@ -242,20 +250,23 @@ struct Harness {
         _ = h.run(1_700_000_600, [msg(1_700_000_000, ["temp": 9])])
         let e = h.engine.explain(rule: "r", tuid: tuid, observations: h.obs, state: h.states[0], now: 1_700_000_600)!
         #expect(e.firesAt == 1_700_001_800)
-        #expect(e.description == """
-            rule r for \(tuid) at 2023-11-14T22:23:20Z
-              when: true
-                temp > 8: true (value 9 at 2023-11-14T22:13:20Z)
-                status == installed: true (value installed)
-              state: pending since 2023-11-14T22:23:20Z
-              condition holding since 2023-11-14T22:13:20Z
-              would fire at 2023-11-14T22:43:20Z: condition has held since 2023-11-14T22:13:20Z, needs 30m
-            """)
+        #expect(
+            e.description == """
+                rule r for \(tuid) at 2023-11-14T22:23:20Z
+                  when: true
+                    temp > 8: true (value 9 at 2023-11-14T22:13:20Z)
+                    status == installed: true (value installed)
+                  state: pending since 2023-11-14T22:23:20Z
+                  condition holding since 2023-11-14T22:13:20Z
+                  would fire at 2023-11-14T22:43:20Z: condition has held since 2023-11-14T22:13:20Z, needs 30m
+                """)
         var office = h.obs
         office.group = "office"
-        #expect(h.engine.explain(rule: 0, tuid: tuid, observations: office, state: h.states[0], now: 0).verdict
-            == "not evaluated: out of scope (in group g)")
-        let unknown = h.engine.explain(rule: 0, tuid: tuid, observations: DeviceObservations(group: "g"), state: RuleState(), now: 0)
+        #expect(
+            h.engine.explain(rule: 0, tuid: tuid, observations: office, state: h.states[0], now: 0).verdict
+                == "not evaluated: out of scope (in group g)")
+        let unknown = h.engine.explain(
+            rule: 0, tuid: tuid, observations: DeviceObservations(group: "g"), state: RuleState(), now: 0)
         #expect(unknown.verdict == "does not fire: condition unknown (`temp > 8`, `status == installed`)")
     }
 
@@ -271,16 +282,20 @@ struct Harness {
             return "rule low when battery below 20 then move to quarantine"
         }
         #expect(!result.passed)
-        #expect(result.description == """
-            dir/r.test:4: at 0s: actions differ
-              - \(tuid) move to retired
-              + \(tuid) move to quarantine
-              (- expected but not emitted, + emitted but not expected)
-            """)
-        let broken = RuleTestRunner.run(fixture: "r.test", text: "rules r.rules\nat 5m msg NOPE 1110 batl=1\nat x") { _ in "" }
-        #expect(broken.diagnostics.map(\.description) == [
-            "r.test:2:11: error: device NOPE is not declared\n  hint: declare it first: `device NOPE status installed`",
-            "r.test:3:4: error: expected a time such as `10m` or `0`, found `x`\n  hint: times are seconds after `start`, written `90s`, `10m`, `1h30m`, `1d` or `0`",
-        ])
+        #expect(
+            result.description == """
+                dir/r.test:4: at 0s: actions differ
+                  - \(tuid) move to retired
+                  + \(tuid) move to quarantine
+                  (- expected but not emitted, + emitted but not expected)
+                """)
+        let broken = RuleTestRunner.run(fixture: "r.test", text: "rules r.rules\nat 5m msg NOPE 1110 batl=1\nat x") {
+            _ in ""
+        }
+        #expect(
+            broken.diagnostics.map(\.description) == [
+                "r.test:2:11: error: device NOPE is not declared\n  hint: declare it first: `device NOPE status installed`",
+                "r.test:3:4: error: expected a time such as `10m` or `0`, found `x`\n  hint: times are seconds after `start`, written `90s`, `10m`, `1h30m`, `1d` or `0`",
+            ])
     }
 }

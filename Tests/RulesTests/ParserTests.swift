@@ -26,7 +26,11 @@ import Testing
         #expect(b.actions == [.assignGroup("g-1")])
         let c = set.rules[3].syntax
         #expect(c.hold == .reports(2))
-        #expect(c.actions == [.sendCommand(tsmId: 13200, parameters: [.init(name: "threshold", value: 150), .init(name: "mode", value: 1)])])
+        #expect(
+            c.actions == [
+                .sendCommand(
+                    tsmId: 13200, parameters: [.init(name: "threshold", value: 150), .init(name: "mode", value: 1)])
+            ])
         #expect(c.cooldown == 86400 && c.repeatEvery == 600 && c.repeatMax == 3 && c.mode == .shadow)
         let d = set.rules[4]
         #expect(d.tuids == ["TSPD04ESY93100802", "TSPD04ESY93100803"])
@@ -69,24 +73,37 @@ import Testing
             (file: "a.rules", text: "rule x when temp > 1 then log \"a\""),
             (file: "b.rules", text: "\n  rule  x when temp > 2 then log \"b\""),
         ])
-        #expect(diagnostics.map(\.description) == ["b.rules:2:9: error: duplicate rule name `x`\n  hint: first defined at a.rules:1:1"])
+        #expect(
+            diagnostics.map(\.description) == [
+                "b.rules:2:9: error: duplicate rule name `x`\n  hint: first defined at a.rules:1:1"
+            ])
     }
 
     @Test func columnsCountCharactersNotBytes() {
         let d = diagnostics("rule é → log \"°°\" , move to nowhere when x > 1")
-        #expect(d == ["t.rules:1:29: error: unknown status `nowhere`\n  hint: statuses are `new`, `installed`, `uninstalled`, `quarantine`, `retired`"])
+        #expect(
+            d == [
+                "t.rules:1:29: error: unknown status `nowhere`\n  hint: statuses are `new`, `installed`, `uninstalled`, `quarantine`, `retired`"
+            ])
     }
 
     @Test func unknownFieldsThatAreNotNearMissesAreAllowed() {
-        #expect(diagnostics("rule r when pressureDelta > 1 and in > 3 and out < 2 then log \"{tuid} {pressureDelta}\"").isEmpty)
-        #expect(diagnostics("rule r when Temp > 1 then log \"x\"") == ["t.rules:1:13: warning: unknown field `Temp`\n  hint: did you mean `temp`?"])
+        #expect(
+            diagnostics("rule r when pressureDelta > 1 and in > 3 and out < 2 then log \"{tuid} {pressureDelta}\"")
+                .isEmpty)
+        #expect(
+            diagnostics("rule r when Temp > 1 then log \"x\"") == [
+                "t.rules:1:13: warning: unknown field `Temp`\n  hint: did you mean `temp`?"
+            ])
     }
 
     @Test func warningsDoNotDropTheRuleButErrorsDo() {
-        let (set, diagnostics) = RuleSet.parse(file: "t.rules", text: """
-            rule ok when batery < 5 then log "w"
-            rule bad when status is nope then log "e"
-            """)
+        let (set, diagnostics) = RuleSet.parse(
+            file: "t.rules",
+            text: """
+                rule ok when batery < 5 then log "w"
+                rule bad when status is nope then log "e"
+                """)
         #expect(set.rules.map(\.name) == ["ok"])
         #expect(diagnostics.map(\.severity) == [.warning, .error])
         #expect(diagnostics.hasErrors)
@@ -102,14 +119,17 @@ import Testing
     }
 
     @Test func needsTellTheSchedulerWhatToFetch() {
-        let (set, _) = RuleSet.parse(file: "t.rules", text: """
-            rule a when battery < 20 then move to quarantine
-            rule b when alert "gateway connection lost" for 1h then log "{tuid} {temp}"
-            rule c in group g when firmware is "1.2" and carbonDioxide > 1 then assign group h
-            """)
+        let (set, _) = RuleSet.parse(
+            file: "t.rules",
+            text: """
+                rule a when battery < 20 then move to quarantine
+                rule b when alert "gateway connection lost" for 1h then log "{tuid} {temp}"
+                rule c in group g when firmware is "1.2" and carbonDioxide > 1 then assign group h
+                """)
         let a = set.rules[0].needs, b = set.rules[1].needs, c = set.rules[2].needs
         #expect(a.usesStatus && a.usesThingInfo && !a.usesAlerts && a.messageFields == ["batl"])
-        #expect(b.usesAlerts && !b.usesStatus && b.messageFields == ["temp"] && b.alertTypes == ["gateway connection lost"])
+        #expect(
+            b.usesAlerts && !b.usesStatus && b.messageFields == ["temp"] && b.alertTypes == ["gateway connection lost"])
         #expect(c.usesGroup && c.usesThingInfo && c.messageFields == ["carbonDioxide"])
         #expect(set.needs.messageFields == ["batl", "carbonDioxide", "temp"])
     }

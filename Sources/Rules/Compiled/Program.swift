@@ -62,32 +62,55 @@ struct Program: Sendable {
     }
 
     func evaluate(_ obs: borrowing DeviceObservations, at time: Int64) -> Truth {
-        nodes.withUnsafeBufferPointer { evaluate(root, $0, obs, time) }
+        nodes.withUnsafeBufferPointer { Program.evaluate(root, $0, strings, obs, time) }
     }
 
     func evaluate(node: Int32, _ obs: borrowing DeviceObservations, at time: Int64) -> Truth {
-        nodes.withUnsafeBufferPointer { evaluate(node, $0, obs, time) }
+        nodes.withUnsafeBufferPointer { Program.evaluate(node, $0, strings, obs, time) }
     }
 
-    private func evaluate(
-        _ index: Int32, _ nodes: UnsafeBufferPointer<Node>, _ obs: borrowing DeviceObservations, _ time: Int64
+    /// Appends this program to a shared node array; returns the root's index there.
+    func append(to allNodes: inout ContiguousArray<Node>, strings allStrings: inout [String]) -> Int32 {
+        let nodeOffset = Int32(allNodes.count)
+        let stringOffset = Int32(allStrings.count)
+        for var node in nodes {
+            switch node.kind {
+            case .and, .or:
+                node.a += nodeOffset
+                node.b += nodeOffset
+            case .not:
+                node.a += nodeOffset
+            case .fieldText, .status, .group, .firmware, .alert:
+                node.b += stringOffset
+            case .field, .battery, .silence:
+                break
+            }
+            allNodes.append(node)
+        }
+        allStrings += strings
+        return root + nodeOffset
+    }
+
+    static func evaluate(
+        _ index: Int32, _ nodes: UnsafeBufferPointer<Node>, _ strings: [String], _ obs: borrowing DeviceObservations,
+        _ time: Int64
     ) -> Truth {
         let node = nodes[Int(index)]
         switch node.kind {
         case .and:
-            let x = evaluate(node.a, nodes, obs, time)
+            let x = evaluate(node.a, nodes, strings, obs, time)
             if x == .no { return .no }
-            let y = evaluate(node.b, nodes, obs, time)
+            let y = evaluate(node.b, nodes, strings, obs, time)
             if y == .no { return .no }
             return x == .yes && y == .yes ? .yes : .unknown
         case .or:
-            let x = evaluate(node.a, nodes, obs, time)
+            let x = evaluate(node.a, nodes, strings, obs, time)
             if x == .yes { return .yes }
-            let y = evaluate(node.b, nodes, obs, time)
+            let y = evaluate(node.b, nodes, strings, obs, time)
             if y == .yes { return .yes }
             return x == .no && y == .no ? .no : .unknown
         case .not:
-            switch evaluate(node.a, nodes, obs, time) {
+            switch evaluate(node.a, nodes, strings, obs, time) {
             case .yes: return .no
             case .no: return .yes
             case .unknown: return .unknown

@@ -162,7 +162,8 @@ private struct Compiler {
                 if let number = value.numeric {
                     node = Program.Node(kind: .field, op: op, a: Int32(s), number: number)
                 } else {
-                    node = Program.Node(kind: .fieldText, op: op, a: Int32(s), b: stringIndex(value.stringValue, &program))
+                    node = Program.Node(
+                        kind: .fieldText, op: op, a: Int32(s), b: stringIndex(value.stringValue, &program))
                 }
             }
         }

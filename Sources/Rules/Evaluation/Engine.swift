@@ -9,9 +9,47 @@ public struct Engine: Sendable {
     /// Rules with `for …`: their condition is tracked message by message.
     let trackedRules: [Int]
 
+    /// What the per-message loop needs of a rule, free of references so reading it costs no reference counting.
+    struct HotRule {
+        var root: Int32
+        var fieldMask: UInt64
+        /// 0 none, 1 `for DURATION`, 2 `for N reports`.
+        var hold: UInt8
+        var usesSilence: Bool
+        var isTimeDependent: Bool
+    }
+
+    let hot: ContiguousArray<HotRule>
+    /// Every rule's condition nodes in one array.
+    let nodes: ContiguousArray<Program.Node>
+    let strings: [String]
+    let silenceOffsets: [[Int64]]
+
     public init(_ ruleSet: RuleSet) {
         self.ruleSet = ruleSet
-        self.trackedRules = ruleSet.rules.indices.filter { ruleSet.rules[$0].hold != nil && ruleSet.rules[$0].mode != .off }
+        self.trackedRules = ruleSet.rules.indices.filter {
+            ruleSet.rules[$0].hold != nil && ruleSet.rules[$0].mode != .off
+        }
+        var nodes: ContiguousArray<Program.Node> = []
+        var strings: [String] = []
+        var hot: ContiguousArray<HotRule> = []
+        for rule in ruleSet.rules {
+            let root = rule.condition.append(to: &nodes, strings: &strings)
+            let hold: UInt8
+            switch rule.hold {
+            case nil: hold = 0
+            case .duration: hold = 1
+            case .reports: hold = 2
+            }
+            hot.append(
+                HotRule(
+                    root: root, fieldMask: rule.fieldMask, hold: hold, usesSilence: rule.usesSilence,
+                    isTimeDependent: rule.isTimeDependent))
+        }
+        self.hot = hot
+        self.nodes = nodes
+        self.strings = strings
+        self.silenceOffsets = ruleSet.rules.map(\.silenceOffsets)
     }
 
     /// Fresh states for every rule, in rule order.
@@ -75,7 +113,9 @@ public struct Engine: Sendable {
         }
         var states = Array(repeating: RuleState(), count: rules.count)
         states[index] = state
-        walk(newMessages, tuid: tuid, observations: &observations, states: &states, tracked: rule.hold == nil ? [] : [index])
+        walk(
+            newMessages, tuid: tuid, observations: &observations, states: &states,
+            tracked: rule.hold == nil ? [] : [index])
         let firing = decide(index, tuid: tuid, observations: observations, state: &states[index], now: now)
         state = states[index]
         return firing.map { [$0] } ?? []
@@ -131,7 +171,7 @@ public struct Engine: Sendable {
             }
 
             if !late {
-                for r in tracked where rules[r].isTimeDependent {
+                for r in tracked where hot[r].isTimeDependent {
                     advance(r, observations: obs, state: &states[r], before: time)
                 }
             }
@@ -165,26 +205,25 @@ public struct Engine: Sendable {
             if late { continue }
             obs.newestMessageTime = time
 
-            for r in tracked {
-                let rule = rules[r]
-                let carries = touched & rule.fieldMask != 0
-                switch rule.hold {
-                case .duration:
-                    if carries || rule.usesSilence || states[r].trackedUntil == nil {
-                        track(rule.condition.evaluate(obs, at: time), at: time, &states[r])
-                    }
-                case .reports:
-                    if carries {
-                        switch rule.condition.evaluate(obs, at: time) {
+            if tracked.isEmpty { continue }
+            nodes.withUnsafeBufferPointer { nodes in
+                for r in tracked {
+                    let rule = hot[r]
+                    let carries = touched & rule.fieldMask != 0
+                    if rule.hold == 1 {
+                        if carries || rule.usesSilence || states[r].trackedUntil == nil {
+                            let value = Program.evaluate(rule.root, nodes, strings, obs, time)
+                            track(value, at: time, &states[r])
+                        }
+                    } else if rule.hold == 2 && carries {
+                        switch Program.evaluate(rule.root, nodes, strings, obs, time) {
                         case .yes: states[r].reportsInARow = min(states[r].reportsInARow + 1, 1 << 30)
                         case .no: states[r].reportsInARow = 0
                         case .unknown: break
                         }
                     }
-                case nil:
-                    break
+                    if states[r].trackedUntil.map({ $0 < time }) ?? true { states[r].trackedUntil = time }
                 }
-                if states[r].trackedUntil.map({ $0 < time }) ?? true { states[r].trackedUntil = time }
             }
         }
     }
@@ -201,8 +240,8 @@ public struct Engine: Sendable {
     /// Evaluates a time-dependent `for DURATION` condition at the instants strictly between the last tracked
     /// time and `end` where it can change without a message: alert starts and ends, silence thresholds.
     private func advance(_ r: Int, observations obs: DeviceObservations, state: inout RuleState, before end: Int64) {
-        let rule = rules[r]
-        guard case .duration = rule.hold else { return }
+        let rule = hot[r]
+        guard rule.hold == 1 else { return }
         var from = state.trackedUntil ?? Int64.min
         while true {
             var next = Int64.max
@@ -213,13 +252,14 @@ public struct Engine: Sendable {
                 }
             }
             if rule.usesSilence, let newest = obs.newestMessageTime {
-                for offset in rule.silenceOffsets {
+                for offset in silenceOffsets[r] {
                     let t = newest + offset
                     if t > from && t < next { next = t }
                 }
             }
             guard next < end else { break }
-            track(rule.condition.evaluate(obs, at: next), at: next, &state)
+            let value = nodes.withUnsafeBufferPointer { Program.evaluate(rule.root, $0, strings, obs, next) }
+            track(value, at: next, &state)
             from = next
             state.trackedUntil = next
         }

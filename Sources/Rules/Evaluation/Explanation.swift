@@ -100,7 +100,8 @@ extension Engine {
             switch condition {
             case .unknown:
                 let missing = tests.compactMap { $0.unknownBecause == nil ? nil : $0.text }
-                verdict = "does not fire: condition unknown"
+                verdict =
+                    "does not fire: condition unknown"
                     + (missing.isEmpty ? "" : " (\(missing.map { "`\($0)`" }.joined(separator: ", ")))")
             case .no:
                 verdict = "does not fire: condition false"
@@ -111,7 +112,9 @@ extension Engine {
                 case .duration(let d):
                     let since = state.holdingSince ?? now
                     at = max(now, since + d)
-                    if since + d > now { reason = "condition has held since \(formatTime(since)), needs \(formatDuration(d))" }
+                    if since + d > now {
+                        reason = "condition has held since \(formatTime(since)), needs \(formatDuration(d))"
+                    }
                 case .reports(let n):
                     if state.reportsInARow < n {
                         at = nil
@@ -144,7 +147,9 @@ extension Engine {
     public func explain(
         rule name: String, tuid: String, observations: DeviceObservations, state: RuleState, now: Int64
     ) -> Explanation? {
-        ruleSet.index(of: name).map { explain(rule: $0, tuid: tuid, observations: observations, state: state, now: now) }
+        ruleSet.index(of: name).map {
+            explain(rule: $0, tuid: tuid, observations: observations, state: state, now: now)
+        }
     }
 
     private func scopeText(_ rule: CompiledRule) -> String {
@@ -202,5 +207,6 @@ public func formatTime(_ seconds: Int64) -> String {
     let month = mp < 10 ? mp + 3 : mp - 9
     let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
     func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-    return "\(year)-\(two(month))-\(two(day))T\(two(secondsOfDay / 3600)):\(two(secondsOfDay % 3600 / 60)):\(two(secondsOfDay % 60))Z"
+    return
+        "\(year)-\(two(month))-\(two(day))T\(two(secondsOfDay / 3600)):\(two(secondsOfDay % 3600 / 60)):\(two(secondsOfDay % 60))Z"
 }

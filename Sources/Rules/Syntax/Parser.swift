@@ -243,7 +243,9 @@ struct Parser {
 
     private mutating func parseHold() throws(Failure) -> Hold {
         let token = current
-        if case .number(let n) = token.kind, n == n.rounded(), n >= 1, peek().isWord("reports") || peek().isWord("report") {
+        if case .number(let n) = token.kind, n == n.rounded(), n >= 1,
+            peek().isWord("reports") || peek().isWord("report")
+        {
             advance()
             advance()
             return .reports(Int(n))
@@ -428,8 +430,9 @@ struct Parser {
         advance()
         if field == "alert" {
             guard case .string(let type) = current.kind else {
-                throw fail("expected the alert type in quotes after `alert`, found \(current.quoted)", at: current,
-                           hint: "e.g. `alert \"gateway connection lost\"`")
+                throw fail(
+                    "expected the alert type in quotes after `alert`, found \(current.quoted)", at: current,
+                    hint: "e.g. `alert \"gateway connection lost\"`")
             }
             advance()
             return .alert(type: type, location: location(fieldToken))
@@ -490,7 +493,9 @@ struct Parser {
             }
         case "battery", "silence":
             guard value.numeric != nil else {
-                throw fail("`\(field)` is a number: expected a number after \(opToken.quoted), found \(valueToken.quoted)", at: valueToken)
+                throw fail(
+                    "`\(field)` is a number: expected a number after \(opToken.quoted), found \(valueToken.quoted)",
+                    at: valueToken)
             }
         default:
             if Vocabulary.messageFields.contains(field), value.numeric == nil {

@@ -225,13 +225,15 @@ private struct FixtureLine {
         let tuid = try word("a TUID")
         guard fixture.devices.contains(where: { $0.tuid == tuid }) else {
             throw parser.fail(
-                "device \(tuid) is not declared", at: token, hint: "declare it first: `device \(tuid) status installed`")
+                "device \(tuid) is not declared", at: token, hint: "declare it first: `device \(tuid) status installed`"
+            )
         }
         return tuid
     }
 
     mutating func parseStep(at time: Int64, fixture: RuleFixture) throws(Parser.Failure) -> RuleFixture.Step {
-        let verb = try word("a step (`msg`, `alert`, `status`, `group`, `battery`, `firmware`, `pollfail`, `restart`, `expect`)")
+        let verb = try word(
+            "a step (`msg`, `alert`, `status`, `group`, `battery`, `firmware`, `pollfail`, `restart`, `expect`)")
         switch verb {
         case "msg":
             let tuid = try device(fixture)
@@ -318,8 +320,9 @@ private struct FixtureLine {
         default:
             throw parser.fail(
                 "unknown step `\(verb)`", at: parser.tokensBack(1),
-                hint: "steps are `msg`, `alert`, `status`, `group`, `battery`, `firmware`, `pollfail`, `restart`, `expect`")
+                hint:
+                    "steps are `msg`, `alert`, `status`, `group`, `battery`, `firmware`, `pollfail`, `restart`, `expect`"
+            )
         }
     }
 }
-
