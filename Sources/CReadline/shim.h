@@ -21,5 +21,12 @@ static inline void tsee_history_set_length_limit(int n) { stifle_history(n); }
 static inline int tsee_history_length(void) { return history_length; }
 static inline void tsee_rl_set_instream(FILE *f) { rl_instream = f; }
 static inline void tsee_rl_set_outstream(FILE *f) { rl_outstream = f; }
+static inline void tsee_rl_set_completer_quote_characters(const char *s) { rl_completer_quote_characters = s; }
+static inline void tsee_rl_set_completion_suppress_append(int v) { rl_completion_suppress_append = v; }
+static inline void tsee_rl_set_completion_query_items(int n) { rl_completion_query_items = n; }
+static inline int tsee_history_base(void) { return history_base; }
+static inline void tsee_rl_set_change_environment(int v) { rl_change_environment = v; }
+static inline void tsee_rl_set_point(int p) { rl_point = p; }
+static inline void tsee_rl_set_inhibit_completion(int v) { rl_inhibit_completion = v; }
 
 #endif

@@ -1,0 +1,158 @@
+import Foundation
+import ThingseeAPI
+
+extension CommandDefinition {
+    static let thing = CommandDefinition(
+        name: "thing", summary: "device info: battery, location, gateway, firmware", usage: "TUID",
+        positionals: [.tuid], example: "thing TSPD04ESY93100802"
+    ) { inv in
+        try inv.expectPositionals(1, 1)
+        let tuid = try inv.tuid(at: 0)
+        let info = try await inv.client.thing(tuid)
+        let now = inv.context.now
+        var rows: [[String]] = [
+            ["tuid", tuid],
+            ["battery", info.batteryLevel.map { "\(Self.number($0)) %" } ?? "-"],
+            ["last seen", TimeText.describe(info.timestamp, now: now)],
+            [
+                "location",
+                info.latitude.flatMap { lat in info.longitude.map { "\(Self.number(lat)), \(Self.number($0))" } } ?? "-",
+            ],
+            ["gateway", info.gatewayTUID ?? "-"],
+            ["firmware", info.version ?? "-"],
+        ]
+        let known: Set<String> = ["battery_level", "timestamp", "location", "gateway_tuid", "version"]
+        for (key, value) in (info.raw.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) where !known.contains(key) {
+            rows.append([key, value.cell])
+        }
+        inv.emit(Rendered(data: info.raw, table: Table(columns: ["field", "value"], rows: rows)))
+    }
+
+    static let messages = CommandDefinition(
+        name: "messages", summary: "a device's messages, newest first",
+        usage: "TUID [--limit N] [--id 1110,12100] [--event 10,31] [--from T] [--to T]", positionals: [.tuid],
+        flags: [
+            FlagSpec(["--limit", "-n"], value: "N", kind: .number, help: "at most N messages (default 20)"),
+            FlagSpec(["--id"], value: "IDS", kind: .text, help: "only these message ids (tsmId), comma-separated"),
+            FlagSpec(["--event"], value: "EVS", kind: .text, help: "only these event ids (tsmEv), comma-separated"),
+            FlagSpec(["--from"], value: "T", kind: .time, help: "not before T"),
+            FlagSpec(["--to"], value: "T", kind: .time, help: "not after T"),
+        ],
+        example: "messages TSPD04ESY93100802 --id 1110 --from -1h --limit 5",
+        notes: [Self.timeNote]
+    ) { inv in
+        try inv.expectPositionals(1, 1)
+        let tuid = try inv.tuid(at: 0)
+        let query = MessageQuery(
+            limit: try inv.positiveInt("--limit") ?? 20, messageIDs: try inv.intList("--id"),
+            eventIDs: try inv.intList("--event"), from: try inv.time("--from"), to: try inv.time("--to"))
+        let list = try await inv.client.messages(tuid, query)
+        let now = inv.context.now
+        let rows = list.map { m -> [String] in
+            let values = m.properties.keys.sorted().map { "\($0)=\(m.properties[$0]!.cell)" }
+            var extra = values
+            if let tx = m.transactionId { extra.insert("transactionId=\(tx)", at: 0) }
+            return [TimeText.describe(m.tsmTs, now: now), String(m.tsmId), String(m.tsmEv), extra.joined(separator: " ")]
+        }
+        inv.emit(
+            Rendered(
+                data: .array(list.map(\.raw)), table: Table(columns: ["time", "tsmId", "tsmEv", "values"], rows: rows)))
+    }
+
+    static let alerts = CommandDefinition(
+        name: "alerts", summary: "a device's alert episodes", usage: "TUID [--from T] [--to T]", positionals: [.tuid],
+        flags: [
+            FlagSpec(["--from"], value: "T", kind: .time, help: "not before T"),
+            FlagSpec(["--to"], value: "T", kind: .time, help: "not after T"),
+        ],
+        example: "alerts TSGW01ABC12345678 --from -7d", notes: [Self.timeNote]
+    ) { inv in
+        try inv.expectPositionals(1, 1)
+        let tuid = try inv.tuid(at: 0)
+        let records = try await inv.client.alerts(tuid, from: try inv.time("--from"), to: try inv.time("--to"))
+        let now = inv.context.now
+        var rows: [[String]] = []
+        for r in records {
+            for e in r.episodes {
+                let duration = TimeExpression.describe(seconds: (e.to ?? now) - e.from)
+                rows.append([
+                    r.alertType, TimeText.describe(e.from, now: now), e.to.map { TimeText.describe($0, now: now) } ?? "ongoing",
+                    duration,
+                ])
+            }
+        }
+        inv.emit(
+            Rendered(
+                data: .array(records.map(\.raw)), table: Table(columns: ["alert", "from", "to", "duration"], rows: rows)))
+    }
+
+    static let commands = CommandDefinition(
+        name: "commands", summary: "the commands sent to a device, newest first", usage: "TUID", positionals: [.tuid],
+        example: "commands TSPD04ESY93100802"
+    ) { inv in
+        try inv.expectPositionals(1, 1)
+        let tuid = try inv.tuid(at: 0)
+        let history = try await inv.client.commandHistory(tuid)
+        let now = inv.context.now
+        let rows = history.map { h -> [String] in
+            let params = (h.command.objectValue ?? [:]).filter { !Message.headerKeys.contains($0.key) && $0.key != "tsmDstTuid" }
+            return [
+                TimeText.describe(h.timestamp, now: now), h.tsmId.map(String.init) ?? "-",
+                h.transactionId.map(String.init) ?? "-",
+                params.keys.sorted().map { "\($0)=\(params[$0]!.cell)" }.joined(separator: " "), h.responsible ?? "-",
+            ]
+        }
+        inv.emit(
+            Rendered(
+                data: .array(history.map(\.raw)),
+                table: Table(columns: ["time", "tsmId", "transactionId", "parameters", "responsible"], rows: rows)))
+    }
+
+    static let install = CommandDefinition(
+        name: "install", summary: "set a device's installation status",
+        usage: "TUID STATUS", positionals: [.tuid, .status], example: "install TSPD04ESY93100802 quarantine",
+        notes: ["STATUS: " + InstallationStatus.allCases.map(\.rawValue).joined(separator: ", ")]
+    ) { inv in
+        try inv.expectPositionals(2, 2)
+        let tuid = try inv.tuid(at: 0)
+        let status = try Self.status(inv.positionals[1])
+        let result = try await inv.client.setInstallationStatus(tuid, status)
+        inv.emit(
+            Rendered(
+                data: result.raw,
+                table: Table(
+                    columns: ["tuid", "status", "group"],
+                    rows: [[result.tuid ?? tuid, result.installationStatus ?? status.rawValue, result.groupId ?? "-"]])))
+    }
+
+    static let installations = CommandDefinition(
+        name: "installations", summary: "a device's installation status history, newest first", usage: "TUID",
+        positionals: [.tuid], example: "installations TSPD04ESY93100802"
+    ) { inv in
+        try inv.expectPositionals(1, 1)
+        let tuid = try inv.tuid(at: 0)
+        let list = try await inv.client.installations(tuid)
+        let now = inv.context.now
+        inv.emit(
+            Rendered(
+                data: .array(list.map(\.raw)),
+                table: Table(
+                    columns: ["time", "status"],
+                    rows: list.map { [TimeText.describe($0.timestamp, now: now), $0.installationStatus ?? "-"] })))
+    }
+
+    static let timeNote = "T: Unix seconds, ISO-8601 (2026-11-20T08:00:00Z), relative (-30m, -1h, -7d) or now."
+
+    static func status(_ text: String) throws(CommandError) -> InstallationStatus {
+        guard let s = InstallationStatus(rawValue: text) else {
+            let names = InstallationStatus.allCases.map(\.rawValue)
+            let hint = Suggestion.closest(to: text, among: names).map { "did you mean `\($0)`? " } ?? ""
+            throw .usage("unknown installation status `\(text)`; \(hint)expected one of: \(names.joined(separator: ", "))")
+        }
+        return s
+    }
+
+    static func number(_ d: Double) -> String {
+        d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)
+    }
+}

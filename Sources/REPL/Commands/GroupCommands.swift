@@ -1,0 +1,112 @@
+import Foundation
+import ThingseeAPI
+
+extension CommandDefinition {
+    static let groups = CommandDefinition(
+        name: "groups", summary: "list deployment groups", usage: "[TEXT] [--limit N]", positionals: [.text],
+        flags: [FlagSpec(["--limit", "-n"], value: "N", kind: .number, help: "at most N groups")],
+        example: "groups cold --limit 10"
+    ) { inv in
+        try inv.expectPositionals(0, 1)
+        let list = try await inv.client.groups(search: inv.positionals.first, limit: try inv.positiveInt("--limit"))
+        for g in list { inv.context.cache.note(group: g.groupId) }
+        inv.emit(
+            Rendered(
+                data: .array(list.map(\.raw)),
+                table: Table(columns: ["group", "description"], rows: list.map { [$0.groupId, $0.groupDescription ?? ""] })))
+    }
+
+    static let group = CommandDefinition(
+        name: "group", summary: "create, delete and fill deployment groups",
+        usage: "create ID [DESCRIPTION…] | delete ID [--yes] | assign TUID GROUP | things GROUP",
+        example: "group create cold-chain \"Cold storage rooms\"",
+        subcommands: [groupCreate, groupDelete, groupAssign, groupThings])
+
+    static let groupCreate = CommandDefinition(
+        name: "create", summary: "create a deployment group", usage: "ID [DESCRIPTION…]", positionals: [.text, .text],
+        variadic: true, example: "group create cold-chain \"Cold storage rooms\"",
+        notes: ["ID may not contain white space or be `unassigned`."]
+    ) { inv in
+        guard !inv.positionals.isEmpty else { throw CommandError.usage("group create: missing ID; usage: group create ID [DESCRIPTION…]") }
+        let id = try Self.newGroupID(inv.positionals[0])
+        let description = inv.positionals.count > 1 ? inv.positionals.dropFirst().joined(separator: " ") : nil
+        let group = try await inv.client.createGroup(id, description: description)
+        inv.context.cache.note(group: id)
+        inv.emit(
+            Rendered(
+                data: group.raw,
+                table: Table(columns: ["group", "description"], rows: [[group.groupId, group.groupDescription ?? ""]])))
+    }
+
+    static let groupDelete = CommandDefinition(
+        name: "delete", summary: "delete a deployment group (asks first when it has devices)", usage: "ID [--yes]",
+        positionals: [.group], example: "group delete cold-chain --yes",
+        notes: [
+            "A group with devices is deleted only after confirmation on a terminal, or with --yes. "
+                + "Without a terminal tsee never asks: it refuses (exit 2) unless --yes is given."
+        ]
+    ) { inv in
+        try inv.expectPositionals(1, 1)
+        let id = inv.positionals[0]
+        if !inv.assumeYes {
+            let count = try await inv.client.groupThings(id).tuids.count
+            if count > 0 {
+                let question = "group \(id) has \(count) device\(count == 1 ? "" : "s"); delete it?"
+                guard let confirmer = inv.context.confirmer, let answer = await confirmer.confirm(question) else {
+                    throw CommandError.usage(
+                        "\(question) Not deleted: there is no terminal to confirm on; pass --yes to delete it")
+                }
+                guard answer else {
+                    inv.note("not deleted")
+                    return
+                }
+            }
+        }
+        let result = try await inv.client.deleteGroup(id)
+        inv.context.cache.forget(group: id)
+        inv.emit(
+            Rendered(
+                data: result.raw,
+                table: Table(columns: ["group", "deleted"], rows: [[result.groupId ?? id, String(result.deleted)]])))
+    }
+
+    static let groupAssign = CommandDefinition(
+        name: "assign", summary: "move a device into a group (`unassigned` takes it out)", usage: "TUID GROUP",
+        positionals: [.tuid, .group], example: "group assign TSPD04ESY93100802 cold-chain"
+    ) { inv in
+        try inv.expectPositionals(2, 2)
+        let tuid = try inv.tuid(at: 0)
+        let group = inv.positionals[1]
+        guard !group.isEmpty, !group.contains(where: \.isWhitespace) else {
+            throw CommandError.usage("`\(group)` is not a group id: group ids contain no white space")
+        }
+        let result = try await inv.client.assignGroup(tuid, to: group)
+        inv.emit(
+            Rendered(
+                data: result.raw,
+                table: Table(
+                    columns: ["tuid", "group", "status"],
+                    rows: [[result.tuid ?? tuid, result.groupId ?? group, result.installationStatus ?? "-"]])))
+    }
+
+    static let groupThings = CommandDefinition(
+        name: "things", summary: "the devices of a group", usage: "GROUP", positionals: [.group],
+        example: "group things cold-chain"
+    ) { inv in
+        try inv.expectPositionals(1, 1)
+        let result = try await inv.client.groupThings(inv.positionals[0])
+        for t in result.tuids { inv.context.cache.note(tuid: t) }
+        inv.emit(Rendered(data: result.raw, table: Table(columns: ["tuid"], rows: result.tuids.map { [$0] })))
+    }
+
+    /// A group id that may be created: not empty, no white space, not `unassigned`.
+    static func newGroupID(_ id: String) throws(CommandError) -> String {
+        if id.isEmpty || id.contains(where: \.isWhitespace) {
+            throw .usage("`\(id)` is not a valid group id: group ids may not contain white space (try `\(id.split(whereSeparator: \.isWhitespace).joined(separator: "-"))`)")
+        }
+        if id.lowercased() == "unassigned" {
+            throw .usage("`unassigned` is reserved: every device starts there, and no group may be created with that name")
+        }
+        return id
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import ThingseeAPI
+
+/// A plain text table: a header row, aligned columns, no borders.
+public struct Table: Sendable, Equatable {
+    public var columns: [String]
+    public var rows: [[String]]
+
+    public init(columns: [String], rows: [[String]] = []) {
+        self.columns = columns
+        self.rows = rows
+    }
+
+    public func render(colour: Bool = false) -> String {
+        if rows.isEmpty { return "(none)\n" }
+        var widths = columns.map(\.count)
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            var parts: [String] = []
+            for (i, cell) in cells.enumerated() {
+                let last = i == cells.count - 1
+                parts.append(last ? cell : cell + String(repeating: " ", count: max(0, widths[i] - cell.count)))
+            }
+            return parts.joined(separator: "  ")
+        }
+        let header = line(columns)
+        var out = (colour ? "\u{1B}[1m\(header)\u{1B}[0m" : header) + "\n"
+        for row in rows { out += line(row) + "\n" }
+        return out
+    }
+}
+
+/// Times for people: ISO-8601 plus how long ago.
+public enum TimeText {
+    /// `2026-11-20T10:02:00Z (12 min ago)`.
+    public static func describe(_ unix: Int64?, now: Int64) -> String {
+        guard let unix else { return "-" }
+        return "\(ISOTime.format(unix)) (\(ago(unix, now: now)))"
+    }
+
+    /// `12 min ago`, `just now`, `in 3 h`.
+    public static func ago(_ unix: Int64, now: Int64) -> String {
+        let d = now - unix
+        if abs(d) < 5 { return "just now" }
+        return d > 0 ? "\(TimeExpression.describe(seconds: d)) ago" : "in \(TimeExpression.describe(seconds: d))"
+    }
+}
+
+extension JSONValue {
+    /// A value as a table cell: strings without quotes, numbers plainly, anything else as compact JSON.
+    var cell: String {
+        switch self {
+        case .string(let s): s
+        case .null: "-"
+        default: description
+        }
+    }
+}

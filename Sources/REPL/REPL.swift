@@ -1,1 +1,0 @@
-// The REPL module. See the Package.swift comment for its concern.

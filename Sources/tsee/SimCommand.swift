@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Simulator
+
+/// `tsee sim`: serve the simulator in the foreground until SIGINT or SIGTERM.
+struct SimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim", abstract: "Serve the built-in API simulator on loopback until interrupted.")
+
+    @Option(help: "The port (0 picks a free one).") var port: UInt16 = 0
+    @Option(help: "How many devices the virtual fleet has.") var devices = 40
+    @Option(help: "The fleet's random seed.") var seed: UInt64 = 1
+    @Option(name: .customLong("token-ttl"), help: "Access token lifetime in seconds.") var tokenTTL: Double = 900
+    @Option(name: .customLong("time-scale"), help: "Simulated seconds per real second.") var timeScale: Double = 1
+    @Option(name: .customLong("fail-rate"), help: "Fraction of API requests answered 503.") var failRate: Double = 0
+    @Option(name: .customLong("fail-every"), help: "Answer every Nth API request 503 (0: never).") var failEvery = 0
+    @Option(name: .customLong("latency"), help: "Delay of every response in milliseconds.") var latency = 0
+    @Option(name: .customLong("rate-limit"), help: "Requests per second before 429 (0: no limit).") var rateLimit = 0
+    @Option(name: .customLong("echo-delay"), help: "Simulated seconds before a command's echo.") var echoDelay = 3.0
+
+    func validate() throws {
+        guard devices > 0 else { throw ValidationError("--devices must be positive") }
+        guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
+        guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
+    }
+
+    func run() async throws {
+        var c = SimulatorConfiguration()
+        c.port = port
+        c.devices = devices
+        c.seed = seed
+        c.tokenTTL = tokenTTL
+        c.timeScale = timeScale
+        c.failRate = failRate
+        c.failEvery = failEvery
+        c.latencyMs = latency
+        c.rateLimit = rateLimit
+        c.echoDelay = echoDelay
+        let server = SimulatorServer(configuration: c)
+        let url = try await server.start()
+        let text = """
+            tsee sim: serving \(devices) devices (seed \(seed)) at \(url.absoluteString); Ctrl-C stops it
+            export THINGSEE_BASE_URL=\(url.absoluteString)
+            export THINGSEE_CLIENT_ID=\(c.clientID)
+            export THINGSEE_CLIENT_SECRET=\(c.clientSecret)
+
+            """
+        FileHandle.standardOutput.write(Data(text.utf8))
+        await waitForTermination()
+        await server.stop()
+    }
+}

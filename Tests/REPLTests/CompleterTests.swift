@@ -1,0 +1,38 @@
+import Testing
+
+@testable import REPL
+
+@Suite struct CompleterTests {
+    let completer: Completer = {
+        let cache = CompletionCache()
+        cache.note(tuid: "TSPD04ESY93100802")
+        cache.note(tuid: "TSEN01VEZ73707339")
+        cache.note(group: "cold-chain")
+        return Completer(registry: .standard(), cache: cache)
+    }()
+
+    @Test func commandsAndSubcommands() {
+        #expect(completer.candidates(line: "gr") == ["group", "groups"])
+        #expect(completer.candidates(line: "group ") == ["assign", "create", "delete", "things"])
+        #expect(completer.candidates(line: "groups; th") == ["thing"])
+    }
+
+    @Test func commandIdsAndTheirParameterNames() {
+        #expect(completer.candidates(line: "send TSPD04ESY93100802 ") == ["12200", "13200", "1500", "1501"])
+        #expect(
+            completer.candidates(line: "send TSPD04ESY93100802 1500 ") == ["measurementInterval=", "reportInterval="])
+        #expect(completer.candidates(line: "send TSPD04ESY93100802 1500 reportInterval=60 ") == ["measurementInterval="])
+        #expect(completer.candidates(line: "send TSPD04ESY93100802 13200 th") == ["threshold="])
+    }
+
+    @Test func tuidsGroupsStatusesFlags() {
+        #expect(completer.candidates(line: "thing TSP") == ["TSPD04ESY93100802"])
+        #expect(completer.candidates(line: "install TSPD04ESY93100802 q") == ["quarantine"])
+        #expect(completer.candidates(line: "group assign TSPD04ESY93100802 ") == ["cold-chain", "unassigned"])
+        #expect(completer.candidates(line: "messages TSPD04ESY93100802 --l") == ["--limit"])
+        #expect(completer.candidates(line: "messages X -o ") == ["csv", "json", "jsonl", "table"])
+        #expect(completer.candidates(line: "watch -n 5 mess") == ["messages"])
+        #expect(completer.candidates(line: "watch -n 5 thing TSE") == ["TSEN01VEZ73707339"])
+        #expect(completer.candidates(line: "help ex") == ["exit", "exit-codes"])
+    }
+}

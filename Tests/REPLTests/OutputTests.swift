@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+import ThingseeAPI
+
+@testable import REPL
+
+@Suite struct OutputTests {
+    let data: JSONValue = [["group_id": "a", "group_description": "x, \"y\""], ["group_id": "b"]]
+
+    @Test func jsonIsThePayloadIndentedWithSortedKeys() throws {
+        let text = Rendered(data: data).formatted(.json)
+        #expect(try JSONValue.parse(Data(text.utf8)) == data)
+        #expect(text.hasPrefix("[\n  {\n    \"group_description\""))
+    }
+
+    @Test func jsonlIsOneCompactObjectPerLine() {
+        #expect(
+            Rendered(data: data).formatted(.jsonl)
+                == "{\"group_description\":\"x, \\\"y\\\"\",\"group_id\":\"a\"}\n{\"group_id\":\"b\"}\n")
+    }
+
+    @Test func csvQuotesAndLeavesMissingCellsEmpty() {
+        #expect(Rendered(data: data).formatted(.csv) == "group_description,group_id\r\n\"x, \"\"y\"\"\",a\r\n,b\r\n")
+    }
+
+    @Test func tableAlignsColumns() {
+        let table = Table(columns: ["group", "description"], rows: [["a", "first"], ["long-name", "second"]])
+        #expect(table.render() == "group      description\na          first\nlong-name  second\n")
+        #expect(Table(columns: ["x"]).render() == "(none)\n")
+    }
+
+    @Test func timesShowIsoAndAge() {
+        #expect(TimeText.describe(1_800_000_000 - 720, now: 1_800_000_000) == "2027-01-15T07:48:00Z (12 min ago)")
+        #expect(TimeText.ago(1_800_000_000, now: 1_800_000_000 + 2 * 86400) == "2 d ago")
+        #expect(TimeText.describe(nil, now: 0) == "-")
+    }
+
+    @Test func chartHasAxisLabelsRangeAndExtremes() {
+        let points = (0..<48).map { SeriesPoint(ts: 1_800_000_000 + Int64($0) * 1800, value: 80 - Double($0) * 0.5) }
+        let text = Chart(title: "T batl (%)", points: points, width: 40, height: 8).render()
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines[0] == "T batl (%)")
+        #expect(lines[1].hasPrefix("   80 ┤"))
+        #expect(lines[8].hasPrefix("56.50 ┤"))
+        #expect(text.contains("2027-01-15T08:00:00Z"))
+        #expect(text.contains("min 56.50 at 2027-01-16T07:30:00Z · max 80 at 2027-01-15T08:00:00Z · 48 points"))
+        // A falling series: the first column's dots are in the top row, the last column's in the bottom row.
+        let top = Array(lines[1].unicodeScalars.suffix(40))
+        let bottom = Array(lines[8].unicodeScalars.suffix(40))
+        #expect(top.first!.value != 0x2800 && top.last!.value == 0x2800)
+        #expect(bottom.last!.value != 0x2800 && bottom.first!.value == 0x2800)
+    }
+
+    @Test func chartOfNothingSaysSo() {
+        #expect(Chart(title: "T temp", points: []).render() == "T temp: no values\n")
+    }
+}
