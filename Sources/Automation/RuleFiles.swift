@@ -44,12 +44,8 @@ public enum RuleFiles {
         guard !files.isEmpty else {
             throw ReadError(description: "no .test files in \(paths.joined(separator: ", "))")
         }
-        return try files.map { file in
-            let directory = (file as NSString).deletingLastPathComponent
-            return RuleTestRunner.run(fixture: file, text: try read(file)) { name in
-                try read(name.hasPrefix("/") ? name : (directory as NSString).appendingPathComponent(name))
-            }
-        }
+        // The runner resolves the rule files a fixture names relative to the fixture itself.
+        return try files.map { file in RuleTestRunner.run(fixture: file, text: try read(file), load: read) }
     }
 
     static func read(_ path: String) throws -> String {
