@@ -1,0 +1,102 @@
+import Foundation
+import Simulator
+
+/// What one run of the `tsee` binary did.
+struct Outcome: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8), options: [.fragmentsAllowed]) }
+}
+
+/// Runs the built `tsee` binary as a user would: its own process, real HTTP to a simulator on loopback.
+enum Tsee {
+    /// The binary beside the test bundle (`.build/debug/tsee`), or `$TSEE_BINARY`.
+    static let binary: URL = {
+        if let path = ProcessInfo.processInfo.environment["TSEE_BINARY"] { return URL(fileURLWithPath: path) }
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return me.deletingLastPathComponent().appendingPathComponent("tsee")
+    }()
+
+    /// Runs `tsee ARGS…` with `environment` on top of a clean one (no proxy, no colour, a private state folder).
+    /// Output goes to files, not pipes, so a large output can never block the child; waiting never blocks a thread.
+    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws
+        -> Outcome
+    {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("out"), err = folder.appendingPathComponent("err")
+        let input = folder.appendingPathComponent("in")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: input.path, contents: Data((stdin ?? "").utf8))
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = [
+            "PATH": "/usr/bin:/bin", "HOME": folder.path, "XDG_STATE_HOME": folder.appendingPathComponent("state").path,
+            "no_proxy": "127.0.0.1,localhost", "NO_COLOR": "1", "TERM": "dumb",
+        ]
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = try FileHandle(forReadingFrom: input)
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        return Outcome(
+            status: status, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+}
+
+/// A simulator for one test, and the environment that points `tsee` at it.
+struct Fleet {
+    let server: SimulatorServer
+    let url: URL
+
+    static func start(_ configure: (inout SimulatorConfiguration) -> Void = { _ in }) async throws -> Fleet {
+        var c = SimulatorConfiguration()
+        c.port = 0
+        c.devices = 40
+        c.seed = 1
+        configure(&c)
+        let server = SimulatorServer(configuration: c)
+        return Fleet(server: server, url: try await server.start())
+    }
+
+    var environment: [String: String] {
+        [
+            "THINGSEE_BASE_URL": url.absoluteString, "THINGSEE_CLIENT_ID": "sim",
+            "THINGSEE_CLIENT_SECRET": "sim-secret",
+        ]
+    }
+
+    func tsee(_ arguments: String..., stdin: String? = nil, environment extra: [String: String] = [:]) async throws
+        -> Outcome
+    {
+        try await Tsee.run(arguments, environment: environment.merging(extra) { _, new in new }, stdin: stdin)
+    }
+
+    /// Requests the simulator has received, and how many of them were POST/DELETE.
+    var requests: (total: Int, mutating: Int) {
+        get async {
+            let s = await server.stats
+            return (s.total, s.mutating)
+        }
+    }
+
+    /// A sensor that has messages (an environment sensor) and a group with devices.
+    var sensor: String { server.deviceTUIDs().first { $0.hasPrefix("TSEN01") }! }
+
+    func stop() async { await server.stop() }
+}
