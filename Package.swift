@@ -39,11 +39,14 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "ThingseeAPITests", dependencies: ["ThingseeAPI", "Simulator"]),
+        // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it.
+        .target(name: "TestSupport", dependencies: ["Simulator", "ThingseeAPI"], path: "Tests/TestSupport"),
+        .testTarget(name: "ThingseeAPITests", dependencies: ["ThingseeAPI", "Simulator", "TestSupport"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
-        .testTarget(name: "AutomationTests", dependencies: ["Automation", "Simulator", "ThingseeAPI", "Rules", "Store"]),
+        .testTarget(
+            name: "AutomationTests", dependencies: ["Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "TestSupport"]),
         .testTarget(name: "REPLTests", dependencies: ["REPL", "Simulator", "ThingseeAPI"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Simulator"]),
     ]

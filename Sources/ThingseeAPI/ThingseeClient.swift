@@ -397,9 +397,14 @@ public final class ThingseeClient: Sendable {
 }
 
 /// The cached access token: one login at a time, shared by every waiting request.
+///
+/// A token the API rejects as expired earlier than assumed teaches the cache a shorter lifetime, so later tokens
+/// are renewed before they expire instead of costing a 401 each time.
 actor TokenCache {
     private var token: Secret?
+    private var issuedAt: ContinuousClock.Instant = .now
     private var expiresAt: ContinuousClock.Instant = .now
+    private var learnedLifetime: Duration?
     private var pending: Task<Secret, any Error>?
 
     func current(lifetime: Double, login: @escaping @Sendable () async throws -> Secret) async throws -> Secret {
@@ -410,13 +415,21 @@ actor TokenCache {
         defer { pending = nil }
         let fresh = try await task.value
         token = fresh
-        expiresAt = .now + .milliseconds(Int(max(lifetime, 1) * 1000))
+        issuedAt = .now
+        let assumed = Duration.milliseconds(Int(max(lifetime, 1) * 1000))
+        expiresAt = issuedAt + min(assumed, learnedLifetime ?? assumed)
         return fresh
     }
 
     /// Forgets `stale` if it is still the cached token (another request may have renewed it already).
     func invalidate(_ stale: Secret) {
-        if token == stale { token = nil }
+        guard token == stale else { return }
+        let age = ContinuousClock.now - issuedAt
+        if ContinuousClock.now < expiresAt {
+            // Rejected before its assumed expiry: renew at 80 % of the age it reached from now on.
+            learnedLifetime = max(age * 0.8, .milliseconds(200))
+        }
+        token = nil
     }
 
     func invalidateAll() {

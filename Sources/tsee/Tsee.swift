@@ -14,7 +14,7 @@ struct Tsee: AsyncParsableCommand {
             `tsee help exit-codes` the exit codes). With no base URL configured, tsee starts its built-in simulator.
             """,
         // Sub-commands with their own options; everything else goes to the REPL's command table.
-        subcommands: [SimCommand.self])
+        subcommands: [SimCommand.self, RunCommand.self])
 
     @OptionGroup var connection: ConnectionOptions
 

@@ -1,14 +1,15 @@
 import Foundation
+import TestSupport
 import Testing
-import ThingseeAPI
+@testable import ThingseeAPI
 
 @Suite("Tokens, retries, failures")
 struct ClientResilienceTests {
     @Test func expiredTokenIsRenewedWithoutAUserVisibleFailure() async throws {
-        try await SimulatorHarness.with({ $0.tokenTTL = 1 }) { sim in
+        try await SimulatorHarness.with({ $0.tokenTTL = 3 }) { sim in
             let tuid = try #require(try await sim.allDevices().first)
             _ = try await sim.client.thing(tuid)
-            try await Task.sleep(for: .milliseconds(1300))
+            try await Task.sleep(for: .milliseconds(3300))
             _ = try await sim.client.thing(tuid)
             #expect(sim.client.metrics.logins >= 2)
         }
@@ -101,6 +102,35 @@ struct ClientResilienceTests {
             #expect(second - first > 1800)
             #expect(sim.client.knowsServerTime)
         }
+    }
+}
+
+@Suite("Token cache")
+struct TokenCacheTests {
+    final class Counter: @unchecked Sendable {
+        // Only touched from the cache's serialised login calls.
+        var logins = 0
+    }
+
+    @Test func anEarlyRejectionShortensTheAssumedLifetime() async throws {
+        let cache = TokenCache()
+        let counter = Counter()
+        let login: @Sendable () async throws -> Secret = {
+            counter.logins += 1
+            return Secret("token-\(counter.logins)")
+        }
+        let first = try await cache.current(lifetime: 900, login: login)
+        #expect(try await cache.current(lifetime: 900, login: login) == first)
+        try await Task.sleep(for: .milliseconds(100))
+        // The API said it expired after ~0.1 s although 900 s were assumed.
+        await cache.invalidate(first)
+        let second = try await cache.current(lifetime: 900, login: login)
+        #expect(second != first)
+        try await Task.sleep(for: .seconds(2))
+        // Renewed before use, without waiting for another 401.
+        let third = try await cache.current(lifetime: 900, login: login)
+        #expect(third != second)
+        #expect(counter.logins == 3)
     }
 }
 

@@ -2,9 +2,11 @@
 confirmation prompts. Each test starts `tsee` with no base URL, so it runs its own built-in simulator
 (40 devices, seed 1)."""
 
+import json
 import os
 import re
 import stat
+import subprocess
 import tempfile
 import time
 
@@ -13,9 +15,22 @@ import pytest
 
 BINARY = os.environ.get("TSEE_BINARY", os.path.join(os.path.dirname(__file__), "../../.build/debug/tsee"))
 PROMPT = re.escape("tsee[sim]> ")
-# A sensor and a group of the seed-1 fleet.
-SENSOR = "TSEN01VEZ73707339"
-GROUP = "warehouse-north"
+
+
+def _fleet():
+    """A group with devices and one of its sensors, read off the built-in simulator (40 devices, seed 1)."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": tempfile.gettempdir(), "no_proxy": "127.0.0.1,localhost"}
+    script = "; ".join(f"group things {g}" for g in ["warehouse-north", "cold-chain", "office-hq", "waste-bins"])
+    out = subprocess.run([BINARY, "-o", "jsonl", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    for line in out.stdout.splitlines():
+        group = json.loads(line)
+        sensors = [t for t in group["tuids"] if not t.startswith("TSGW")]
+        if sensors:
+            return group["group_id"], sensors[0]
+    raise RuntimeError(f"no group with devices: {out.stdout!r} {out.stderr!r}")
+
+
+GROUP, SENSOR = _fleet()
 
 
 @pytest.fixture
@@ -83,12 +98,12 @@ def test_tab_completes_parameter_names_of_a_command_id(state):
 def test_tab_completes_tuids_from_the_cache(state):
     child = start(state)
     time.sleep(1)  # the cache is filled in the background
-    child.send("thing TSEN01VEZ\t")
+    child.send(f"thing {SENSOR[:-3]}\t")
     child.expect(SENSOR)
     child.send("\r")
     child.expect("battery")
     child.expect(PROMPT)
-    child.send("group assign TSEN01VEZ73707339 ware\t")
+    child.send(f"group assign {SENSOR} {GROUP[:-2]}\t")
     child.expect(GROUP)
     interrupt(child)
     assert finish(child) == 0
@@ -173,7 +188,7 @@ def test_exit_command_sets_the_status(state):
 def test_deleting_a_non_empty_group_asks_first(state):
     child = start(state)
     child.sendline(f"group delete {GROUP}")
-    child.expect(r"group warehouse-north has (\d+) devices; delete it\? \[y/N\] ")
+    child.expect(rf"group {GROUP} has (\d+) devices?; delete it\? \[y/N\] ")
     assert int(child.match.group(1)) > 0
     child.sendline("n")
     child.expect("not deleted")
@@ -184,6 +199,6 @@ def test_deleting_a_non_empty_group_asks_first(state):
     child.sendline(f"group delete {GROUP}")
     child.expect(r"delete it\? \[y/N\] ")
     child.sendline("y")
-    child.expect(r"warehouse-north\s+true")
+    child.expect(rf"{GROUP}\s+true")
     child.expect(PROMPT)
     assert finish(child) == 0

@@ -27,6 +27,7 @@ public final class CommandContext: Sendable {
         var output: OutputFormat?
         var assumeYes = false
         var confirmer: (any Confirmer)?
+        var rulePaths: [String]?
     }
 
     public init(
@@ -54,6 +55,12 @@ public final class CommandContext: Sendable {
     public func variable(_ name: String) -> String? { state.withLock { $0.variables[name] } }
     public var variables: [String: String] { state.withLock { $0.variables } }
     public func setVariable(_ name: String, _ value: String) { state.withLock { $0.variables[name] = value } }
+
+    /// The rule files `rules load` chose for this session; `nil` means `./rules`.
+    public var rulePaths: [String]? {
+        get { state.withLock { $0.rulePaths } }
+        set { state.withLock { $0.rulePaths = newValue } }
+    }
 
     public var confirmer: (any Confirmer)? {
         get { state.withLock { $0.confirmer } }

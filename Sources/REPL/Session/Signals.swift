@@ -36,18 +36,27 @@ public enum Signals {
         sigaction(signal, &action, nil)
     }
 
-    /// Suspends until one of `signals` arrives, then restores their default actions.
+    /// Suspends until one of `signals` arrives (or the task is cancelled), then restores their default actions.
     public static func wait(for signals: [Int32]) async {
-        let gate = Mutex<CheckedContinuation<Void, Never>?>(nil)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            gate.withLock { $0 = continuation }
-            for s in signals {
-                setHandler(s) { _ in
-                    gate.withLock { c in
-                        c?.resume(); c = nil
-                    }
-                }
+        let gate = Mutex<(continuation: CheckedContinuation<Void, Never>?, done: Bool)>((nil, false))
+        let finish: @Sendable () -> Void = {
+            let c = gate.withLock { g -> CheckedContinuation<Void, Never>? in
+                defer { g = (nil, true) }
+                return g.continuation
             }
+            c?.resume()
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let alreadyDone = gate.withLock { g in
+                    if !g.done { g.continuation = continuation }
+                    return g.done
+                }
+                if alreadyDone { continuation.resume() }
+                for s in signals { setHandler(s) { _ in finish() } }
+            }
+        } onCancel: {
+            finish()
         }
         for s in signals { setHandler(s, nil) }
     }

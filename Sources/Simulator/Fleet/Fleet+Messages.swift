@@ -121,8 +121,8 @@ extension Fleet {
         guard device.model != .gateway else { return device.tuid }
         var gateway = device.gateway
         if noise(device, "reroute", time) < 0.05 {
-            let neighbour = gateway + Self.clusterSize
-            gateway = neighbour < devices.count ? neighbour : max(0, gateway - Self.clusterSize)
+            let neighbour = gateway + clusterSize
+            gateway = neighbour < devices.count ? neighbour : max(0, gateway - clusterSize)
         }
         return devices[gateway].tuid
     }

@@ -7,7 +7,8 @@
 public struct Fleet: Sendable {
     /// The name of the pseudo-group of devices that belong to no group.
     public static let unassigned = "unassigned"
-    static let clusterSize = 21
+    /// Devices per gateway cluster (the gateway included); each cluster sits in one group.
+    let clusterSize: Int
     static let installationStatuses = ["new", "installed", "uninstalled", "quarantine", "retired"]
 
     public let seed: UInt64
@@ -28,7 +29,10 @@ public struct Fleet: Sendable {
         self.origin = origin.rounded(.down)
         self.echoDelay = echoDelay
         let count = max(0, count)
-        let forcedOpen = Self.forcedOpenEpisodeIndex(count: count, seed: seed)
+        // About one gateway per 20 sensors, but small fleets get smaller clusters so that every group has devices.
+        let clusterSize = max(4, min(21, count / GroupProfile.all.count))
+        self.clusterSize = clusterSize
+        let forcedOpen = Self.forcedOpenEpisodeIndex(count: count, seed: seed, clusterSize: clusterSize)
         var devices: [Device] = []
         devices.reserveCapacity(count)
         var states: [DeviceState] = []
@@ -38,7 +42,7 @@ public struct Fleet: Sendable {
         let serialOffset = Int(SplitMix64.hash(seed, "serial".key) % 100_000_000)
         for index in 0..<count {
             let device = Self.makeDevice(
-                index: index, seed: seed, origin: self.origin, serialOffset: serialOffset,
+                index: index, seed: seed, origin: self.origin, serialOffset: serialOffset, clusterSize: clusterSize,
                 forceOpenEpisode: index == forcedOpen)
             let interval = Self.initialReportInterval(device, seed: seed)
             let anchor =
@@ -98,11 +102,16 @@ public struct Fleet: Sendable {
     // MARK: Population
 
     private static func makeDevice(
-        index: Int, seed: UInt64, origin: Double, serialOffset: Int, forceOpenEpisode: Bool
+        index: Int, seed: UInt64, origin: Double, serialOffset: Int, clusterSize: Int, forceOpenEpisode: Bool
     ) -> Device {
         let i = UInt64(index)
         let cluster = index / clusterSize
-        let profileIndex = pickProfile(SplitMix64.unit(seed, UInt64(cluster), "cluster".key))
+        // The first clusters cover every group once (in an order set by the seed); later ones are drawn by weight.
+        let groupCount = GroupProfile.all.count
+        let profileIndex =
+            cluster < groupCount
+            ? (cluster + Int(SplitMix64.hash(seed, "firstGroup".key) % UInt64(groupCount))) % groupCount
+            : pickProfile(SplitMix64.unit(seed, UInt64(cluster), "cluster".key))
         let profile = GroupProfile.all[profileIndex]
         let isGateway = index % clusterSize == 0
         let model = isGateway ? .gateway : pickModel(profile.models, SplitMix64.unit(seed, i, "model".key))
@@ -153,7 +162,7 @@ public struct Fleet: Sendable {
     }
 
     /// One sensor (not a gateway) that has an alert open at the origin whatever the seed.
-    private static func forcedOpenEpisodeIndex(count: Int, seed: UInt64) -> Int? {
+    private static func forcedOpenEpisodeIndex(count: Int, seed: UInt64, clusterSize: Int) -> Int? {
         guard count > 0 else { return nil }
         let start = Int(SplitMix64.hash(seed, "forcedOpen".key) % UInt64(count))
         for offset in 0..<count {

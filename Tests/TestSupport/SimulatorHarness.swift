@@ -3,12 +3,12 @@ import Simulator
 import ThingseeAPI
 
 /// A simulator on 127.0.0.1:0 and a client logged in to it, for one test.
-struct SimulatorHarness {
-    let server: SimulatorServer
-    let client: ThingseeClient
-    let baseURL: URL
+public struct SimulatorHarness {
+    public let server: SimulatorServer
+    public let client: ThingseeClient
+    public let baseURL: URL
 
-    static func start(
+    public static func start(
         _ configure: (inout SimulatorConfiguration) -> Void = { _ in },
         retry: RetryPolicy = RetryPolicy(maxAttempts: 5, baseDelay: 0.01, maxDelay: 0.05),
         secret: String = "sim-secret"
@@ -26,10 +26,10 @@ struct SimulatorHarness {
         return SimulatorHarness(server: server, client: client, baseURL: url)
     }
 
-    func stop() async { await server.stop() }
+    public func stop() async { await server.stop() }
 
     /// Every device of every group, `unassigned` included.
-    func allDevices() async throws -> [String] {
+    public func allDevices() async throws -> [String] {
         var tuids: [String] = []
         for group in try await client.groups().map(\.groupId) + ["unassigned"] {
             tuids += try await client.groupThings(group).tuids
@@ -38,7 +38,7 @@ struct SimulatorHarness {
     }
 
     /// Runs `body` with a started harness and always stops the server.
-    static func with<T>(
+    public static func with<T>(
         _ configure: (inout SimulatorConfiguration) -> Void = { _ in },
         retry: RetryPolicy = RetryPolicy(maxAttempts: 5, baseDelay: 0.01, maxDelay: 0.05),
         secret: String = "sim-secret",

@@ -1,1 +1,0 @@
-// The Automation module. See the Package.swift comment for its concern.

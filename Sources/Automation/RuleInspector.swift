@@ -1,0 +1,89 @@
+import Foundation
+import Rules
+import Store
+import ThingseeAPI
+
+/// Evaluates rules for chosen devices on demand, without acting or saving anything: the engine behind
+/// `rules eval` and `rules explain`.
+///
+/// Starts from the scheduler's saved live state when the database has one for the device (so `explain` answers
+/// "why didn't `tsee run` fire?"), otherwise from nothing over `lookback`; fetches what the rules need, fresh.
+public struct RuleInspector: Sendable {
+    public let client: ThingseeClient
+    public let engine: Engine
+    public let store: Store?
+    public var lookback: Int64
+
+    public init(client: ThingseeClient, engine: Engine, store: Store?, lookback: Int64 = 24 * 3600) {
+        self.client = client
+        self.engine = engine
+        self.store = store
+        self.lookback = lookback
+    }
+
+    /// A device's observations and rule states after evaluating its data up to the API's now.
+    public struct Evaluation: Sendable {
+        public var tuid: String
+        public var observations: DeviceObservations
+        public var states: [RuleState]
+        public var firings: [Firing]
+        public var now: Int64
+        /// Whether the starting point was the scheduler's saved state.
+        public var fromSavedState: Bool
+    }
+
+    /// Evaluates every rule for `tuid`. `group` is the device's group when the caller knows it.
+    public func evaluate(_ tuid: String, group: String? = nil) async throws -> Evaluation {
+        var snapshot = DeviceSnapshot()
+        var states = engine.initialStates()
+        var fromSaved = false
+        if let store, let row = try await store.devices(dryRun: false).first(where: { $0.tuid == tuid }),
+            let data = row.observations, let saved = try? JSONDecoder().decode(DeviceSnapshot.self, from: data)
+        {
+            snapshot = saved
+            fromSaved = true
+            for stateRow in try await store.ruleStates(dryRun: false) where stateRow.tuid == tuid {
+                if let index = engine.ruleSet.index(of: stateRow.rule),
+                    let state = try? JSONDecoder().decode(RuleState.self, from: stateRow.state)
+                {
+                    states[index] = state
+                }
+            }
+        }
+        let conversion = MessageConversion(needs: engine.ruleSet.needs)
+        let needs = engine.ruleSet.needs
+        let start = client.serverNow()
+        let from = snapshot.cursor.map { $0 - 600 } ?? (start - lookback)
+        let recent = Set(snapshot.recentKeys)
+        let messages = try await client.allMessages(tuid, from: from).filter { !recent.contains($0.deduplicationKey) }
+        let now = client.serverNow()
+        if needs.usesAlerts {
+            snapshot.observations.alerts = MessageConversion.episodes(
+                try await client.alerts(tuid, from: now - lookback, to: now))
+        }
+        if needs.usesStatus {
+            snapshot.observations.status = try await client.installations(tuid).first?.installationStatus
+        }
+        if needs.usesThingInfo {
+            let thing = try await client.thing(tuid)
+            snapshot.observations.firmware = thing.version
+            snapshot.observations.batteryLevel = thing.batteryLevel
+        }
+        snapshot.observations.group = group ?? messages.last?.deploymentGroupId ?? snapshot.observations.group
+        let firings = engine.evaluate(
+            tuid: tuid, observations: &snapshot.observations, newMessages: messages.map(conversion.convert),
+            states: &states, now: now)
+        return Evaluation(
+            tuid: tuid, observations: snapshot.observations, states: states, firings: firings, now: now,
+            fromSavedState: fromSaved)
+    }
+
+    /// Why rule `name` did or did not fire for `tuid`, now.
+    public func explain(rule name: String, tuid: String, group: String? = nil) async throws -> Explanation? {
+        guard let index = engine.ruleSet.index(of: name) else { return nil }
+        let evaluation = try await evaluate(tuid, group: group)
+        return engine.explain(
+            rule: index, tuid: tuid, observations: evaluation.observations, state: evaluation.states[index],
+            now: evaluation.now)
+    }
+}

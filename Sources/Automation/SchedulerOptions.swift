@@ -1,0 +1,22 @@
+/// How `tsee run` polls, evaluates and acts.
+public struct SchedulerOptions: Sendable {
+    /// Seconds between the starts of two cycles.
+    public var interval: Double = 60
+    /// Evaluate and log would-be actions; make no mutating request; keep rule state apart from the live state.
+    public var dryRun = false
+    /// How far back (API clock seconds) the first fetch of a device reaches.
+    public var lookback: Int64 = 24 * 3600
+    /// Requests in flight at once.
+    public var concurrency = 8
+    /// A `send command` whose echo has not arrived this long after it was sent is marked unconfirmed.
+    public var confirmTimeout: Int64 = 15 * 60
+    /// How often facts that change slowly are fetched again: the device list, alerts, installation status and
+    /// thing info (API clock seconds). Messages are fetched every cycle.
+    public var refresh: Int64 = 5 * 60
+    /// Messages per request when paging.
+    public var pageSize = 1000
+    /// Each fetch re-reads this many seconds before the cursor, so that late, out-of-order messages are seen.
+    public var overlap: Int64 = 10 * 60
+
+    public init() {}
+}

@@ -1,0 +1,71 @@
+/// What a rule needs fetched, so a scheduler asks the API only for that.
+public struct RuleNeeds: Sendable, Hashable {
+    /// `alert "X"` conditions: fetch alerts.
+    public var usesAlerts = false
+    /// A `status` condition or a `move to` action: fetch the installation status.
+    public var usesStatus = false
+    /// A `group` condition or an `in group` scope: know the device's group.
+    public var usesGroup = false
+    /// `firmware`, or `battery` (falls back to thing info `battery_level`): fetch thing info.
+    public var usesThingInfo = false
+    /// Message properties read by conditions and `log` placeholders, sorted.
+    public var messageFields: [String] = []
+    /// Alert types tested, sorted.
+    public var alertTypes: [String] = []
+
+    public init() {}
+
+    mutating func formUnion(_ other: RuleNeeds) {
+        usesAlerts = usesAlerts || other.usesAlerts
+        usesStatus = usesStatus || other.usesStatus
+        usesGroup = usesGroup || other.usesGroup
+        usesThingInfo = usesThingInfo || other.usesThingInfo
+        messageFields = Array(Set(messageFields + other.messageFields)).sorted()
+        alertTypes = Array(Set(alertTypes + other.alertTypes)).sorted()
+    }
+}
+
+/// A rule ready to evaluate: conditions compiled, field names resolved to slots.
+public struct CompiledRule: Sendable {
+    public let syntax: RuleSyntax
+    public var name: String { syntax.name }
+    public var location: SourceLocation { syntax.location }
+    /// `in group` ids; with `tuids` empty too, the rule applies to every device.
+    public var groups: [String] { syntax.groups }
+    /// `on` TUIDs.
+    public var tuids: [String] { syntax.tuids }
+    public var mode: RuleMode { syntax.mode }
+    public var hold: Hold? { syntax.hold }
+    public let needs: RuleNeeds
+
+    let condition: Program
+    let clear: Program?
+    /// Slots the condition reads, as a bit mask (bit 63 stands for every slot from 63 on).
+    let fieldMask: UInt64
+    /// The condition changes with time alone (`silence`, `alert`): tracked between messages too.
+    let isTimeDependent: Bool
+    /// Device times at which a `silence` test may flip, relative to the newest message.
+    let silenceOffsets: [Int64]
+    let usesSilence: Bool
+    let actions: [CompiledAction]
+
+    enum CompiledAction: Sendable {
+        case fixed(Action)
+        case log([LogSegment])
+    }
+
+    enum LogSegment: Sendable {
+        case text(String)
+        case slot(Int)
+        case tuid, rule, battery, status, group, firmware, silence
+    }
+
+    /// Whether the rule applies to a device: nil when that depends on a group that is not known.
+    public func isInScope(tuid: String, group: String?) -> Bool? {
+        if groups.isEmpty && tuids.isEmpty { return true }
+        if tuids.contains(tuid) { return true }
+        if groups.isEmpty { return false }
+        guard let group else { return nil }
+        return groups.contains(group)
+    }
+}

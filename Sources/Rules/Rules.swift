@@ -1,1 +1,0 @@
-// The Rules module. See the Package.swift comment for its concern.

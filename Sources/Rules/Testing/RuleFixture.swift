@@ -1,0 +1,328 @@
+/// A parsed rule test fixture (`*.test`): devices, timed steps and expected actions on a virtual clock.
+struct RuleFixture {
+    struct Device {
+        var tuid: String
+        var observations: DeviceObservations
+    }
+
+    enum Step {
+        case message(Message)
+        case alertOpen(tuid: String, type: String)
+        case alertClose(tuid: String, type: String)
+        case status(tuid: String, String)
+        case group(tuid: String, String)
+        case battery(tuid: String, Double)
+        case firmware(tuid: String, String)
+        case pollFailure(tuid: String)
+        case restart
+        /// An expected action; `shadow` for `would …`.
+        case expect(tuid: String, action: Action, shadow: Bool)
+        case expectNothing
+    }
+
+    struct TimedStep {
+        /// Seconds after `start`.
+        var time: Int64
+        var step: Step
+        var location: SourceLocation
+    }
+
+    var file: String
+    var ruleFiles: [(name: String, location: SourceLocation)] = []
+    var start: Int64 = 1_700_000_000
+    var every: Int64?
+    var until: Int64?
+    var devices: [Device] = []
+    var steps: [TimedStep] = []
+
+    static func parse(file: String, text: String) -> (RuleFixture, [Diagnostic]) {
+        var fixture = RuleFixture(file: file)
+        var diagnostics: [Diagnostic] = []
+        var lineNumber = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            // File names are not tokens of the language: `rules` lines are split on white space.
+            let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            let words = content.split(whereSeparator: { $0.isWhitespace })
+            if words.first == "rules" {
+                for name in words.dropFirst() {
+                    let column = content.distance(from: content.startIndex, to: name.startIndex) + 1
+                    fixture.ruleFiles.append(
+                        (String(name), SourceLocation(file: file, line: lineNumber, column: column)))
+                }
+                if words.count == 1 {
+                    diagnostics.append(
+                        Diagnostic(
+                            .error, at: SourceLocation(file: file, line: lineNumber, column: 1),
+                            "`rules` needs at least one rule file name"))
+                }
+                continue
+            }
+            let (tokens, lexed) = Lexer.tokens(file: file, text: String(line), firstLine: lineNumber)
+            diagnostics += lexed
+            if tokens.count == 1 { continue }
+            var line = FixtureLine(file: file, tokens: tokens)
+            line.parse(into: &fixture)
+            diagnostics += line.diagnostics
+        }
+        if fixture.ruleFiles.isEmpty {
+            diagnostics.append(
+                Diagnostic(
+                    .error, at: SourceLocation(file: file, line: 1, column: 1), "the fixture names no rule files",
+                    hint: "add a line `rules FILE.rules`"))
+        }
+        return (fixture, diagnostics)
+    }
+}
+
+/// The parser of one fixture line; reuses the rules parser for actions.
+private struct FixtureLine {
+    var parser: Parser
+    let file: String
+
+    init(file: String, tokens: [Token]) {
+        self.file = file
+        self.parser = Parser(file: file, tokens: tokens)
+    }
+
+    var diagnostics: [Diagnostic] { parser.diagnostics }
+    var current: Token { parser.current }
+
+    mutating func fail(_ message: String, hint: String? = nil) -> Parser.Failure {
+        parser.fail(message, at: current, hint: hint)
+    }
+
+    mutating func word(_ what: String) throws(Parser.Failure) -> String {
+        switch current.kind {
+        case .word(let w):
+            parser.advance()
+            return w
+        case .number, .duration:
+            let text = current.text
+            parser.advance()
+            return text
+        default:
+            throw fail("expected \(what), found \(current.quoted)")
+        }
+    }
+
+    mutating func text(_ what: String) throws(Parser.Failure) -> String {
+        if case .string(let s) = current.kind {
+            parser.advance()
+            return s
+        }
+        return try word(what)
+    }
+
+    mutating func number(_ what: String) throws(Parser.Failure) -> Double {
+        guard case .number(let n) = current.kind else { throw fail("expected \(what), found \(current.quoted)") }
+        parser.advance()
+        return n
+    }
+
+    /// A time: `10m`, `90s`, or plain seconds.
+    mutating func time() throws(Parser.Failure) -> Int64 {
+        switch current.kind {
+        case .duration(let s):
+            parser.advance()
+            return s
+        case .number(let n) where n == n.rounded() && n >= 0:
+            parser.advance()
+            return Int64(n)
+        case .word(let w) where FixtureLine.compoundDuration(w) != nil:
+            parser.advance()
+            return FixtureLine.compoundDuration(w)!
+        default:
+            throw fail(
+                "expected a time such as `10m` or `0`, found \(current.quoted)",
+                hint: "times are seconds after `start`, written `90s`, `10m`, `1h30m`, `1d` or `0`")
+        }
+    }
+
+    /// `1h30m`, `2d12h`: units in any order, each a whole number.
+    static func compoundDuration(_ text: String) -> Int64? {
+        var total: Int64 = 0
+        var digits = ""
+        for c in text {
+            if c.isASCII && c.isNumber {
+                digits.append(c)
+            } else if let unit = ["s": Int64(1), "m": 60, "h": 3600, "d": 86400][String(c)], let n = Int64(digits) {
+                total += n * unit
+                digits = ""
+            } else {
+                return nil
+            }
+        }
+        return digits.isEmpty ? total : nil
+    }
+
+    mutating func end() throws(Parser.Failure) {
+        guard current.kind == .end else { throw fail("unexpected \(current.quoted) at the end of the line") }
+    }
+
+    mutating func parse(into fixture: inout RuleFixture) {
+        do throws(Parser.Failure) {
+            let keyword = current
+            let first = try word("a fixture keyword")
+            switch first {
+            case "start":
+                fixture.start = Int64(try number("Unix seconds"))
+                try end()
+            case "every":
+                fixture.every = try time()
+                if fixture.every == 0 { throw parser.fail("`every` needs a positive duration", at: keyword) }
+                try end()
+            case "until":
+                fixture.until = try time()
+                try end()
+            case "device":
+                let tuid = try word("a TUID")
+                var obs = DeviceObservations(alerts: [])
+                while current.kind != .end {
+                    let key = try word("`status`, `group`, `battery` or `firmware`")
+                    switch key {
+                    case "status": obs.status = try status()
+                    case "group": obs.group = try word("a group id")
+                    case "battery": obs.batteryLevel = try number("a battery level")
+                    case "firmware": obs.firmware = try text("a firmware version")
+                    default:
+                        throw parser.fail(
+                            "unknown device property `\(key)`", at: parser.tokensBack(1),
+                            hint: "device properties are `status`, `group`, `battery` and `firmware`")
+                    }
+                }
+                if fixture.devices.contains(where: { $0.tuid == tuid }) {
+                    throw parser.fail("device \(tuid) is declared twice", at: keyword)
+                }
+                fixture.devices.append(.init(tuid: tuid, observations: obs))
+            case "at":
+                let location = parser.location(keyword)
+                let time = try self.time()
+                let step = try parseStep(at: time, fixture: fixture)
+                fixture.steps.append(.init(time: time, step: step, location: location))
+            default:
+                throw parser.fail(
+                    "unknown fixture line `\(first)`", at: keyword,
+                    hint: "lines start with `rules`, `start`, `every`, `until`, `device` or `at`")
+            }
+        } catch {
+            return
+        }
+    }
+
+    mutating func status() throws(Parser.Failure) -> String {
+        let token = current
+        let status = try word("a status")
+        if !Vocabulary.statuses.contains(status) {
+            let hint = Vocabulary.suggestion(status, in: Vocabulary.statuses).map { "did you mean `\($0)`?" }
+            throw parser.fail("unknown status `\(status)`", at: token, hint: hint)
+        }
+        return status
+    }
+
+    mutating func device(_ fixture: RuleFixture) throws(Parser.Failure) -> String {
+        let token = current
+        let tuid = try word("a TUID")
+        guard fixture.devices.contains(where: { $0.tuid == tuid }) else {
+            throw parser.fail(
+                "device \(tuid) is not declared", at: token, hint: "declare it first: `device \(tuid) status installed`"
+            )
+        }
+        return tuid
+    }
+
+    mutating func parseStep(at time: Int64, fixture: RuleFixture) throws(Parser.Failure) -> RuleFixture.Step {
+        let verb = try word(
+            "a step (`msg`, `alert`, `status`, `group`, `battery`, `firmware`, `pollfail`, `restart`, `expect`)")
+        switch verb {
+        case "msg":
+            let tuid = try device(fixture)
+            let id = Int(try number("a tsmId"))
+            var message = Message(tsmId: id, tsmEv: 10, tsmTs: time, tsmTuid: tuid)
+            while current.kind != .end {
+                if current.kind == .at {
+                    parser.advance()
+                    message.tsmTs = try self.time()
+                    continue
+                }
+                let name = try word("`NAME=VALUE`, `ev N` or `@TIME`")
+                if name == "ev" {
+                    message.tsmEv = Int(try number("an event number"))
+                    continue
+                }
+                guard current.kind == .equals else { throw fail("expected `=` after `\(name)`") }
+                parser.advance()
+                switch current.kind {
+                case .number(let n):
+                    message.numbers.append(NumberProperty(name: name, value: n))
+                    parser.advance()
+                case .string(let s):
+                    message.strings.append(StringProperty(name: name, value: s))
+                    parser.advance()
+                default:
+                    throw fail("expected a number or a quoted text after `\(name)=`")
+                }
+            }
+            return .message(message)
+        case "alert":
+            let tuid = try device(fixture)
+            guard case .string(let type) = current.kind else { throw fail("expected the alert type in quotes") }
+            parser.advance()
+            let what = try word("`open` or `close`")
+            try end()
+            switch what {
+            case "open": return .alertOpen(tuid: tuid, type: type)
+            case "close": return .alertClose(tuid: tuid, type: type)
+            default: throw parser.fail("expected `open` or `close`, found `\(what)`", at: parser.tokensBack(1))
+            }
+        case "status":
+            let tuid = try device(fixture)
+            let status = try status()
+            try end()
+            return .status(tuid: tuid, status)
+        case "group":
+            let tuid = try device(fixture)
+            let group = try word("a group id")
+            try end()
+            return .group(tuid: tuid, group)
+        case "battery":
+            let tuid = try device(fixture)
+            let level = try number("a battery level")
+            try end()
+            return .battery(tuid: tuid, level)
+        case "firmware":
+            let tuid = try device(fixture)
+            let version = try text("a firmware version")
+            try end()
+            return .firmware(tuid: tuid, version)
+        case "pollfail":
+            let tuid = try device(fixture)
+            try end()
+            return .pollFailure(tuid: tuid)
+        case "restart":
+            try end()
+            return .restart
+        case "expect":
+            if current.isWord("nothing") {
+                parser.advance()
+                try end()
+                return .expectNothing
+            }
+            let tuid = try device(fixture)
+            var shadow = false
+            if current.isWord("would") {
+                shadow = true
+                parser.advance()
+            }
+            let action = try parser.parseAction()
+            try end()
+            return .expect(tuid: tuid, action: action, shadow: shadow)
+        default:
+            throw parser.fail(
+                "unknown step `\(verb)`", at: parser.tokensBack(1),
+                hint:
+                    "steps are `msg`, `alert`, `status`, `group`, `battery`, `firmware`, `pollfail`, `restart`, `expect`"
+            )
+        }
+    }
+}

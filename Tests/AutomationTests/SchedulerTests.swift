@@ -1,0 +1,195 @@
+import Automation
+import Foundation
+import Rules
+import Store
+import TestSupport
+import Testing
+import ThingseeAPI
+
+/// The design card's two rules.
+let designCard = """
+    rule low-battery
+      when battery below 20
+      then move to quarantine
+
+    rule gateway-lost: when alert "gateway connection lost" for 1h → send command 1500 measurementInterval=60 reportInterval=300
+    """
+
+func temporaryDatabase() -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-automation-\(UUID().uuidString)")
+    return dir.appendingPathComponent("tsee.db").path
+}
+
+func engine(_ text: String) throws -> Engine {
+    let (ruleSet, diagnostics) = RuleSet.parse(file: "test.rules", text: text)
+    #expect(diagnostics.isEmpty, "\(diagnostics)")
+    return Engine(ruleSet)
+}
+
+func scheduler(
+    _ sim: SimulatorHarness, store: Store, rules: String = designCard, client: ThingseeClient? = nil,
+    configure: (inout SchedulerOptions) -> Void = { _ in }
+) throws -> Scheduler {
+    var options = SchedulerOptions()
+    options.concurrency = 4
+    configure(&options)
+    return Scheduler(
+        client: client ?? sim.client, engine: try engine(rules), store: store, options: options, report: { _ in })
+}
+
+/// How many times each (rule, device) was acted on in the live log.
+func firingsPerPair(_ store: Store, dryRun: Bool = false) async throws -> [String: Int] {
+    var counts: [String: Int] = [:]
+    for record in try await store.actions(filter: ActionFilter(dryRun: dryRun)) {
+        counts["\(record.rule) \(record.tuid)", default: 0] += 1
+    }
+    return counts
+}
+
+@Suite("Scheduler against the simulator")
+struct SchedulerTests {
+    @Test func designCardRulesFireOnceEachOverManyCycles() async throws {
+        try await SimulatorHarness.with({ $0.devices = 40 }) { sim in
+            let store = try Store(path: temporaryDatabase())
+            let run = try scheduler(sim, store: store)
+            var firings = 0
+            for _ in 0..<4 { firings += await run.runCycle().firings }
+
+            let counts = try await firingsPerPair(store)
+            #expect(counts.values.allSatisfy { $0 == 1 }, "\(counts)")
+            #expect(firings == counts.count)
+            let records = try await store.actions(filter: ActionFilter(dryRun: false))
+            let quarantined = records.filter { $0.rule == "low-battery" }
+            let reconfigured = records.filter { $0.rule == "gateway-lost" }
+            #expect(!quarantined.isEmpty)
+            #expect(!reconfigured.isEmpty)
+            for record in quarantined {
+                #expect(record.outcome == .done)
+                #expect(try await sim.client.installations(record.tuid).first?.installationStatus == "quarantine")
+            }
+            for record in reconfigured {
+                #expect(record.outcome == .done)
+                let history = try await sim.client.commandHistory(record.tuid)
+                #expect(history.filter { $0.transactionId.map(Int64.init) == record.transactionID }.count == 1)
+            }
+        }
+    }
+
+    @Test func aSecondRunOnTheSameDatabaseDoesNotFireAgain() async throws {
+        try await SimulatorHarness.with { sim in
+            let path = temporaryDatabase()
+            let first = try scheduler(sim, store: try Store(path: path))
+            let report = await first.runCycle()
+            #expect(report.firings > 0)
+            let before = try await firingsPerPair(try Store(path: path))
+
+            let second = try scheduler(sim, store: try Store(path: path))
+            let again = await second.runCycle()
+            #expect(again.firings == 0)
+            #expect(try await firingsPerPair(try Store(path: path)) == before)
+        }
+    }
+
+    @Test func dryRunMakesNoMutatingRequestAndKeepsItsStateApart() async throws {
+        try await SimulatorHarness.with { sim in
+            let store = try Store(path: temporaryDatabase())
+            let dry = try scheduler(sim, store: store) { $0.dryRun = true }
+            let before = await sim.server.stats.mutating
+            let report = await dry.runCycle()
+            #expect(report.firings > 0)
+            #expect(await sim.server.stats.mutating == before)
+            let records = try await store.actions()
+            #expect(!records.isEmpty)
+            #expect(records.allSatisfy { $0.dryRun && ($0.outcome == .would || $0.outcome == "would-skip") })
+            #expect(try await store.ruleStates(dryRun: false).isEmpty)
+            #expect(try await !store.ruleStates(dryRun: true).isEmpty)
+
+            // The live run that follows starts from nothing and acts.
+            let live = try scheduler(sim, store: store)
+            #expect(await live.runCycle().firings == report.firings)
+            #expect(await sim.server.stats.mutating > before)
+        }
+    }
+
+    @Test func intentsLeftOpenByACrashAreCompletedOrCarriedOutNeverBoth() async throws {
+        try await SimulatorHarness.with { sim in
+            let devices = try await sim.allDevices().filter { !$0.hasPrefix("TSGW") }
+            let (a, b, c) = (devices[0], devices[1], devices[2])
+            let store = try Store(path: temporaryDatabase())
+            // The API call for c's command went out before the crash; a's and b's did not.
+            _ = try await sim.client.sendCommands(
+                c, [Command(tsmId: 1500, transactionId: 888, parameters: [("reportInterval", 600)])])
+            let now = sim.client.serverNow()
+            try await store.recordIntents([
+                ActionIntent(
+                    time: now, rule: "gateway-lost", tuid: a, sequence: 1, actionIndex: 0, kind: .send,
+                    parameters: #"{"tsmId":1500,"reportInterval":300}"#, dryRun: false, transactionID: 777),
+                ActionIntent(
+                    time: now, rule: "low-battery", tuid: b, sequence: 1, actionIndex: 0, kind: .move,
+                    parameters: #"{"status":"quarantine"}"#, dryRun: false),
+                ActionIntent(
+                    time: now, rule: "gateway-lost", tuid: c, sequence: 1, actionIndex: 0, kind: .send,
+                    parameters: #"{"tsmId":1500,"reportInterval":600}"#, dryRun: false, transactionID: 888),
+            ])
+            #expect(try await store.openIntents().count == 3)
+
+            let restarted = try scheduler(sim, store: store, rules: "rule never: when temp > 1000 then log \"x\"")
+            _ = await restarted.runCycle()
+
+            #expect(try await store.openIntents().isEmpty)
+            let sentA = try await sim.client.commandHistory(a).filter { $0.transactionId == 777 }
+            let sentC = try await sim.client.commandHistory(c).filter { $0.transactionId == 888 }
+            #expect(sentA.count == 1)
+            #expect(sentC.count == 1)
+            #expect(try await sim.client.installations(b).first?.installationStatus == "quarantine")
+            let records = try await store.actions()
+            #expect(records.allSatisfy { $0.outcome == .done })
+            #expect(records.first { $0.tuid == c }?.error?.contains("reconciled") == true)
+        }
+    }
+
+    @Test func aSentCommandIsConfirmedByItsEcho() async throws {
+        try await SimulatorHarness.with({ $0.echoDelay = 1 }) { sim in
+            let store = try Store(path: temporaryDatabase())
+            let rules = #"rule gateway-lost: when alert "gateway connection lost" for 1h → send command 1500 measurementInterval=60 reportInterval=5"#
+            let run = try scheduler(sim, store: store, rules: rules)
+            #expect(await run.runCycle().firings > 0)
+            #expect(try await !store.pendingConfirmations().isEmpty)
+            var confirmed = 0
+            for _ in 0..<10 where try await !store.pendingConfirmations().isEmpty {
+                try await Task.sleep(for: .milliseconds(600))
+                confirmed += await run.runCycle().confirmed
+            }
+            #expect(confirmed > 0)
+            let record = try #require(try await store.actions().first { $0.confirmState == .confirmed })
+            #expect(record.confirmedAt != nil)
+            let values = try JSONValue.parse(Data(try #require(record.confirmedValues).utf8))
+            #expect(values["values"]?["measurementInterval"]?.doubleValue == 60)
+            // 5 s is clamped by the device, and the log says so.
+            #expect(values["differs"]?["reportInterval"]?["asked"]?.doubleValue == 5)
+        }
+    }
+
+    @Test func aFailedPollNeitherFiresNorResetsAnything() async throws {
+        let sim = try await SimulatorHarness.start()
+        let store = try Store(path: temporaryDatabase())
+        let rules = """
+            rule warm: when temp > -100 then log "{tuid} {temp}"
+            rule low-battery: when battery below 20 then move to quarantine
+            """
+        let run = try scheduler(sim, store: store, rules: rules) { $0.refresh = 3600 }
+        let first = await run.runCycle()
+        #expect(first.firings > 0)
+        let states = try await store.ruleStates(dryRun: false)
+        let devices = try await store.devices(dryRun: false)
+        let actions = try await store.actions().count
+
+        await sim.stop()
+        let outage = await run.runCycle()
+        #expect(outage.failedDevices == outage.devices)
+        #expect(outage.firings == 0)
+        #expect(try await store.ruleStates(dryRun: false).map(\.state) == states.map(\.state))
+        #expect(try await store.devices(dryRun: false).map(\.observations) == devices.map(\.observations))
+        #expect(try await store.actions().count == actions)
+    }
+}

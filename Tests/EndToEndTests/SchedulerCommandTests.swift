@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+
+/// `tsee run`, `tsee log` and `tsee rules …` as a user runs them.
+@Suite("tsee run, log and rules")
+struct SchedulerCommandTests {
+    static let repositoryRules = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("rules").path
+
+    func temporaryFolder() throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder.path
+    }
+
+    @Test func runOnceActsOnceAndTheLogShowsIt() async throws {
+        let fleet = try await Fleet.start()
+        defer { Task { await fleet.stop() } }
+        let db = try temporaryFolder() + "/tsee.db"
+        let first = try await fleet.tsee("run", Self.repositoryRules, "--once", "--db", db)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("cycle 1:"))
+
+        let log = try await fleet.tsee("log", "--db", db, "--limit", "500", "-o", "json")
+        #expect(log.status == 0, "\(log.stderr)")
+        let rows = try #require(log.json as? [[String: Any]])
+        #expect(rows.contains { $0["rule"] as? String == "low-battery" && $0["outcome"] as? String == "done" })
+        #expect(rows.allSatisfy { $0["dry_run"] as? Bool == false })
+        let keys = rows.compactMap { $0["firing_key"] as? String }
+        #expect(Set(keys).count == keys.count)
+
+        let mutatingBefore = await fleet.requests.mutating
+        let second = try await fleet.tsee("run", Self.repositoryRules, "--once", "--db", db)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stderr.contains("0 firings"))
+        #expect(await fleet.requests.mutating == mutatingBefore)
+        let again = try await fleet.tsee("log", "--db", db, "--limit", "500", "-o", "json")
+        #expect((again.json as? [Any])?.count == rows.count)
+
+        let quarantined = try #require(rows.first { $0["rule"] as? String == "low-battery" }?["tuid"] as? String)
+        let filtered = try await fleet.tsee("log", "--db", db, "--tuid", quarantined, "-o", "csv")
+        #expect(filtered.status == 0)
+        #expect(filtered.stdout.contains(quarantined))
+        #expect(filtered.stdout.split(separator: "\n").first?.contains("dry_run") == true)
+    }
+
+    @Test func dryRunChangesNothingAtTheAPI() async throws {
+        let fleet = try await Fleet.start()
+        defer { Task { await fleet.stop() } }
+        let db = try temporaryFolder() + "/tsee.db"
+        let run = try await fleet.tsee("run", Self.repositoryRules, "--once", "--dry-run", "--db", db)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(await fleet.requests.mutating == 0)
+        let log = try await fleet.tsee("log", "--db", db, "--dry-run", "-o", "json")
+        let rows = try #require(log.json as? [[String: Any]])
+        #expect(!rows.isEmpty)
+        #expect(rows.allSatisfy { $0["dry_run"] as? Bool == true })
+        let live = try await fleet.tsee("log", "--db", db, "--live", "-o", "json")
+        #expect((live.json as? [Any])?.isEmpty == true)
+    }
+
+    @Test func aBrokenRuleFileStopsTheRunBeforeAnyRequest() async throws {
+        let fleet = try await Fleet.start()
+        defer { Task { await fleet.stop() } }
+        let folder = try temporaryFolder()
+        try "rule bad\n  when battery below 20\n  then move to quarantene\n".write(
+            toFile: folder + "/bad.rules", atomically: true, encoding: .utf8)
+        let run = try await fleet.tsee("run", folder, "--once", "--db", folder + "/tsee.db")
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("bad.rules:3:16: error: unknown status `quarantene`"))
+        #expect(run.stderr.contains("did you mean `quarantine`?"))
+        #expect(await fleet.requests.total == 0)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/tsee.db"))
+    }
+
+    @Test func sigtermFinishesTheCycleAndExitsZero() async throws {
+        let fleet = try await Fleet.start()
+        defer { Task { await fleet.stop() } }
+        let folder = try temporaryFolder()
+        let process = Process()
+        process.executableURL = Tsee.binary
+        process.arguments = ["run", Self.repositoryRules, "--interval", "1", "--db", folder + "/tsee.db"]
+        var environment = fleet.environment
+        environment["no_proxy"] = "127.0.0.1,localhost"
+        environment["HOME"] = folder
+        process.environment = environment
+        let errors = folder + "/err"
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait for the first cycle line, then ask it to stop.
+        for _ in 0..<100 {
+            if (try? String(contentsOfFile: errors, encoding: .utf8))?.contains("cycle 1") == true { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        process.terminate()
+        let status: Int32 = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                continuation.resume(returning: process.terminationStatus)
+            }
+        }
+        let stderr = try String(contentsOfFile: errors, encoding: .utf8)
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("stopping after the cycle in flight"))
+    }
+
+    @Test func rulesCheckAndTestTheExamples() async throws {
+        let check = try await Tsee.run(["rules", "check", Self.repositoryRules])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        let test = try await Tsee.run(["rules", "test", Self.repositoryRules])
+        #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
+        #expect(test.stdout.contains("0 failed"))
+    }
+
+    @Test func rulesCheckPointsAtTheProblem() async throws {
+        let folder = try temporaryFolder()
+        try "rule a\n  when batery < 20\n  then send command 1600 x=1\n".write(
+            toFile: folder + "/a.rules", atomically: true, encoding: .utf8)
+        let check = try await Tsee.run(["rules", "check", folder + "/a.rules"])
+        #expect(check.status == 1)
+        #expect(check.stdout.contains("a.rules:2:8: warning: unknown field `batery`"))
+        #expect(check.stdout.contains("a.rules:3:21: error: command id 1600"))
+    }
+
+    @Test func rulesExplainSaysWhy() async throws {
+        let fleet = try await Fleet.start()
+        defer { Task { await fleet.stop() } }
+        let explain = try await fleet.tsee(
+            "-c", "rules load \(Self.repositoryRules); rules explain low-battery \(fleet.sensor)", "-o", "table")
+        #expect(explain.status == 0, "\(explain.stderr)")
+        #expect(explain.stdout.contains("battery"))
+        #expect(explain.stdout.lowercased().contains("state"))
+    }
+}
