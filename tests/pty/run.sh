@@ -3,7 +3,7 @@
 #   tests/pty/run.sh [.build/debug/tsee]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-binary="${1:-${TSEE_BINARY:-$here/../../.build/debug/tsee}}"
+binary="${1:-${TSEE_BINARY:-${TSEE_BIN:-$here/../../.build/debug/tsee}}}"
 if [[ ! -x "$binary" ]]; then
     echo "tests/pty/run.sh: no tsee binary at $binary (build it first: swift build)" >&2
     exit 2

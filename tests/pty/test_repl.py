@@ -13,7 +13,7 @@ import time
 import pexpect
 import pytest
 
-BINARY = os.environ.get("TSEE_BINARY", os.path.join(os.path.dirname(__file__), "../../.build/debug/tsee"))
+BINARY = os.environ.get("TSEE_BINARY") or os.environ.get("TSEE_BIN") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../.build/debug/tsee")
 PROMPT = re.escape("tsee[sim]> ")
 
 
