@@ -109,11 +109,13 @@ public final class InteractiveShell: Sendable {
             editor.interrupt()
             return
         }
-        task.cancel()
+        // The fallback is armed first and the cancellation runs elsewhere: cancelling a request stuck inside
+        // URLSession can block the cancelling thread, and this one must stay free for the next Ctrl-C.
         let console = context.console
         DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
             if gate.resume(.interrupted) { console.err("tsee: cancelled\n") }
         }
+        DispatchQueue.global().async { task.cancel() }
     }
 }
 
