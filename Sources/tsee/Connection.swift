@@ -22,6 +22,11 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(name: .customLong("sim"), help: "Use the built-in simulator even when a base URL is configured.")
     var simulator = false
 
+    @Option(
+        name: .customLong("time-scale"),
+        help: "With the built-in simulator: simulated seconds per real second (60 makes an hour pass in a minute).")
+    var timeScale: Double?
+
     /// Opens the connection: a client for the configured API, or for a simulator started in-process (which is
     /// announced with `announce`).
     func open(
@@ -29,11 +34,15 @@ struct ConnectionOptions: ParsableArguments {
         announce: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     ) async throws -> Connection {
         let base = baseURL ?? environment["THINGSEE_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let timeScale, !(timeScale > 0) {
+            throw ThingseeError.configuration("--time-scale takes a positive number, not \(timeScale)")
+        }
         if simulator || base == nil {
             var configuration = SimulatorConfiguration()
             configuration.port = 0
             configuration.devices = 40
             configuration.seed = 1
+            configuration.timeScale = timeScale ?? 1
             let server = SimulatorServer(configuration: configuration)
             let url: URL
             do {
@@ -48,6 +57,9 @@ struct ConnectionOptions: ParsableArguments {
                     baseURL: url.absoluteString, clientID: configuration.clientID,
                     clientSecret: Secret(configuration.clientSecret)))
             return Connection(client: client, label: "sim", simulator: server)
+        }
+        if timeScale != nil {
+            throw ThingseeError.configuration("--time-scale applies to the built-in simulator only (add --sim)")
         }
         let id = clientID ?? environment["THINGSEE_CLIENT_ID"] ?? ""
         let secret: String

@@ -99,6 +99,7 @@ struct Tsee: AsyncParsableCommand {
 
     static let optionsWithValue: Set<String> = [
         "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db", "-c", "-f",
+        "--time-scale",
     ]
 
     /// Moves global options that follow a REPL command in front of it, so that `tsee thing X -o json` means
@@ -106,6 +107,7 @@ struct Tsee: AsyncParsableCommand {
     static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
         let hoistable: Set<String> = [
             "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db",
+            "--time-scale",
         ]
         let hoistableFlags: Set<String> = ["--sim"]
         var i = 0
