@@ -136,7 +136,8 @@ public actor Scheduler {
         }
         summary.errors += await expireConfirmations()
 
-        summary.seconds = Double((ContinuousClock.now - clock).components.attoseconds) / 1e18
+        summary.seconds =
+            Double((ContinuousClock.now - clock).components.attoseconds) / 1e18
             + Double((ContinuousClock.now - clock).components.seconds)
         summary.requests = client.metrics.requests - requestsBefore
         if let cycleID {
@@ -413,7 +414,8 @@ public actor Scheduler {
             }
             var values: [String: JSONValue] = ["values": .object(message.properties)]
             if !differs.isEmpty { values["differs"] = .object(differs) }
-            if (try? await store.confirm(id: command.id, at: message.tsmTs, values: JSONValue.object(values).description))
+            if (try? await store.confirm(
+                id: command.id, at: message.tsmTs, values: JSONValue.object(values).description))
                 == true
             {
                 outcome.confirmed += 1

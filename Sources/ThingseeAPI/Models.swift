@@ -94,7 +94,9 @@ public struct Command: Sendable, Equatable {
     }
 
     var json: JSONValue {
-        var o: [String: JSONValue] = ["tsmId": .number(Double(tsmId)), "tsmEv": 30, "transactionId": .number(Double(transactionId))]
+        var o: [String: JSONValue] = [
+            "tsmId": .number(Double(tsmId)), "tsmEv": 30, "transactionId": .number(Double(transactionId)),
+        ]
         for p in parameters { o[p.name] = .number(p.value) }
         return .object(o)
     }

@@ -68,7 +68,9 @@ public final class ThingseeClient: Sendable {
     /// `GET /things/{tuid}/messages`: one page, in the order the API sent it.
     public func messages(_ tuid: String, _ query: MessageQuery) async throws -> [Message] {
         var items = [("limit", String(query.limit))]
-        if !query.messageIDs.isEmpty { items.append(("messageid", query.messageIDs.map(String.init).joined(separator: ","))) }
+        if !query.messageIDs.isEmpty {
+            items.append(("messageid", query.messageIDs.map(String.init).joined(separator: ",")))
+        }
         if !query.eventIDs.isEmpty { items.append(("eventid", query.eventIDs.map(String.init).joined(separator: ","))) }
         if let from = query.from { items.append(("from", String(from))) }
         if let to = query.to { items.append(("to", String(to))) }
@@ -191,7 +193,8 @@ public final class ThingseeClient: Sendable {
     private func url(_ segments: [String], query: [(String, String)]) -> URL {
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: "/;?#")
-        let path = segments.map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }.joined(separator: "/")
+        let path = segments.map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }.joined(
+            separator: "/")
         var components = URLComponents(url: configuration.baseURL, resolvingAgainstBaseURL: false)!
         components.percentEncodedPath = components.percentEncodedPath + "/" + path
         if !query.isEmpty {
@@ -365,7 +368,8 @@ public final class ThingseeClient: Sendable {
                     guard let token = data["token"]?.stringValue ?? data["access_token"]?.stringValue, !token.isEmpty
                     else { throw reader.fail("data.token", "is missing") }
                     return Secret(token)
-                case _ where (response.status == 429 || response.status >= 500) && attempt < configuration.retry.maxAttempts:
+                case _
+                where (response.status == 429 || response.status >= 500) && attempt < configuration.retry.maxAttempts:
                     try await backoff(attempt: attempt, retryAfter: Self.retryAfter(response), endpoint: endpoint)
                 case 429, 500...599:
                     let (error, message) = Self.apiError(response)

@@ -101,10 +101,11 @@ struct RunCommand: AsyncParsableCommand {
             let report = await scheduler.runCycle()
             await connection.close()
             let status: ExitStatus =
-                if report.errors == 0 { .ok }
-                else if report.authenticationFailed { .authentication }
-                else if report.devices > 0 && report.failedDevices == report.devices { .unavailable }
-                else { .partialFailure }
+                if report.errors == 0 { .ok } else if report.authenticationFailed {
+                    .authentication
+                } else if report.devices > 0 && report.failedDevices == report.devices { .unavailable } else {
+                    .partialFailure
+                }
             if status != .ok { throw ExitCode(status.rawValue) }
             return
         }

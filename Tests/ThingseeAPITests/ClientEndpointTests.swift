@@ -115,7 +115,11 @@ struct ClientEndpointTests {
             let sentAt = sim.client.serverNow()
             let receipt = try await sim.client.sendCommands(
                 tuid,
-                [Command(tsmId: 1500, transactionId: 4242, parameters: [("measurementInterval", 60), ("reportInterval", 5)])])
+                [
+                    Command(
+                        tsmId: 1500, transactionId: 4242,
+                        parameters: [("measurementInterval", 60), ("reportInterval", 5)])
+                ])
             #expect(receipt.commands.first?["transactionId"]?.intValue == 4242)
             #expect(receipt.commands.first?["tsmDstTuid"]?.stringValue == tuid)
             let history = try await sim.client.commandHistory(tuid)

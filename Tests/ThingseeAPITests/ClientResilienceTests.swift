@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import ThingseeAPI
 
 @Suite("Tokens, retries, failures")
@@ -144,7 +145,8 @@ struct ConfigurationTests {
             try ClientConfiguration(baseURL: "ftp://example.com", clientID: "a", clientSecret: Secret("b"))
         }
         let https = try ClientConfiguration(
-            baseURL: "https://abc.execute-api.eu-west-1.amazonaws.com/prod/v1/", clientID: "a", clientSecret: Secret("b"))
+            baseURL: "https://abc.execute-api.eu-west-1.amazonaws.com/prod/v1/", clientID: "a",
+            clientSecret: Secret("b"))
         #expect(https.baseURL.absoluteString == "https://abc.execute-api.eu-west-1.amazonaws.com/prod/v1")
         _ = try ClientConfiguration(baseURL: "http://localhost:8080/prod/v1", clientID: "a", clientSecret: Secret("b"))
         _ = try ClientConfiguration(baseURL: "http://[::1]:8080/prod/v1", clientID: "a", clientSecret: Secret("b"))

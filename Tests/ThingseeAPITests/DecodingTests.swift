@@ -40,7 +40,8 @@ struct DecodingTests {
     @Test func groupThingsAcceptsStringsOrObjects() throws {
         let plain = try reader.groupThings(try json(#"{"group_id": "g", "tuids": ["A", "B"]}"#))
         #expect(plain.tuids == ["A", "B"])
-        let objects = try reader.groupThings(try json(#"{"group_id": "g", "tuids": [{"tuid": "A"}, {"tuid": "B", "x": 1}]}"#))
+        let objects = try reader.groupThings(
+            try json(#"{"group_id": "g", "tuids": [{"tuid": "A"}, {"tuid": "B", "x": 1}]}"#))
         #expect(objects.tuids == ["A", "B"])
         let bare = try reader.groupThings(try json(#"["A"]"#))
         #expect(bare.tuids == ["A"])
@@ -69,7 +70,8 @@ struct DecodingTests {
     }
 
     @Test func thingInfoWithIntegerOrDecimalBattery() throws {
-        let a = try reader.thing(try json(#"{"battery_level": 86, "location": {"lat": 65, "lon": 25.52}, "version": "v"}"#))
+        let a = try reader.thing(
+            try json(#"{"battery_level": 86, "location": {"lat": 65, "lon": 25.52}, "version": "v"}"#))
         #expect(a.batteryLevel == 86)
         #expect(a.latitude == 65)
         let b = try reader.thing(try json(#"{"battery_level": "85.5", "unknown": true}"#))
@@ -79,7 +81,8 @@ struct DecodingTests {
 
     @Test func deletionAndInstallation() throws {
         #expect(try reader.groupDeletion(try json(#"{"group_id": "g", "deleted": true}"#)).deleted)
-        let i = try reader.installation(try json(#"{"tuid": "T", "installation_status": "installed", "group_id": "g"}"#))
+        let i = try reader.installation(
+            try json(#"{"tuid": "T", "installation_status": "installed", "group_id": "g"}"#))
         #expect(i.installationStatus == "installed")
         #expect(i.groupId == "g")
     }

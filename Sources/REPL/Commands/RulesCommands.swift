@@ -67,7 +67,8 @@ extension CommandDefinition {
         }
         inv.emit(
             Rendered(
-                data: .array(data), table: Table(columns: ["rule", "scope", "actions", "mode", "defined at"], rows: rows)))
+                data: .array(data),
+                table: Table(columns: ["rule", "scope", "actions", "mode", "defined at"], rows: rows)))
     }
 
     static let rulesCheck = CommandDefinition(
@@ -85,7 +86,8 @@ extension CommandDefinition {
         for d in diagnostics { inv.console.out(d.description + "\n") }
         let errors = diagnostics.filter { $0.severity == .error }.count
         let warnings = diagnostics.count - errors
-        let summary = "\(files.count) file(s), \(ruleSet.rules.count) rule(s): \(errors) error(s), \(warnings) warning(s)"
+        let summary =
+            "\(files.count) file(s), \(ruleSet.rules.count) rule(s): \(errors) error(s), \(warnings) warning(s)"
         if errors > 0 { throw CommandError.failed(summary, .refused) }
         inv.note(summary)
     }
@@ -121,7 +123,9 @@ extension CommandDefinition {
         usage: "[TUID…] [--group G]", positionals: [.tuid], variadic: true,
         flags: [FlagSpec(["--group"], value: "G", kind: .group, help: "every device of group G")],
         example: "rules eval --group cold-chain",
-        notes: ["Starts from the scheduler's saved state (--db) when there is one, so it shows what `tsee run` would do next."]
+        notes: [
+            "Starts from the scheduler's saved state (--db) when there is one, so it shows what `tsee run` would do next."
+        ]
     ) { inv in
         let (ruleSet, _) = try loadRules(inv, rulePaths(inv))
         var tuids: [(String, String?)] = []
@@ -130,7 +134,8 @@ extension CommandDefinition {
             tuids += try await inv.client.groupThings(group).tuids.map { ($0, group) }
         }
         guard !tuids.isEmpty else { throw CommandError.usage("rules eval: name TUIDs or --group G") }
-        let inspector = RuleInspector(client: inv.client, engine: Engine(ruleSet), store: inv.context.openStoreIfExists())
+        let inspector = RuleInspector(
+            client: inv.client, engine: Engine(ruleSet), store: inv.context.openStoreIfExists())
         var rows: [[String]] = []
         var data: [JSONValue] = []
         var failures = 0
@@ -172,7 +177,8 @@ extension CommandDefinition {
             throw CommandError.usage("no rule named `\(name)`\(hint ?? ""); `rules list` shows them")
         }
         let tuid = try inv.tuid(at: 1)
-        let inspector = RuleInspector(client: inv.client, engine: Engine(ruleSet), store: inv.context.openStoreIfExists())
+        let inspector = RuleInspector(
+            client: inv.client, engine: Engine(ruleSet), store: inv.context.openStoreIfExists())
         guard let explanation = try await inspector.explain(rule: name, tuid: tuid) else { return }
         let tests: [JSONValue] = explanation.tests.map { test in
             ["test": .string(test.text), "value": .string("\(test.value)")]
