@@ -14,6 +14,11 @@ public struct SimulatorConfiguration: Sendable {
     public var failRate: Double = 0
     /// If > 0, every Nth API request is answered 503 (deterministic).
     public var failEvery: Int = 0
+    /// Fraction of successful `GET` API answers whose body is malformed: truncated JSON, values of the wrong
+    /// types, or a body of several megabytes that is not what the endpoint returns. The status stays 200.
+    public var malformedRate: Double = 0
+    /// If > 0, every Nth successful `GET` API answer is malformed (deterministic; the kinds take turns).
+    public var malformedEvery: Int = 0
     /// Milliseconds added before every response (not `/_sim`).
     public var latencyMs: Int = 0
     /// If > 0, at most this many requests per real second; the excess is answered 429 with `Retry-After: 1`.

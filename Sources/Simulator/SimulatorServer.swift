@@ -10,7 +10,8 @@ import Foundation
 /// Faults are injected in this order: latency (every request but `/_sim`), then the rate limit (every
 /// request but `/_sim`, token requests included, as a gateway throttles everything), then 503 failures
 /// (API requests only, unknown routes included: never `/auth/client-token`, so a client can always log in,
-/// and `failEvery` counts only those requests), then authentication, then the endpoint itself.
+/// and `failEvery` counts only those requests), then authentication, then the endpoint itself; last, a
+/// successful `GET` API answer may get a malformed body (`malformedRate`, `malformedEvery`).
 ///
 /// Not modelled: duplicated or out-of-order delivery, `tsmEv` other than 10 and 31, history of a device's
 /// group (messages carry its current group), buffering of messages during a gateway outage (they are
@@ -26,6 +27,8 @@ public actor SimulatorServer {
     public private(set) var stats = SimulatorStats()
     private var apiRequests = 0
     private var failureDice: SplitMix64
+    private var malformedDice: SplitMix64
+    private var successfulReads = 0
     /// Times of the requests let through in the last real second, oldest first.
     private var recentRequests: [ContinuousClock.Instant] = []
     private var server: HTTPServer?
@@ -40,6 +43,7 @@ public actor SimulatorServer {
             echoDelay: configuration.echoDelay)
         tuids = fleet.deviceTUIDs()
         failureDice = SplitMix64(seed: SplitMix64.hash(configuration.seed, "failures".key))
+        malformedDice = SplitMix64(seed: SplitMix64.hash(configuration.seed, "malformed".key))
     }
 
     /// Every device's TUID, gateways included.
@@ -133,10 +137,32 @@ public actor SimulatorServer {
             }
         }
         if isMutating, case .success = outcome { stats.mutatingApplied += 1 }
+        if request.method == .GET, route != .clientToken, case .success(let data) = outcome,
+            let kind = malformation()
+        {
+            stats.malformed += 1
+            return respond(.success(data), body: kind.body(for: data))
+        }
         return respond(outcome)
     }
 
-    private func respond(_ outcome: Result<JSON, APIError>) -> HTTPResponse {
+    /// Which malformation, if any, the next successful read gets.
+    private func malformation() -> Malformation? {
+        guard configuration.malformedEvery > 0 || configuration.malformedRate > 0 else { return nil }
+        successfulReads += 1
+        if configuration.malformedEvery > 0, successfulReads % configuration.malformedEvery == 0 {
+            let kinds = Malformation.allCases
+            return kinds[(successfulReads / configuration.malformedEvery) % kinds.count]
+        }
+        let roll = malformedDice.next()
+        if configuration.malformedRate > 0, Double(roll >> 11) / Double(1 << 53) < configuration.malformedRate {
+            return Malformation.allCases[Int(roll % UInt64(Malformation.allCases.count))]
+        }
+        return nil
+    }
+
+    /// - Parameter body: sent instead of the outcome's encoding (a malformed answer keeps its status and headers).
+    private func respond(_ outcome: Result<JSON, APIError>, body replacement: Data? = nil) -> HTTPResponse {
         let status: HTTPStatusCode
         let body: JSON
         var headers: HTTPHeaders = [
@@ -153,7 +179,7 @@ public actor SimulatorServer {
             if error.statusCode == 429 { headers[HTTPHeader("Retry-After")] = "1" }
         }
         stats.byStatus[status.code, default: 0] += 1
-        return HTTPResponse(statusCode: status, headers: headers, body: body.encoded())
+        return HTTPResponse(statusCode: status, headers: headers, body: replacement ?? body.encoded())
     }
 
     /// The rate limit: at most `rateLimit` requests in any one real second.

@@ -8,6 +8,8 @@ public struct SimulatorStats: Sendable, Equatable {
     public var mutating = 0
     /// Of those, the ones that changed something (answered 2xx).
     public var mutatingApplied = 0
+    /// Successful reads answered with a malformed body (`malformedRate`, `malformedEvery`).
+    public var malformed = 0
     /// Answers by status code.
     public var byStatus: [Int: Int] = [:]
 
@@ -25,6 +27,7 @@ public struct SimulatorStats: Sendable, Equatable {
             ("unauthorized", .int(unauthorized)),
             ("rateLimited", .int(rateLimited)),
             ("unavailable", .int(unavailable)),
+            ("malformed", .int(malformed)),
             ("byRoute", .object(byRoute.keys.sorted().map { ($0, .int(byRoute[$0]!)) })),
             ("byStatus", .object(byStatus.keys.sorted().map { (String($0), .int(byStatus[$0]!)) })),
         ])

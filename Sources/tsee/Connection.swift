@@ -29,7 +29,9 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Opens the connection: a client for the configured API, or for a simulator started in-process (which is
     /// announced with `announce`).
+    /// - Parameter retry: how retryable failures are retried; `tsee run` is more patient than an interactive command.
     func open(
+        retry: RetryPolicy = RetryPolicy(),
         environment: [String: String] = ProcessInfo.processInfo.environment,
         announce: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     ) async throws -> Connection {
@@ -55,7 +57,7 @@ struct ConnectionOptions: ParsableArguments {
             let client = ThingseeClient(
                 configuration: try ClientConfiguration(
                     baseURL: url.absoluteString, clientID: configuration.clientID,
-                    clientSecret: Secret(configuration.clientSecret)))
+                    clientSecret: Secret(configuration.clientSecret), retry: retry))
             return Connection(client: client, label: "sim", simulator: server)
         }
         if timeScale != nil {
@@ -74,7 +76,8 @@ struct ConnectionOptions: ParsableArguments {
             throw ThingseeError.configuration(
                 "no client secret: set THINGSEE_CLIENT_SECRET or pass --client-secret-file FILE")
         }
-        let configuration = try ClientConfiguration(baseURL: base!, clientID: id, clientSecret: Secret(secret))
+        let configuration = try ClientConfiguration(
+            baseURL: base!, clientID: id, clientSecret: Secret(secret), retry: retry)
         return Connection(
             client: ThingseeClient(configuration: configuration), label: configuration.displayHost, simulator: nil)
     }

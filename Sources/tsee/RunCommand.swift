@@ -4,6 +4,7 @@ import Foundation
 import REPL
 import Rules
 import Store
+import ThingseeAPI
 
 /// `tsee run [RULES…]`: the scheduler.
 struct RunCommand: AsyncParsableCommand {
@@ -88,7 +89,10 @@ struct RunCommand: AsyncParsableCommand {
         }
         let connection: Connection
         do {
-            connection = try await self.connection.open()
+            // Unattended, with up to `concurrency` requests in flight: a request can meet several of a degraded
+            // API's failures in a row, so it gets more attempts than an interactive command (about 25 s of backoff
+            // at most) before its device is reported as failed for the cycle.
+            connection = try await self.connection.open(retry: RetryPolicy(maxAttempts: 10))
         } catch {
             console.err("tsee run: \(error)\n")
             throw ExitCode(ExitStatus.of(error).rawValue)

@@ -14,6 +14,10 @@ struct SimCommand: AsyncParsableCommand {
     @Option(name: .customLong("time-scale"), help: "Simulated seconds per real second.") var timeScale: Double = 1
     @Option(name: .customLong("fail-rate"), help: "Fraction of API requests answered 503.") var failRate: Double = 0
     @Option(name: .customLong("fail-every"), help: "Answer every Nth API request 503 (0: never).") var failEvery = 0
+    @Option(name: .customLong("malformed-rate"), help: "Fraction of successful reads answered with a malformed body.")
+    var malformedRate: Double = 0
+    @Option(name: .customLong("malformed-every"), help: "Answer every Nth successful read with a malformed body (0: never).")
+    var malformedEvery = 0
     @Option(name: .customLong("latency"), help: "Delay of every response in milliseconds.") var latency = 0
     @Option(name: .customLong("rate-limit"), help: "Requests per second before 429 (0: no limit).") var rateLimit = 0
     @Option(name: .customLong("echo-delay"), help: "Simulated seconds before a command's echo.") var echoDelay = 3.0
@@ -22,6 +26,7 @@ struct SimCommand: AsyncParsableCommand {
         guard devices > 0 else { throw ValidationError("--devices must be positive") }
         guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
+        guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be between 0 and 1") }
     }
 
     func run() async throws {
@@ -33,6 +38,8 @@ struct SimCommand: AsyncParsableCommand {
         c.timeScale = timeScale
         c.failRate = failRate
         c.failEvery = failEvery
+        c.malformedRate = malformedRate
+        c.malformedEvery = malformedEvery
         c.latencyMs = latency
         c.rateLimit = rateLimit
         c.echoDelay = echoDelay

@@ -56,6 +56,25 @@ struct FaultInjectionTests {
         }
     }
 
+    @Test func malformedEveryBreaksSuccessfulReadsInTurn() async throws {
+        try await withSimulator({ $0.malformedEvery = 1 }) { server, anonymous in
+            let client = try await anonymous.loggedIn()
+            let mistyped = try await client.get("/groups")
+            #expect(mistyped.status == 200)
+            #expect(mistyped.list.first?["group_id"] is Int)
+            let huge = try await client.get("/groups")
+            #expect(huge.status == 200)
+            #expect(huge.list.count == 6 * 1024)
+            #expect(huge.list.first?["group_id"] == nil)
+            let truncated = try await client.get("/groups")
+            #expect(truncated.status == 200)
+            #expect(truncated.body == nil)
+            // Writes and logins are never malformed.
+            #expect(try await client.post("/groups", ["group_id": "fresh"]).object["group_id"] as? String == "fresh")
+            #expect(await server.stats.malformed == 3)
+        }
+    }
+
     @Test func latencyDelaysResponses() async throws {
         try await withSimulator({ $0.latencyMs = 150 }) { _, anonymous in
             let clock = ContinuousClock()
