@@ -219,50 +219,51 @@ public final class ThingseeClient: Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         var reauthenticated = false
+        while true {
+            let token = try await token()
+            request.setValue("Bearer \(token.value)", forHTTPHeaderField: "Authorization")
+            let response = try await sendRetrying(request, endpoint: endpoint, mutating: method != .get)
+            switch response.status {
+            case 200..<300:
+                return (try payload(response, reader: reader), reader)
+            case 401 where !reauthenticated:
+                // The token expired early or was revoked: log in again and retry once.
+                reauthenticated = true
+                await tokens.invalidate(token)
+            case 401:
+                let (_, message) = Self.apiError(response)
+                throw ThingseeError.authentication(endpoint: endpoint, status: 401, message: message)
+            default:
+                let (error, message) = Self.apiError(response)
+                throw ThingseeError.api(endpoint: endpoint, status: response.status, error: error, message: message)
+            }
+        }
+    }
+
+    /// Sends a request, retrying refused or dropped connections, timeouts, 429 and 5xx with backoff. Returns the
+    /// first answer that is not retryable, or the last answer when the attempts are used up.
+    private func sendRetrying(_ request: URLRequest, endpoint: String, mutating: Bool) async throws -> HTTPResponse {
         var attempt = 0
         while true {
             attempt += 1
-            let token = try await token()
-            request.setValue("Bearer \(token.value)", forHTTPHeaderField: "Authorization")
-            let outcome = await exchange(request, endpoint: endpoint, mutating: method != .get)
-            switch outcome {
+            switch await exchange(request, endpoint: endpoint, mutating: mutating) {
             case .success(let response):
-                switch response.status {
-                case 200..<300:
-                    return (try payload(response, reader: reader), reader)
-                case 401 where !reauthenticated:
-                    // The token expired early or was revoked: log in again and retry once.
-                    reauthenticated = true
-                    attempt -= 1
-                    await tokens.invalidate(token)
-                    continue
-                case 401:
-                    let (_, message) = Self.apiError(response)
-                    throw ThingseeError.authentication(endpoint: endpoint, status: 401, message: message)
-                case 429, 500...599:
-                    if attempt < configuration.retry.maxAttempts {
-                        try await backoff(attempt: attempt, retryAfter: Self.retryAfter(response), endpoint: endpoint)
-                        continue
-                    }
-                    fallthrough
-                default:
-                    let (error, message) = Self.apiError(response)
-                    throw ThingseeError.api(endpoint: endpoint, status: response.status, error: error, message: message)
-                }
+                let retryable = response.status == 429 || response.status >= 500
+                guard retryable, attempt < configuration.retry.maxAttempts else { return response }
+                try await backoff(attempt: attempt, retryAfter: Self.retryAfter(response), endpoint: endpoint)
             case .failure(.cancelled):
                 throw ThingseeError.cancelled(endpoint: endpoint)
             case .failure(let failure):
-                if attempt < configuration.retry.maxAttempts {
-                    try await backoff(attempt: attempt, retryAfter: nil, endpoint: endpoint)
-                    continue
+                guard attempt < configuration.retry.maxAttempts else {
+                    let reason =
+                        switch failure {
+                        case .timedOut: "timed out after \(Int(configuration.timeout)) s"
+                        case .connection(let text): text
+                        case .cancelled: "cancelled"
+                        }
+                    throw ThingseeError.unreachable(endpoint: endpoint, reason: reason, attempts: attempt)
                 }
-                let reason =
-                    switch failure {
-                    case .timedOut: "timed out after \(Int(configuration.timeout)) s"
-                    case .connection(let text): text
-                    case .cancelled: "cancelled"
-                    }
-                throw ThingseeError.unreachable(endpoint: endpoint, reason: reason, attempts: attempt)
+                try await backoff(attempt: attempt, retryAfter: nil, endpoint: endpoint)
             }
         }
     }
@@ -357,45 +358,20 @@ public final class ThingseeClient: Sendable {
         ]
         request.httpBody = Data(body.description.utf8)
         state.withLock { $0.metrics.logins += 1 }
-        var attempt = 0
-        while true {
-            attempt += 1
-            switch await exchange(request, endpoint: endpoint, mutating: false) {
-            case .success(let response):
-                switch response.status {
-                case 200..<300:
-                    let data = try payload(response, reader: reader)
-                    guard let token = data["token"]?.stringValue ?? data["access_token"]?.stringValue, !token.isEmpty
-                    else { throw reader.fail("data.token", "is missing") }
-                    return Secret(token)
-                case _
-                where (response.status == 429 || response.status >= 500) && attempt < configuration.retry.maxAttempts:
-                    try await backoff(attempt: attempt, retryAfter: Self.retryAfter(response), endpoint: endpoint)
-                case 429, 500...599:
-                    let (error, message) = Self.apiError(response)
-                    throw ThingseeError.api(endpoint: endpoint, status: response.status, error: error, message: message)
-                case 400, 401, 403:
-                    let (error, message) = Self.apiError(response)
-                    throw ThingseeError.authentication(
-                        endpoint: endpoint, status: response.status, message: message.isEmpty ? error : message)
-                default:
-                    let (error, message) = Self.apiError(response)
-                    throw ThingseeError.api(endpoint: endpoint, status: response.status, error: error, message: message)
-                }
-            case .failure(.cancelled):
-                throw ThingseeError.cancelled(endpoint: endpoint)
-            case .failure(let failure):
-                guard attempt < configuration.retry.maxAttempts else {
-                    let reason =
-                        switch failure {
-                        case .timedOut: "timed out"
-                        case .connection(let text): text
-                        case .cancelled: "cancelled"
-                        }
-                    throw ThingseeError.unreachable(endpoint: endpoint, reason: reason, attempts: attempt)
-                }
-                try await backoff(attempt: attempt, retryAfter: nil, endpoint: endpoint)
-            }
+        let response = try await sendRetrying(request, endpoint: endpoint, mutating: false)
+        switch response.status {
+        case 200..<300:
+            let data = try payload(response, reader: reader)
+            guard let token = data["token"]?.stringValue ?? data["access_token"]?.stringValue, !token.isEmpty
+            else { throw reader.fail("data.token", "is missing") }
+            return Secret(token)
+        case 400, 401, 403:
+            let (error, message) = Self.apiError(response)
+            throw ThingseeError.authentication(
+                endpoint: endpoint, status: response.status, message: message.isEmpty ? error : message)
+        default:
+            let (error, message) = Self.apiError(response)
+            throw ThingseeError.api(endpoint: endpoint, status: response.status, error: error, message: message)
         }
     }
 }
