@@ -77,13 +77,4 @@ public struct RuleInspector: Sendable {
             tuid: tuid, observations: snapshot.observations, states: states, firings: firings, now: now,
             fromSavedState: fromSaved)
     }
-
-    /// Why rule `name` did or did not fire for `tuid`, now.
-    public func explain(rule name: String, tuid: String, group: String? = nil) async throws -> Explanation? {
-        guard let index = engine.ruleSet.index(of: name) else { return nil }
-        let evaluation = try await evaluate(tuid, group: group)
-        return engine.explain(
-            rule: index, tuid: tuid, observations: evaluation.observations, state: evaluation.states[index],
-            now: evaluation.now)
-    }
 }

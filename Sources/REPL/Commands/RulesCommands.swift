@@ -177,9 +177,25 @@ extension CommandDefinition {
             throw CommandError.usage("no rule named `\(name)`\(hint ?? ""); `rules list` shows them")
         }
         let tuid = try inv.tuid(at: 1)
-        let inspector = RuleInspector(
-            client: inv.client, engine: Engine(ruleSet), store: inv.context.openStoreIfExists())
-        guard let explanation = try await inspector.explain(rule: name, tuid: tuid) else { return }
+        let engine = Engine(ruleSet)
+        let inspector = RuleInspector(client: inv.client, engine: engine, store: inv.context.openStoreIfExists())
+        let evaluation = try await inspector.evaluate(tuid)
+        guard
+            let explanation = engine.explain(
+                rule: name, tuid: tuid, observations: evaluation.observations,
+                state: evaluation.states[ruleSet.index(of: name)!], now: evaluation.now)
+        else { return }
+        let firesNow = evaluation.firings.first { $0.rule == name }
+        var text = explanation.description
+        if !text.hasSuffix("\n") { text += "\n" }
+        if let firesNow {
+            let actions = firesNow.actions.map(\.description).joined(separator: ", ")
+            text += "  it fires at this evaluation: \(actions) (explain carries nothing out)\n"
+        }
+        text +=
+            evaluation.fromSavedState
+            ? "  (from the scheduler's saved state in \(inv.context.databasePath))\n"
+            : "  (no saved scheduler state for this device: evaluated as a fresh start over the last 24 h)\n"
         let tests: [JSONValue] = explanation.tests.map { test in
             ["test": .string(test.text), "value": .string("\(test.value)")]
         }
@@ -189,8 +205,10 @@ extension CommandDefinition {
             "state": .string(explanation.state.phase.rawValue),
             "fires_at": explanation.firesAt.map { .number(Double($0)) } ?? .null,
             "verdict": .string(explanation.verdict),
+            "fires_now": .bool(firesNow != nil),
+            "from_saved_state": .bool(evaluation.fromSavedState),
         ]
-        inv.emit(Rendered(data: data, text: explanation.description))
+        inv.emit(Rendered(data: data, text: text))
     }
 }
 
