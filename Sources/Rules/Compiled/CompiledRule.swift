@@ -8,6 +8,8 @@ public struct RuleNeeds: Sendable, Hashable {
     public var usesGroup = false
     /// `firmware`, or `battery` (falls back to thing info `battery_level`): fetch thing info.
     public var usesThingInfo = false
+    /// `firmware`: thing info is needed even for a device whose `batl` is known.
+    public var usesFirmware = false
     /// Message properties read by conditions and `log` placeholders, sorted.
     public var messageFields: [String] = []
     /// Alert types tested, sorted.
@@ -20,6 +22,7 @@ public struct RuleNeeds: Sendable, Hashable {
         usesStatus = usesStatus || other.usesStatus
         usesGroup = usesGroup || other.usesGroup
         usesThingInfo = usesThingInfo || other.usesThingInfo
+        usesFirmware = usesFirmware || other.usesFirmware
         messageFields = Array(Set(messageFields + other.messageFields)).sorted()
         alertTypes = Array(Set(alertTypes + other.alertTypes)).sorted()
     }

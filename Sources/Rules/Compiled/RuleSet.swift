@@ -155,6 +155,7 @@ private struct Compiler {
                 node = Program.Node(kind: .group, op: op, b: stringIndex(value.stringValue, &program))
             case "firmware":
                 usage.needs.usesThingInfo = true
+                usage.needs.usesFirmware = true
                 node = Program.Node(kind: .firmware, op: op, b: stringIndex(value.stringValue, &program))
             default:
                 let s = slot(field)
@@ -197,6 +198,7 @@ private struct Compiler {
                     return .group
                 case "firmware":
                     usage.needs.usesThingInfo = true
+                    usage.needs.usesFirmware = true
                     return .firmware
                 case "silence": return .silence
                 default:
