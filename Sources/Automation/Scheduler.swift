@@ -338,7 +338,8 @@ public actor Scheduler {
         var needs = RuleNeeds()
         for rule in engine.rules where rule.mode != .off && rule.isInScope(tuid: tuid, group: group) != false {
             needs.usesAlerts = needs.usesAlerts || rule.needs.usesAlerts
-            needs.usesStatus = needs.usesStatus || rule.needs.usesStatus
+            // A `move to` alone needs no status up front: the current status is read just before moving.
+            needs.usesStatus = needs.usesStatus || rule.needs.readsStatus
             needs.usesThingInfo = needs.usesThingInfo || rule.needs.usesThingInfo
             needs.usesFirmware = needs.usesFirmware || rule.needs.usesFirmware
         }

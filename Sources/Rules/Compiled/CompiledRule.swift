@@ -4,6 +4,8 @@ public struct RuleNeeds: Sendable, Hashable {
     public var usesAlerts = false
     /// A `status` condition or a `move to` action: fetch the installation status.
     public var usesStatus = false
+    /// A `status` condition or `{status}` placeholder: the status is needed to evaluate, not only to act.
+    public var readsStatus = false
     /// A `group` condition or an `in group` scope: know the device's group.
     public var usesGroup = false
     /// `firmware`, or `battery` (falls back to thing info `battery_level`): fetch thing info.
@@ -20,6 +22,7 @@ public struct RuleNeeds: Sendable, Hashable {
     mutating func formUnion(_ other: RuleNeeds) {
         usesAlerts = usesAlerts || other.usesAlerts
         usesStatus = usesStatus || other.usesStatus
+        readsStatus = readsStatus || other.readsStatus
         usesGroup = usesGroup || other.usesGroup
         usesThingInfo = usesThingInfo || other.usesThingInfo
         usesFirmware = usesFirmware || other.usesFirmware

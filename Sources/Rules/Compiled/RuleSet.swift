@@ -149,6 +149,7 @@ private struct Compiler {
                 node = Program.Node(kind: .silence, op: op, number: value.numeric ?? .nan)
             case "status":
                 usage.needs.usesStatus = true
+                usage.needs.readsStatus = true
                 node = Program.Node(kind: .status, op: op, b: stringIndex(value.stringValue, &program))
             case "group":
                 usage.needs.usesGroup = true
@@ -192,6 +193,7 @@ private struct Compiler {
                     return .battery
                 case "status":
                     usage.needs.usesStatus = true
+                    usage.needs.readsStatus = true
                     return .status
                 case "group":
                     usage.needs.usesGroup = true
