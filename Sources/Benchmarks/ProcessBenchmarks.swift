@@ -50,7 +50,8 @@ struct ProcessBenchmarks {
         components.path = "/_sim/stats"
         let (data, _) = try await URLSession.shared.data(from: components.url!)
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        return json?["total"] as? Int ?? 0
+        let stats = json?["data"] as? [String: Any] ?? json
+        return stats?["total"] as? Int ?? 0
     }
 
     struct Cycle {
@@ -68,7 +69,8 @@ struct ProcessBenchmarks {
         environment["THINGSEE_BASE_URL"] = sim.baseURL
         environment["THINGSEE_CLIENT_ID"] = sim.clientID
         environment["THINGSEE_CLIENT_SECRET"] = sim.secret
-        let outcome = try Subprocess.run([tsee, "run", rules, "--once", "--db", database], environment: environment)
+        let outcome = try Subprocess.run(
+            [tsee, "run", rules, "--once", "--db", database], environment: environment, sampleMemory: true)
         let after = try await simulatorRequests(sim)
         let line = outcome.stderr.split(separator: "\n").last { $0.contains(": cycle ") }.map(String.init) ?? ""
         func number(before word: String) -> Int {
@@ -129,7 +131,7 @@ struct ProcessBenchmarks {
         report.add(
             Metric(
                 name: "memory: tsee run peak RSS", value: runPeak.max() ?? .nan, unit: "MB", target: .atMost(100),
-                note: "largest of every cycle above (ru_maxrss)", samples: runPeak))
+                note: "largest of every cycle above (VmHWM sampled every 5 ms)", samples: runPeak))
         report.add(
             Metric(
                 name: "memory: simulator peak RSS", value: simulatorPeak.map { Double($0) / 1e6 } ?? .nan, unit: "MB",
