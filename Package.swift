@@ -6,7 +6,8 @@ let package = Package(
     name: "tsee",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "tsee", targets: ["tsee"])
+        .executable(name: "tsee", targets: ["tsee"]),
+        .executable(name: "tsee-bench", targets: ["Benchmarks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,6 +39,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The numbers of BENCHMARKS.md (`scripts/bench`).
+        .executableTarget(name: "Benchmarks", dependencies: ["Rules", "ThingseeAPI", "Store"]),
 
         // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it.
         .target(name: "TestSupport", dependencies: ["Simulator", "ThingseeAPI"], path: "Tests/TestSupport"),

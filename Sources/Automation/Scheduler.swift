@@ -339,8 +339,10 @@ public actor Scheduler {
         var needs = RuleNeeds()
         for rule in engine.rules where rule.mode != .off && rule.isInScope(tuid: tuid, group: group) != false {
             needs.usesAlerts = needs.usesAlerts || rule.needs.usesAlerts
-            needs.usesStatus = needs.usesStatus || rule.needs.usesStatus
+            // A `move to` alone needs no status up front: the current status is read just before moving.
+            needs.usesStatus = needs.usesStatus || rule.needs.readsStatus
             needs.usesThingInfo = needs.usesThingInfo || rule.needs.usesThingInfo
+            needs.usesFirmware = needs.usesFirmware || rule.needs.usesFirmware
         }
         return needs
     }
@@ -374,7 +376,12 @@ public actor Scheduler {
                 snapshot.observations.status = try await client.installations(tuid).first?.installationStatus
                 snapshot.statusFetchedAt = now
             }
-            if needs.usesThingInfo, isStale(snapshot.thingFetchedAt, now: now) {
+            // For `battery` alone, thing info is only the fallback when no `batl` was ever reported: skip the
+            // request for a device that reports one (most do, hourly), saving a request per device and refresh.
+            let batteryKnown =
+                snapshot.observations.latest("batl") != nil
+                || fresh.contains { $0.properties["batl"]?.doubleValue != nil }
+            if needs.usesThingInfo, needs.usesFirmware || !batteryKnown, isStale(snapshot.thingFetchedAt, now: now) {
                 let thing = try await client.thing(tuid)
                 snapshot.observations.firmware = thing.version
                 snapshot.observations.batteryLevel = thing.batteryLevel

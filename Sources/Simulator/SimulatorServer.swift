@@ -71,7 +71,7 @@ public actor SimulatorServer {
             ? try sockaddr_in6.inet6(ip6: configuration.host, port: configuration.port)
             : try sockaddr_in.inet(ip4: configuration.host, port: configuration.port)
         let server = HTTPServer(
-            address: address, timeout: 60, logger: .disabled,
+            address: address, timeout: 60, pool: NoDelaySocketPool(), logger: .disabled,
             handler: ClosureHTTPHandler { [self] request in await self.handle(request) })
         self.server = server
         let task = Task { try await server.run() }

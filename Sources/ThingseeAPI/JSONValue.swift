@@ -127,9 +127,9 @@ extension JSONValue: CustomStringConvertible {
         return out + "\""
     }
 
-    /// Parses JSON text.
+    /// Parses JSON text; throws ``JSONParseError`` for anything that is not JSON.
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        try JSONParser.parse(data)
     }
 }
 

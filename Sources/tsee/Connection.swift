@@ -83,6 +83,21 @@ struct ConnectionOptions: ParsableArguments {
     }
 }
 
+extension ConnectionOptions {
+    /// A connection for commands that never call the API (`help`, `exit`): nothing is started, nobody logs
+    /// in. Its client points at a closed port, so a call made by mistake fails as unreachable.
+    func offline(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Connection {
+        let base = baseURL ?? environment["THINGSEE_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let configuration = try ClientConfiguration(
+            baseURL: "http://127.0.0.1:9/prod/v1", clientID: "offline", clientSecret: Secret("offline"))
+        var label = "sim"
+        if !simulator, let base {
+            label = (try? ClientConfiguration(baseURL: base, clientID: "x", clientSecret: Secret("x")))?.displayHost ?? base
+        }
+        return Connection(client: ThingseeClient(configuration: configuration), label: label, simulator: nil)
+    }
+}
+
 /// An open connection; `close()` stops the embedded simulator, if one was started.
 struct Connection: Sendable {
     let client: ThingseeClient

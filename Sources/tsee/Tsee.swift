@@ -59,7 +59,13 @@ struct Tsee: AsyncParsableCommand {
         }
         let connection: Connection
         do {
-            connection = try await self.connection.open()
+            // `help` and `exit` need no API: starting the simulator or logging in would only slow them down.
+            let local = commands.map(Self.isLocalOnly(script:)) ?? (!command.isEmpty && Self.isLocalOnly(words: command))
+            if local {
+                connection = try self.connection.offline()
+            } else {
+                connection = try await self.connection.open()
+            }
         } catch {
             throw fail("\(error)", ExitStatus.of(error))
         }
@@ -101,6 +107,20 @@ struct Tsee: AsyncParsableCommand {
         "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db", "-c", "-f",
         "--time-scale",
     ]
+
+    static let localCommands: Set<String> = ["help", "exit"]
+
+    static func isLocalOnly(words: [String]) -> Bool {
+        words.first.map(localCommands.contains) ?? true
+    }
+
+    /// Whether every command of a `-c` script is local. Conservative: a `;` inside quotes splits a command
+    /// here, which can only make a piece look non-local and open the connection.
+    static func isLocalOnly(script: String) -> Bool {
+        script.split(whereSeparator: { $0 == ";" || $0 == "\n" }).allSatisfy { piece in
+            isLocalOnly(words: piece.split(separator: " ").map(String.init))
+        }
+    }
 
     /// Moves global options that follow a REPL command in front of it, so that `tsee thing X -o json` means
     /// `tsee -o json thing X`. Sub-commands (`tsee sim …`) and everything after `--` are left alone.

@@ -4,10 +4,14 @@ public struct RuleNeeds: Sendable, Hashable {
     public var usesAlerts = false
     /// A `status` condition or a `move to` action: fetch the installation status.
     public var usesStatus = false
+    /// A `status` condition or `{status}` placeholder: the status is needed to evaluate, not only to act.
+    public var readsStatus = false
     /// A `group` condition or an `in group` scope: know the device's group.
     public var usesGroup = false
     /// `firmware`, or `battery` (falls back to thing info `battery_level`): fetch thing info.
     public var usesThingInfo = false
+    /// `firmware`: thing info is needed even for a device whose `batl` is known.
+    public var usesFirmware = false
     /// Message properties read by conditions and `log` placeholders, sorted.
     public var messageFields: [String] = []
     /// Alert types tested, sorted.
@@ -18,8 +22,10 @@ public struct RuleNeeds: Sendable, Hashable {
     mutating func formUnion(_ other: RuleNeeds) {
         usesAlerts = usesAlerts || other.usesAlerts
         usesStatus = usesStatus || other.usesStatus
+        readsStatus = readsStatus || other.readsStatus
         usesGroup = usesGroup || other.usesGroup
         usesThingInfo = usesThingInfo || other.usesThingInfo
+        usesFirmware = usesFirmware || other.usesFirmware
         messageFields = Array(Set(messageFields + other.messageFields)).sorted()
         alertTypes = Array(Set(alertTypes + other.alertTypes)).sorted()
     }

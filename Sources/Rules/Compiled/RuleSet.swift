@@ -149,12 +149,14 @@ private struct Compiler {
                 node = Program.Node(kind: .silence, op: op, number: value.numeric ?? .nan)
             case "status":
                 usage.needs.usesStatus = true
+                usage.needs.readsStatus = true
                 node = Program.Node(kind: .status, op: op, b: stringIndex(value.stringValue, &program))
             case "group":
                 usage.needs.usesGroup = true
                 node = Program.Node(kind: .group, op: op, b: stringIndex(value.stringValue, &program))
             case "firmware":
                 usage.needs.usesThingInfo = true
+                usage.needs.usesFirmware = true
                 node = Program.Node(kind: .firmware, op: op, b: stringIndex(value.stringValue, &program))
             default:
                 let s = slot(field)
@@ -191,12 +193,14 @@ private struct Compiler {
                     return .battery
                 case "status":
                     usage.needs.usesStatus = true
+                    usage.needs.readsStatus = true
                     return .status
                 case "group":
                     usage.needs.usesGroup = true
                     return .group
                 case "firmware":
                     usage.needs.usesThingInfo = true
+                    usage.needs.usesFirmware = true
                     return .firmware
                 case "silence": return .silence
                 default:

@@ -9,14 +9,38 @@ public struct Engine: Sendable {
     /// Rules with `for …`: their condition is tracked message by message.
     let trackedRules: [Int]
 
-    /// What the per-message loop needs of a rule, free of references so reading it costs no reference counting.
+    /// What evaluation needs of a rule, free of references so reading it costs no reference counting.
+    /// (Copying a `CompiledRule` retains a dozen references; per device and rule that was most of the time.)
     struct HotRule {
         var root: Int32
+        /// The `clear when` condition's root in `nodes`, or -1.
+        var clearRoot: Int32
         var fieldMask: UInt64
         /// 0 none, 1 `for DURATION`, 2 `for N reports`.
         var hold: UInt8
+        /// The duration in seconds or the number of reports.
+        var holdAmount: Int64
         var usesSilence: Bool
         var isTimeDependent: Bool
+        var isOff: Bool
+        /// `in group` or `on` given: look at `scopes` to know whether a device is in scope.
+        var isScoped: Bool
+        var cooldown: Int64?
+        var repeatEvery: Int64?
+        var repeatMax: Int?
+    }
+
+    /// Each scoped rule's groups and TUIDs, by rule index.
+    struct Scope {
+        var groups: [String]
+        var tuids: [String]
+
+        func contains(tuid: String, group: String?) -> Bool? {
+            if tuids.contains(tuid) { return true }
+            if groups.isEmpty { return false }
+            guard let group else { return nil }
+            return groups.contains(group)
+        }
     }
 
     let hot: ContiguousArray<HotRule>
@@ -24,6 +48,7 @@ public struct Engine: Sendable {
     let nodes: ContiguousArray<Program.Node>
     let strings: [String]
     let silenceOffsets: [[Int64]]
+    let scopes: [Scope]
 
     public init(_ ruleSet: RuleSet) {
         self.ruleSet = ruleSet
@@ -35,21 +60,32 @@ public struct Engine: Sendable {
         var hot: ContiguousArray<HotRule> = []
         for rule in ruleSet.rules {
             let root = rule.condition.append(to: &nodes, strings: &strings)
+            let clearRoot = rule.clear?.append(to: &nodes, strings: &strings) ?? -1
             let hold: UInt8
+            let amount: Int64
             switch rule.hold {
-            case nil: hold = 0
-            case .duration: hold = 1
-            case .reports: hold = 2
+            case nil: (hold, amount) = (0, 0)
+            case .duration(let d): (hold, amount) = (1, d)
+            case .reports(let n): (hold, amount) = (2, Int64(n))
             }
             hot.append(
                 HotRule(
-                    root: root, fieldMask: rule.fieldMask, hold: hold, usesSilence: rule.usesSilence,
-                    isTimeDependent: rule.isTimeDependent))
+                    root: root, clearRoot: clearRoot, fieldMask: rule.fieldMask, hold: hold, holdAmount: amount,
+                    usesSilence: rule.usesSilence, isTimeDependent: rule.isTimeDependent, isOff: rule.mode == .off,
+                    isScoped: !(rule.groups.isEmpty && rule.tuids.isEmpty), cooldown: rule.syntax.cooldown,
+                    repeatEvery: rule.syntax.repeatEvery, repeatMax: rule.syntax.repeatMax))
         }
         self.hot = hot
         self.nodes = nodes
         self.strings = strings
         self.silenceOffsets = ruleSet.rules.map(\.silenceOffsets)
+        self.scopes = ruleSet.rules.map { Scope(groups: $0.groups, tuids: $0.tuids) }
+    }
+
+    /// `CompiledRule.isInScope` without copying the rule.
+    @inline(__always)
+    private func isInScope(_ r: Int, tuid: String, group: String?) -> Bool? {
+        hot[r].isScoped ? scopes[r].contains(tuid: tuid, group: group) : true
     }
 
     /// Fresh states for every rule, in rule order.
@@ -78,7 +114,8 @@ public struct Engine: Sendable {
         }
         var tracked: [Int] = []
         if !trackedRules.isEmpty {
-            for i in trackedRules where rules[i].isInScope(tuid: tuid, group: observations.group) == true {
+            tracked.reserveCapacity(trackedRules.count)
+            for i in trackedRules where isInScope(i, tuid: tuid, group: observations.group) == true {
                 tracked.append(i)
             }
         }
@@ -86,9 +123,8 @@ public struct Engine: Sendable {
             walk(newMessages, tuid: tuid, observations: &observations, states: &states, tracked: tracked)
         }
         var firings: [Firing] = []
-        for i in rules.indices {
-            let rule = rules[i]
-            if rule.mode == .off || rule.isInScope(tuid: tuid, group: observations.group) != true { continue }
+        for i in hot.indices {
+            if hot[i].isOff || isInScope(i, tuid: tuid, group: observations.group) != true { continue }
             if let firing = decide(i, tuid: tuid, observations: observations, state: &states[i], now: now) {
                 firings.append(firing)
             }
@@ -271,15 +307,15 @@ public struct Engine: Sendable {
     private func decide(
         _ r: Int, tuid: String, observations obs: DeviceObservations, state: inout RuleState, now: Int64
     ) -> Firing? {
-        let rule = rules[r]
+        let rule = hot[r]
         let condition: Truth
-        if case .duration = rule.hold {
+        if rule.hold == 1 {
             advance(r, observations: obs, state: &state, before: now)
-            condition = rule.condition.evaluate(obs, at: now)
+            condition = nodes.withUnsafeBufferPointer { Program.evaluate(rule.root, $0, strings, obs, now) }
             track(condition, at: now, &state)
             if state.trackedUntil.map({ $0 < now }) ?? true { state.trackedUntil = now }
         } else {
-            condition = rule.condition.evaluate(obs, at: now)
+            condition = nodes.withUnsafeBufferPointer { Program.evaluate(rule.root, $0, strings, obs, now) }
         }
 
         switch state.phase {
@@ -294,14 +330,21 @@ public struct Engine: Sendable {
                 }
                 return nil
             case .yes:
-                if held(rule, state, now: now) && cooldownEnd(rule, state).map({ now >= $0 }) ?? true {
+                let held: Bool
+                switch rule.hold {
+                case 1: held = state.holdingSince.map { $0 <= now - rule.holdAmount } ?? false
+                case 2: held = state.reportsInARow >= rule.holdAmount
+                default: held = true
+                }
+                let cooledDown = rule.cooldown.flatMap { c in state.firedAt.map { now >= $0 + c } } ?? true
+                if held && cooledDown {
                     state.phase = .firing
                     state.phaseSince = now
                     state.firedAt = now
                     state.emittedAt = now
                     state.repeatsDone = 0
                     state.sequence += 1
-                    return firing(rule, tuid: tuid, obs, state, now: now, isRepeat: false)
+                    return firing(rules[r], tuid: tuid, obs, state, now: now, isRepeat: false)
                 }
                 if state.phase != .pending {
                     state.phase = .pending
@@ -311,8 +354,8 @@ public struct Engine: Sendable {
             }
         case .firing:
             let ended: Truth
-            if let clear = rule.clear {
-                ended = clear.evaluate(obs, at: now)
+            if rule.clearRoot >= 0 {
+                ended = nodes.withUnsafeBufferPointer { Program.evaluate(rule.clearRoot, $0, strings, obs, now) }
             } else {
                 ended = condition == .unknown ? .unknown : (condition == .yes ? .no : .yes)
             }
@@ -325,14 +368,14 @@ public struct Engine: Sendable {
             case .unknown:
                 return nil
             case .no:
-                guard let every = rule.syntax.repeatEvery,
-                    rule.syntax.repeatMax.map({ state.repeatsDone < $0 }) ?? true,
+                guard let every = rule.repeatEvery,
+                    rule.repeatMax.map({ state.repeatsDone < $0 }) ?? true,
                     let emitted = state.emittedAt, now - emitted >= every
                 else { return nil }
                 state.repeatsDone += 1
                 state.emittedAt = now
                 state.sequence += 1
-                return firing(rule, tuid: tuid, obs, state, now: now, isRepeat: true)
+                return firing(rules[r], tuid: tuid, obs, state, now: now, isRepeat: true)
             }
         }
     }

@@ -1,0 +1,168 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// What is measured on the built `tsee` binary: a scheduler cycle against a simulator in another process,
+/// start-up, and peak memory.
+struct ProcessBenchmarks {
+    let tsee: String
+    let workDirectory: String
+    let quick: Bool
+
+    /// An environment with no connection configured and all state kept in the work directory.
+    var isolated: [String: String?] {
+        [
+            "THINGSEE_BASE_URL": nil, "THINGSEE_CLIENT_ID": nil, "THINGSEE_CLIENT_SECRET": nil,
+            "XDG_STATE_HOME": workDirectory + "/state", "HOME": workDirectory, "NO_COLOR": "1",
+            "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost",
+        ]
+    }
+
+    // MARK: Scheduler
+
+    struct Simulator {
+        let process: Subprocess
+        let baseURL: String
+        let clientID: String
+        let secret: String
+    }
+
+    func startSimulator(devices: Int) throws -> Simulator {
+        let process = try Subprocess.start(
+            [tsee, "sim", "--devices", String(devices), "--port", "0"], environment: isolated)
+        return try process.waitForOutput(timeout: 60) { text -> Simulator? in
+            func value(_ name: String) -> String? {
+                text.split(separator: "\n").first { $0.hasPrefix("export \(name)=") }
+                    .map { String($0.dropFirst("export \(name)=".count)) }
+            }
+            guard let url = value("THINGSEE_BASE_URL"), let id = value("THINGSEE_CLIENT_ID"),
+                let secret = value("THINGSEE_CLIENT_SECRET")
+            else { return nil }
+            return Simulator(process: process, baseURL: url, clientID: id, secret: secret)
+        }
+    }
+
+    /// `GET /_sim/stats`'s `total`: every API request the simulator received.
+    func simulatorRequests(_ sim: Simulator) async throws -> Int {
+        var components = URLComponents(string: sim.baseURL)!
+        components.path = "/_sim/stats"
+        let (data, _) = try await URLSession.shared.data(from: components.url!)
+        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let stats = json?["data"] as? [String: Any] ?? json
+        return stats?["total"] as? Int ?? 0
+    }
+
+    struct Cycle {
+        var outcome: Subprocess.Outcome
+        var devices: Int
+        var clientRequests: Int
+        var serverRequests: Int
+        var line: String
+    }
+
+    /// `tsee run rules --once --db DB` against the simulator.
+    func cycle(_ sim: Simulator, database: String, rules: String) async throws -> Cycle {
+        let before = try await simulatorRequests(sim)
+        var environment = isolated
+        environment["THINGSEE_BASE_URL"] = sim.baseURL
+        environment["THINGSEE_CLIENT_ID"] = sim.clientID
+        environment["THINGSEE_CLIENT_SECRET"] = sim.secret
+        let outcome = try Subprocess.run(
+            [tsee, "run", rules, "--once", "--db", database], environment: environment, sampleMemory: true)
+        let after = try await simulatorRequests(sim)
+        let line = outcome.stderr.split(separator: "\n").last { $0.contains(": cycle ") }.map(String.init) ?? ""
+        func number(before word: String) -> Int {
+            guard let range = line.range(of: " \(word)") else { return 0 }
+            let digits = line[..<range.lowerBound].reversed().prefix { $0.isNumber }
+            return Int(String(digits.reversed())) ?? 0
+        }
+        if outcome.status != 0 {
+            log("  tsee run exited \(outcome.status); last lines:")
+            for l in outcome.stderr.split(separator: "\n").suffix(3) { log("    " + l) }
+        }
+        log("  " + line)
+        return Cycle(
+            outcome: outcome, devices: number(before: "devices"), clientRequests: number(before: "requests"),
+            serverRequests: after - before, line: line)
+    }
+
+    func measureScheduler(into report: Report) async throws {
+        let devices = 10_000
+        log("scheduler: simulator with \(devices) devices in its own process")
+        let sim = try startSimulator(devices: devices)
+        defer {
+            sim.process.signal(SIGTERM)
+            _ = sim.process.wait()
+        }
+        // Rules from the repository, as an operator would run them.
+        let rules = FileManager.default.currentDirectoryPath + "/rules"
+        let repetitions = quick ? 1 : 3
+        var first: [Cycle] = []
+        var steady: [Cycle] = []
+        for rep in 0..<repetitions {
+            let database = workDirectory + "/run-\(rep).db"
+            first.append(try await cycle(sim, database: database, rules: rules))
+            steady.append(try await cycle(sim, database: database, rules: rules))
+        }
+        let simulatorPeak = sim.process.peakRSS()
+
+        for (label, cycles) in [("first", first), ("steady", steady)] {
+            let note = "median of \(cycles.count); \(cycles.last?.line ?? "")"
+            report.add(
+                Metric(
+                    name: "scheduler \(label) cycle: wall", value: median(cycles.map(\.outcome.wallSeconds)),
+                    unit: "s", target: .atMost(5), note: note, samples: cycles.map(\.outcome.wallSeconds)))
+            report.add(
+                Metric(
+                    name: "scheduler \(label) cycle: client CPU", value: median(cycles.map(\.outcome.cpuSeconds)),
+                    unit: "s", note: "user + system of the tsee process", samples: cycles.map(\.outcome.cpuSeconds)))
+            let perDevice = cycles.map { Double($0.serverRequests) / Double(max(1, $0.devices)) }
+            report.add(
+                Metric(
+                    name: "scheduler \(label) cycle: requests/device", value: median(perDevice), unit: "req",
+                    target: .atMost(1.2),
+                    note: "simulator's count (/_sim/stats) incl. login and device list; client counted "
+                        + "\(cycles.last?.clientRequests ?? 0)",
+                    samples: perDevice))
+        }
+        let runPeak = (first + steady).map { Double($0.outcome.maxRSS) / 1e6 }
+        report.add(
+            Metric(
+                name: "memory: tsee run peak RSS", value: runPeak.max() ?? .nan, unit: "MB", target: .atMost(100),
+                note: "largest of every cycle above (VmHWM sampled every 5 ms)", samples: runPeak))
+        report.add(
+            Metric(
+                name: "memory: simulator peak RSS", value: simulatorPeak.map { Double($0) / 1e6 } ?? .nan, unit: "MB",
+                target: .atMost(100), note: "VmHWM after serving every cycle above"))
+    }
+
+    // MARK: Start-up
+
+    func measureStartup(into report: Report) throws {
+        let runs = 15
+        var help: [Double] = []
+        for _ in 0..<runs {
+            let outcome = try Subprocess.run([tsee, "-c", "help"], environment: isolated)
+            precondition(outcome.status == 0, "tsee -c help failed: \(outcome.stderr)")
+            help.append(outcome.wallSeconds * 1000)
+        }
+        report.add(
+            Metric(
+                name: "start-up: tsee -c help", value: median(help), unit: "ms", target: .atMost(20),
+                note: "median of \(runs), no THINGSEE_BASE_URL", samples: help))
+
+        var prompt: [Double] = []
+        for _ in 0..<runs {
+            prompt.append(
+                try timeToPrompt(
+                    [tsee], environment: isolated.merging(["TERM": "xterm"]) { $1 }, prompt: "]> ", timeout: 20)
+                    * 1000)
+        }
+        report.add(
+            Metric(
+                name: "start-up: REPL first prompt", value: median(prompt), unit: "ms",
+                note: "median of \(runs), under a pty, no THINGSEE_BASE_URL", samples: prompt))
+    }
+}
