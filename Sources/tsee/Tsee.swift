@@ -59,7 +59,7 @@ struct Tsee: AsyncParsableCommand {
         }
         let connection: Connection
         do {
-            // `help` and `exit` need no API: starting the simulator or logging in would only slow them down.
+            // Local commands need no API: starting the simulator or logging in would only slow them down.
             let local = commands.map(Self.isLocalOnly(script:)) ?? (!command.isEmpty && Self.isLocalOnly(words: command))
             if local {
                 connection = try self.connection.offline()
@@ -108,10 +108,14 @@ struct Tsee: AsyncParsableCommand {
         "--time-scale",
     ]
 
-    static let localCommands: Set<String> = ["help", "exit"]
+    /// Commands that never call the API: files, the action log, the session itself.
+    static let localCommands: Set<String> = ["help", "exit", "log", "set"]
+    static let localRulesCommands: Set<String> = ["check", "test", "list", "load"]
 
     static func isLocalOnly(words: [String]) -> Bool {
-        words.first.map(localCommands.contains) ?? true
+        guard let first = words.first else { return true }
+        if first == "rules" { return words.dropFirst().first.map(localRulesCommands.contains) ?? false }
+        return localCommands.contains(first)
     }
 
     /// Whether every command of a `-c` script is local. Conservative: a `;` inside quotes splits a command
