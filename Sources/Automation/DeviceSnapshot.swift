@@ -1,7 +1,7 @@
 import Rules
 
 /// What the scheduler keeps per device between cycles and across restarts (the `devices.observations` column).
-struct DeviceSnapshot: Codable, Sendable {
+struct DeviceSnapshot: Codable, Equatable, Sendable {
     var observations = DeviceObservations()
     /// De-duplication keys of the messages seen within `overlap` of the cursor.
     var recentKeys: [String] = []

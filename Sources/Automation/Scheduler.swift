@@ -122,11 +122,19 @@ public actor Scheduler {
                 summary.failedDevices += 1
                 continue
             }
+            // Only what changed is written: in a steady cycle most devices have nothing new, and most rules
+            // stay inactive (a missing row reads back as the initial state).
+            let previous = states[outcome.tuid]
+            let changed = outcome.states.indices.filter { i in
+                outcome.states[i] != (previous.map { $0[i] } ?? RuleState())
+            }
+            rows += stateRows(outcome.tuid, outcome.states, only: changed)
+            if outcome.snapshot != snapshots[outcome.tuid] {
+                deviceRows.append(deviceRow(outcome.tuid, outcome.snapshot))
+            }
             snapshots[outcome.tuid] = outcome.snapshot
             states[outcome.tuid] = outcome.states
             if let group = outcome.group { directory[outcome.tuid] = group }
-            rows += stateRows(outcome.tuid, outcome.states)
-            deviceRows.append(deviceRow(outcome.tuid, outcome.snapshot))
         }
         do {
             try await store.saveState(ruleStates: rows, devices: deviceRows)
@@ -180,11 +188,14 @@ public actor Scheduler {
         loaded = true
     }
 
-    nonisolated private func stateRows(_ tuid: String, _ states: [RuleState]) -> [RuleStateRow] {
+    /// Rows for a device's rule states: all of them, or only the rules at `indices`.
+    nonisolated private func stateRows(_ tuid: String, _ states: [RuleState], only indices: [Int]? = nil)
+        -> [RuleStateRow]
+    {
         let encoder = JSONEncoder()
-        return zip(engine.rules, states).compactMap { rule, state in
-            guard let data = try? encoder.encode(state) else { return nil }
-            return RuleStateRow(rule: rule.name, tuid: tuid, dryRun: options.dryRun, state: data)
+        return (indices ?? Array(states.indices)).compactMap { i in
+            guard let data = try? encoder.encode(states[i]) else { return nil }
+            return RuleStateRow(rule: engine.rules[i].name, tuid: tuid, dryRun: options.dryRun, state: data)
         }
     }
 
