@@ -358,6 +358,16 @@ public actor Scheduler {
         return needs
     }
 
+    /// The time to record for a fetch made at `now`. A device's first fetch is back-dated by a fraction of
+    /// `refresh` that depends on the device, so that later refreshes spread evenly over the refresh window instead
+    /// of all falling due in the same cycle.
+    nonisolated private func recordedFetch(at now: Int64, previous: Int64?, tuid: String) -> Int64 {
+        guard previous == nil, options.refresh > 1 else { return now }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs, unlike `hashValue`
+        for byte in tuid.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return now - Int64(hash % UInt64(options.refresh))
+    }
+
     nonisolated private func isStale(_ at: Int64?, now: Int64) -> Bool {
         guard let at else { return true }
         return now - at >= options.refresh
@@ -381,11 +391,11 @@ public actor Scheduler {
             if needs.usesAlerts, isStale(snapshot.alertsFetchedAt, now: now) {
                 let records = try await client.alerts(tuid, from: now - options.lookback, to: now)
                 snapshot.observations.alerts = MessageConversion.episodes(records)
-                snapshot.alertsFetchedAt = now
+                snapshot.alertsFetchedAt = recordedFetch(at: now, previous: snapshot.alertsFetchedAt, tuid: tuid)
             }
             if needs.usesStatus, isStale(snapshot.statusFetchedAt, now: now) {
                 snapshot.observations.status = try await client.installations(tuid).first?.installationStatus
-                snapshot.statusFetchedAt = now
+                snapshot.statusFetchedAt = recordedFetch(at: now, previous: snapshot.statusFetchedAt, tuid: tuid)
             }
             // For `battery` alone, thing info is only the fallback when no `batl` was ever reported: skip the
             // request for a device that reports one (most do, hourly), saving a request per device and refresh.
@@ -396,7 +406,7 @@ public actor Scheduler {
                 let thing = try await client.thing(tuid)
                 snapshot.observations.firmware = thing.version
                 snapshot.observations.batteryLevel = thing.batteryLevel
-                snapshot.thingFetchedAt = now
+                snapshot.thingFetchedAt = recordedFetch(at: now, previous: snapshot.thingFetchedAt, tuid: tuid)
             }
         } catch {
             outcome.pollFailed = true

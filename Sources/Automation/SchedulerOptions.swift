@@ -12,7 +12,7 @@ public struct SchedulerOptions: Sendable {
     public var confirmTimeout: Int64 = 15 * 60
     /// How often facts that change slowly are fetched again: the device list, alerts, installation status and
     /// thing info (API clock seconds). Messages are fetched every cycle.
-    public var refresh: Int64 = 5 * 60
+    public var refresh: Int64 = 10 * 60
     /// Messages per request when paging.
     public var pageSize = 1000
     /// Each fetch re-reads this many seconds before the cursor, so that late, out-of-order messages are seen.

@@ -41,7 +41,7 @@ struct RunCommand: AsyncParsableCommand {
     var confirmTimeout = "15m"
 
     @Option(help: "How often the device list, alerts, installation status and thing info are fetched again.")
-    var refresh = "5m"
+    var refresh = "10m"
 
     @Option(name: .customLong("db"), help: "The SQLite database (default: $XDG_STATE_HOME/tsee/tsee.db).")
     var database: String?
