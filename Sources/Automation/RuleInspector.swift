@@ -50,25 +50,13 @@ public struct RuleInspector: Sendable {
                 }
             }
         }
-        let conversion = MessageConversion(needs: engine.ruleSet.needs)
-        let needs = engine.ruleSet.needs
-        let start = client.serverNow()
-        let from = snapshot.cursor.map { $0 - 600 } ?? (start - lookback)
-        let recent = Set(snapshot.recentKeys)
-        let messages = try await client.allMessages(tuid, from: from).filter { !recent.contains($0.deduplicationKey) }
+        var options = SchedulerOptions()
+        options.lookback = lookback
+        let poller = DevicePoller(client: client, options: options, refreshes: false)
+        let messages = try await poller.poll(
+            tuid, needs: DevicePoller.needs(of: engine, tuid: tuid, group: group), into: &snapshot)
         let now = client.serverNow()
-        if needs.usesAlerts {
-            snapshot.observations.alerts = MessageConversion.episodes(
-                try await client.alerts(tuid, from: now - lookback, to: now))
-        }
-        if needs.usesStatus {
-            snapshot.observations.status = try await client.installations(tuid).first?.installationStatus
-        }
-        if needs.usesThingInfo {
-            let thing = try await client.thing(tuid)
-            snapshot.observations.firmware = thing.version
-            snapshot.observations.batteryLevel = thing.batteryLevel
-        }
+        let conversion = MessageConversion(needs: engine.ruleSet.needs)
         snapshot.observations.group = group ?? messages.last?.deploymentGroupId ?? snapshot.observations.group
         let firings = engine.evaluate(
             tuid: tuid, observations: &snapshot.observations, newMessages: messages.map(conversion.convert),

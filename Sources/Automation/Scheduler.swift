@@ -18,6 +18,7 @@ public actor Scheduler {
     private let report: @Sendable (String) -> Void
     private let conversion: MessageConversion
     private let executor: ActionExecutor
+    private let poller: DevicePoller
 
     /// Device → group, from the groups the rules' scopes need.
     private var directory: [String: String] = [:]
@@ -41,6 +42,7 @@ public actor Scheduler {
         self.report = report
         self.conversion = MessageConversion(needs: engine.ruleSet.needs)
         self.executor = ActionExecutor(client: client)
+        self.poller = DevicePoller(client: client, options: options)
     }
 
     /// Asks a running `run()` to stop after the cycle in flight.
@@ -144,9 +146,8 @@ public actor Scheduler {
         }
         summary.errors += await expireConfirmations()
 
-        summary.seconds =
-            Double((ContinuousClock.now - clock).components.attoseconds) / 1e18
-            + Double((ContinuousClock.now - clock).components.seconds)
+        let elapsed = ContinuousClock.now - clock
+        summary.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         summary.requests = client.metrics.requests - requestsBefore
         if let cycleID {
             try? await store.finishCycle(
@@ -345,86 +346,21 @@ public actor Scheduler {
         var authenticationFailed = false
     }
 
-    /// Which slowly changing facts this device needs.
-    nonisolated private func needs(_ tuid: String, group: String?) -> RuleNeeds {
-        var needs = RuleNeeds()
-        for rule in engine.rules where rule.mode != .off && rule.isInScope(tuid: tuid, group: group) != false {
-            needs.usesAlerts = needs.usesAlerts || rule.needs.usesAlerts
-            // A `move to` alone needs no status up front: the current status is read just before moving.
-            needs.usesStatus = needs.usesStatus || rule.needs.readsStatus
-            needs.usesThingInfo = needs.usesThingInfo || rule.needs.usesThingInfo
-            needs.usesFirmware = needs.usesFirmware || rule.needs.usesFirmware
-        }
-        return needs
-    }
-
-    /// The time to record for a fetch made at `now`. A device's first fetch is back-dated by a fraction of
-    /// `refresh` that depends on the device, so that later refreshes spread evenly over the refresh window instead
-    /// of all falling due in the same cycle.
-    nonisolated private func recordedFetch(at now: Int64, previous: Int64?, tuid: String) -> Int64 {
-        guard previous == nil, options.refresh > 1 else { return now }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs, unlike `hashValue`
-        for byte in tuid.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return now - Int64(hash % UInt64(options.refresh))
-    }
-
-    nonisolated private func isStale(_ at: Int64?, now: Int64) -> Bool {
-        guard let at else { return true }
-        return now - at >= options.refresh
-    }
-
     nonisolated private func process(_ job: DeviceJob) async -> DeviceOutcome {
         var outcome = DeviceOutcome(tuid: job.tuid, snapshot: job.snapshot, states: job.states, group: job.group)
         var snapshot = job.snapshot
         let tuid = job.tuid
-        let needs = needs(tuid, group: job.group)
 
         // Fetch. Any failure leaves the device exactly as it was.
-        var fresh: [ThingseeAPI.Message] = []
+        let fresh: [ThingseeAPI.Message]
         do {
-            let start = client.serverNow()
-            let from = snapshot.cursor.map { $0 - options.overlap } ?? (start - options.lookback)
-            let messages = try await client.allMessages(tuid, from: from, pageSize: options.pageSize)
-            let recent = Set(snapshot.recentKeys)
-            fresh = messages.filter { !recent.contains($0.deduplicationKey) }
-            let now = client.serverNow()
-            if needs.usesAlerts, isStale(snapshot.alertsFetchedAt, now: now) {
-                let records = try await client.alerts(tuid, from: now - options.lookback, to: now)
-                snapshot.observations.alerts = MessageConversion.episodes(records)
-                snapshot.alertsFetchedAt = recordedFetch(at: now, previous: snapshot.alertsFetchedAt, tuid: tuid)
-            }
-            if needs.usesStatus, isStale(snapshot.statusFetchedAt, now: now) {
-                snapshot.observations.status = try await client.installations(tuid).first?.installationStatus
-                snapshot.statusFetchedAt = recordedFetch(at: now, previous: snapshot.statusFetchedAt, tuid: tuid)
-            }
-            // For `battery` alone, thing info is only the fallback when no `batl` was ever reported: skip the
-            // request for a device that reports one (most do, hourly), saving a request per device and refresh.
-            let batteryKnown =
-                snapshot.observations.latest("batl") != nil
-                || fresh.contains { $0.properties["batl"]?.doubleValue != nil }
-            if needs.usesThingInfo, needs.usesFirmware || !batteryKnown, isStale(snapshot.thingFetchedAt, now: now) {
-                let thing = try await client.thing(tuid)
-                snapshot.observations.firmware = thing.version
-                snapshot.observations.batteryLevel = thing.batteryLevel
-                snapshot.thingFetchedAt = recordedFetch(at: now, previous: snapshot.thingFetchedAt, tuid: tuid)
-            }
+            fresh = try await poller.poll(
+                tuid, needs: DevicePoller.needs(of: engine, tuid: tuid, group: job.group), into: &snapshot)
         } catch {
             outcome.pollFailed = true
             if case .authentication = error as? ThingseeError { outcome.authenticationFailed = true }
             outcome.errors.append("poll failed, device left unknown this cycle: \(error)")
             return outcome
-        }
-
-        // Cursor and de-duplication window.
-        if let newest = fresh.map(\.tsmTs).max() {
-            snapshot.cursor = max(snapshot.cursor ?? newest, newest)
-        }
-        if let cursor = snapshot.cursor {
-            let floor = cursor - options.overlap
-            let keep = snapshot.recentKeys.filter { key in
-                key.split(separator: ":").last.flatMap { Int64($0) }.map { $0 >= floor } ?? false
-            }
-            snapshot.recentKeys = keep + fresh.filter { $0.tsmTs >= floor }.map(\.deduplicationKey)
         }
         if snapshot.observations.group == nil || job.group != nil {
             snapshot.observations.group = job.group ?? fresh.last?.deploymentGroupId

@@ -1,0 +1,96 @@
+import Rules
+import ThingseeAPI
+
+/// Fetches what the rules need for one device and folds it into the device's snapshot: new messages since the
+/// cursor (with the de-duplication window) and, when needed and stale, alerts, installation status and thing info.
+/// Shared by the scheduler and by `rules eval|explain`, so that both see a device the same way.
+struct DevicePoller: Sendable {
+    let client: ThingseeClient
+    let lookback: Int64
+    /// Each fetch re-reads this many seconds before the cursor, for late, out-of-order messages.
+    let overlap: Int64
+    let pageSize: Int
+    /// Slowly changing facts older than this are fetched again; `nil` fetches them every time.
+    let refresh: Int64?
+
+    init(client: ThingseeClient, options: SchedulerOptions, refreshes: Bool = true) {
+        self.client = client
+        self.lookback = options.lookback
+        self.overlap = options.overlap
+        self.pageSize = options.pageSize
+        self.refresh = refreshes ? options.refresh : nil
+    }
+
+    /// What the rules that apply to a device need fetched.
+    static func needs(of engine: Engine, tuid: String, group: String?) -> RuleNeeds {
+        var needs = RuleNeeds()
+        for rule in engine.rules where rule.mode != .off && rule.isInScope(tuid: tuid, group: group) != false {
+            needs.usesAlerts = needs.usesAlerts || rule.needs.usesAlerts
+            // A `move to` alone needs no status up front: the current status is read just before moving.
+            needs.usesStatus = needs.usesStatus || rule.needs.readsStatus
+            needs.usesThingInfo = needs.usesThingInfo || rule.needs.usesThingInfo
+            needs.usesFirmware = needs.usesFirmware || rule.needs.usesFirmware
+        }
+        return needs
+    }
+
+    /// Fetches and returns the messages not seen before, updating `snapshot`'s facts, cursor and window.
+    /// On a failure it throws; the caller then keeps its snapshot from before the poll.
+    func poll(_ tuid: String, needs: RuleNeeds, into snapshot: inout DeviceSnapshot) async throws
+        -> [ThingseeAPI.Message]
+    {
+        let start = client.serverNow()
+        let from = snapshot.cursor.map { $0 - overlap } ?? (start - lookback)
+        let recent = Set(snapshot.recentKeys)
+        let fresh = try await client.allMessages(tuid, from: from, pageSize: pageSize)
+            .filter { !recent.contains($0.deduplicationKey) }
+        let now = client.serverNow()
+        if needs.usesAlerts, isStale(snapshot.alertsFetchedAt, now: now) {
+            let records = try await client.alerts(tuid, from: now - lookback, to: now)
+            snapshot.observations.alerts = MessageConversion.episodes(records)
+            snapshot.alertsFetchedAt = recordedFetch(at: now, previous: snapshot.alertsFetchedAt, tuid: tuid)
+        }
+        if needs.usesStatus, isStale(snapshot.statusFetchedAt, now: now) {
+            snapshot.observations.status = try await client.installations(tuid).first?.installationStatus
+            snapshot.statusFetchedAt = recordedFetch(at: now, previous: snapshot.statusFetchedAt, tuid: tuid)
+        }
+        // For `battery` alone, thing info is only the fallback when no `batl` was ever reported: skip the
+        // request for a device that reports one (most do, hourly), saving a request per device and refresh.
+        let batteryKnown =
+            snapshot.observations.latest("batl") != nil
+            || fresh.contains { $0.properties["batl"]?.doubleValue != nil }
+        if needs.usesThingInfo, needs.usesFirmware || !batteryKnown, isStale(snapshot.thingFetchedAt, now: now) {
+            let thing = try await client.thing(tuid)
+            snapshot.observations.firmware = thing.version
+            snapshot.observations.batteryLevel = thing.batteryLevel
+            snapshot.thingFetchedAt = recordedFetch(at: now, previous: snapshot.thingFetchedAt, tuid: tuid)
+        }
+
+        if let newest = fresh.map(\.tsmTs).max() {
+            snapshot.cursor = max(snapshot.cursor ?? newest, newest)
+        }
+        if let cursor = snapshot.cursor {
+            let floor = cursor - overlap
+            let keep = snapshot.recentKeys.filter { key in
+                key.split(separator: ":").last.flatMap { Int64($0) }.map { $0 >= floor } ?? false
+            }
+            snapshot.recentKeys = keep + fresh.filter { $0.tsmTs >= floor }.map(\.deduplicationKey)
+        }
+        return fresh
+    }
+
+    private func isStale(_ at: Int64?, now: Int64) -> Bool {
+        guard let refresh, let at else { return true }
+        return now - at >= refresh
+    }
+
+    /// The time to record for a fetch made at `now`. A device's first fetch is back-dated by a fraction of
+    /// `refresh` that depends on the device, so that later refreshes spread evenly over the refresh window instead
+    /// of all falling due in the same cycle.
+    private func recordedFetch(at now: Int64, previous: Int64?, tuid: String) -> Int64 {
+        guard previous == nil, let refresh, refresh > 1 else { return now }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs, unlike `hashValue`
+        for byte in tuid.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return now - Int64(hash % UInt64(refresh))
+    }
+}
