@@ -37,18 +37,13 @@ public struct RuleInspector: Sendable {
         var snapshot = DeviceSnapshot()
         var states = engine.initialStates()
         var fromSaved = false
-        if let store, let row = try await store.devices(dryRun: false).first(where: { $0.tuid == tuid }),
-            let data = row.observations, let saved = try? JSONDecoder().decode(DeviceSnapshot.self, from: data)
+        if let store,
+            let saved = SavedState.snapshots(try await store.devices(dryRun: false).filter { $0.tuid == tuid })[tuid]
         {
             snapshot = saved
             fromSaved = true
-            for stateRow in try await store.ruleStates(dryRun: false) where stateRow.tuid == tuid {
-                if let index = engine.ruleSet.index(of: stateRow.rule),
-                    let state = try? JSONDecoder().decode(RuleState.self, from: stateRow.state)
-                {
-                    states[index] = state
-                }
-            }
+            let rows = try await store.ruleStates(dryRun: false).filter { $0.tuid == tuid }
+            states = SavedState.ruleStates(rows, engine: engine)[tuid] ?? states
         }
         var options = SchedulerOptions()
         options.lookback = lookback

@@ -170,22 +170,8 @@ public actor Scheduler {
 
     private func loadStateIfNeeded() async throws {
         guard !loaded else { return }
-        let decoder = JSONDecoder()
-        for row in try await store.devices(dryRun: options.dryRun) {
-            if let data = row.observations, let snapshot = try? decoder.decode(DeviceSnapshot.self, from: data) {
-                snapshots[row.tuid] = snapshot
-            }
-        }
-        var byDevice: [String: [RuleState]] = [:]
-        for row in try await store.ruleStates(dryRun: options.dryRun) {
-            guard let index = engine.ruleSet.index(of: row.rule),
-                let state = try? decoder.decode(RuleState.self, from: row.state)
-            else { continue }
-            var list = byDevice[row.tuid] ?? engine.initialStates()
-            list[index] = state
-            byDevice[row.tuid] = list
-        }
-        states = byDevice
+        snapshots = SavedState.snapshots(try await store.devices(dryRun: options.dryRun))
+        states = SavedState.ruleStates(try await store.ruleStates(dryRun: options.dryRun), engine: engine)
         loaded = true
     }
 
