@@ -16,14 +16,18 @@ extension CommandDefinition {
         return inv.context.rulePaths ?? ["rules"]
     }
 
-    /// Loads rule files, printing every diagnostic; a file with errors is a failure (nothing half-loaded).
-    static func loadRules(_ inv: Invocation, _ paths: [String]) throws -> (RuleSet, [String]) {
-        let (ruleSet, diagnostics, files): (RuleSet, [Diagnostic], [String])
+    /// Reads and parses rule files; a path that cannot be read is a usage error (exit 2).
+    static func readRules(_ paths: [String]) throws -> (RuleSet, [Diagnostic], [String]) {
         do {
-            (ruleSet, diagnostics, files) = try RuleFiles.load(paths)
+            return try RuleFiles.load(paths)
         } catch let error as RuleFiles.ReadError {
             throw CommandError.usage(error.description)
         }
+    }
+
+    /// Loads rule files, printing every diagnostic; a file with errors is a failure (nothing half-loaded).
+    static func loadRules(_ inv: Invocation, _ paths: [String]) throws -> (RuleSet, [String]) {
+        let (ruleSet, diagnostics, files) = try readRules(paths)
         for d in diagnostics { inv.note(d.description) }
         if diagnostics.hasErrors {
             throw CommandError.failed(
@@ -76,13 +80,7 @@ extension CommandDefinition {
         positionals: [.path], variadic: true, example: "rules check rules/",
         notes: ["Exit status 0 when there are no errors (warnings are printed either way), 1 when there are."]
     ) { inv in
-        let paths = rulePaths(inv, inv.positionals)
-        let (ruleSet, diagnostics, files): (RuleSet, [Diagnostic], [String])
-        do {
-            (ruleSet, diagnostics, files) = try RuleFiles.load(paths)
-        } catch let error as RuleFiles.ReadError {
-            throw CommandError.usage(error.description)
-        }
+        let (ruleSet, diagnostics, files) = try readRules(rulePaths(inv, inv.positionals))
         for d in diagnostics { inv.console.out(d.description + "\n") }
         let errors = diagnostics.filter { $0.severity == .error }.count
         let warnings = diagnostics.count - errors
