@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries, each behind its own module and imported by exactly one Swift module.
@@ -28,7 +29,9 @@ let package = Package(
         // deliberately independent of ThingseeAPI's types.
         .target(name: "Simulator", dependencies: [.product(name: "FlyingFox", package: "FlyingFox")]),
         // The scheduler: polling, evaluation, exactly-once actions, reconciliation.
-        .target(name: "Automation", dependencies: ["ThingseeAPI", "Rules", "Store"]),
+        .target(
+            name: "Automation",
+            dependencies: ["ThingseeAPI", "Rules", "Store", .product(name: "Logging", package: "swift-log")]),
         // The REPL and script runner: command table, parsing, completion, output.
         .target(name: "REPL", dependencies: ["ThingseeAPI", "Rules", "Store", "Automation", "CReadline"]),
         // Thin executable: argument parsing and wiring.
@@ -37,6 +40,7 @@ let package = Package(
             dependencies: [
                 "REPL", "Automation", "Simulator", "ThingseeAPI", "Rules", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The numbers of BENCHMARKS.md (`scripts/bench`).
@@ -49,7 +53,11 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
         .testTarget(
-            name: "AutomationTests", dependencies: ["Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "TestSupport"]),
+            name: "AutomationTests",
+            dependencies: [
+                "Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "REPLTests", dependencies: ["REPL", "Simulator", "ThingseeAPI"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Simulator"]),
     ]

@@ -47,7 +47,7 @@ public struct RuleInspector: Sendable {
         }
         var options = SchedulerOptions()
         options.lookback = lookback
-        let poller = DevicePoller(client: client, options: options, refreshes: false)
+        let poller = DevicePoller(client: client, apiTime: ClientAPITime(client), options: options, refreshes: false)
         let messages = try await poller.poll(
             tuid, needs: DevicePoller.needs(of: engine, tuid: tuid, group: group), into: &snapshot)
         let now = client.serverNow()

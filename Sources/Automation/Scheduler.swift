@@ -1,23 +1,29 @@
 import Foundation
+import Logging
 import Rules
+import Synchronization
 import Store
 import ThingseeAPI
 
 /// `tsee run`: polls the fleet, evaluates the rules, carries out their actions exactly once, and logs them.
 ///
-/// Each cycle: reconcile intents a crash left open (first cycle only); refresh the device list when stale; for each
-/// device in scope (up to `concurrency` at once) fetch new messages and, when stale and needed, alerts,
-/// installation status and thing info; evaluate; write each firing's intents together with the device's rule
-/// state and cursor in one transaction; then call the API and complete the intents. A device whose poll failed is
-/// left as it was: an outage never looks like a device problem.
+/// Each cycle: reconcile live intents left open (by a crash, or by a write whose answer was lost); refresh the device
+/// list when stale; for each device in scope (up to `concurrency` at once) poll, run the pure ``DeviceStep``, then,
+/// for each rule that fired, write its intents together with **that rule's** state in one transaction, and only then
+/// call the API and complete the intents. Everything else that changed (other rules' states, cursors) is written
+/// once at the end of the cycle. A device whose poll failed is left as it was: an outage never looks like a device
+/// problem. A device whose firing could not be written keeps its cursor, so the next cycle sees the same messages
+/// and the firing happens then, under the same firing key.
 public actor Scheduler {
     public let client: ThingseeClient
     public let engine: Engine
     public let store: Store
     public let options: SchedulerOptions
-    private let report: @Sendable (String) -> Void
-    private let conversion: MessageConversion
-    private let executor: ActionExecutor
+    private let clock: SchedulerClock
+    private let apiTime: any APITime
+    private let logger: Logger
+    private let step: DeviceStep
+    private let runner: ActionRunner
     private let poller: DevicePoller
 
     /// Device → group, from the groups the rules' scopes need.
@@ -26,88 +32,111 @@ public actor Scheduler {
     private var snapshots: [String: DeviceSnapshot] = [:]
     private var states: [String: [RuleState]] = [:]
     private var loaded = false
-    private var reconciled = false
     private var cycles = 0
     private var stopRequested = false
+    private var wait: Task<Void, Never>?
 
-    /// - Parameter report: receives one line per cycle and one per error (stderr in `tsee run`).
     public init(
         client: ThingseeClient, engine: Engine, store: Store, options: SchedulerOptions,
-        report: @escaping @Sendable (String) -> Void
+        clock: SchedulerClock = .continuous, apiTime: (any APITime)? = nil,
+        logger: Logger = Logger(label: "tsee.scheduler")
     ) {
         self.client = client
         self.engine = engine
         self.store = store
         self.options = options
-        self.report = report
-        self.conversion = MessageConversion(needs: engine.ruleSet.needs)
-        self.executor = ActionExecutor(client: client)
-        self.poller = DevicePoller(client: client, options: options)
+        self.clock = clock
+        let apiTime = apiTime ?? ClientAPITime(client)
+        self.apiTime = apiTime
+        self.logger = logger
+        self.step = DeviceStep(engine: engine, conversion: MessageConversion(needs: engine.ruleSet.needs))
+        self.runner = ActionRunner(client: client)
+        self.poller = DevicePoller(client: client, apiTime: apiTime, options: options)
+    }
+
+    /// How a continuous run ended.
+    public enum Ending: Sendable, Equatable {
+        /// `requestStop()`: the cycle in flight was finished.
+        case stopped
+        /// This many cycles in a row could not log in (credentials refused): a supervisor should notice.
+        case authenticationRefused(cycles: Int)
     }
 
     /// Asks a running `run()` to stop after the cycle in flight.
     public func requestStop() {
         stopRequested = true
+        wait?.cancel()
     }
 
-    /// Runs cycles every `interval` until `requestStop()`; the cycle in flight is always finished.
-    public func run() async {
+    /// Runs cycles every `interval` until `requestStop()`, or until `maxAuthFailures` cycles in a row had their
+    /// login refused. The cycle in flight is always finished.
+    public func run() async -> Ending {
+        var refusedInARow = 0
         while !stopRequested {
-            let started = ContinuousClock.now
-            _ = await runCycle()
-            let next = started + .milliseconds(Int(options.interval * 1000))
-            while !stopRequested, ContinuousClock.now < next {
-                try? await Task.sleep(for: min(.milliseconds(200), next - ContinuousClock.now))
+            let started = clock.now
+            let report = await runCycle()
+            refusedInARow = report.authenticationFailed ? refusedInARow + 1 : 0
+            if options.maxAuthFailures > 0, refusedInARow >= options.maxAuthFailures {
+                logger.critical(
+                    "authentication refused; giving up",
+                    metadata: ["cycles": "\(refusedInARow)", "event": "auth-give-up"])
+                return .authenticationRefused(cycles: refusedInARow)
             }
+            let remaining = options.intervalDuration - (clock.now - started)
+            guard !stopRequested, remaining > .zero else { continue }
+            let clock = self.clock
+            let sleeping = Task { _ = try? await clock.sleep(for: remaining) }
+            wait = sleeping
+            await sleeping.value
+            wait = nil
         }
+        return .stopped
     }
 
     // MARK: - One cycle
 
-    /// One cycle; never throws (errors are counted and reported).
+    /// One cycle; never throws (errors are counted and logged).
     public func runCycle() async -> CycleReport {
         cycles += 1
         var summary = CycleReport()
         summary.number = cycles
         summary.dryRun = options.dryRun
-        let clock = ContinuousClock.now
+        let started = clock.now
         let requestsBefore = client.metrics.requests
+        let log = logger.with(["cycle": "\(cycles)"])
 
-        let cycleID = try? await store.beginCycle(startedAt: client.serverNow(), dryRun: options.dryRun)
-        do {
-            try await loadStateIfNeeded()
-            if !reconciled && !options.dryRun {
-                summary.errors += await reconcile()
-                reconciled = true
-            }
-            try await refreshDirectoryIfStale()
-        } catch {
+        let cycleID = try? await store.beginCycle(startedAt: apiTime.now(), dryRun: options.dryRun)
+        let progress = Progress(clock: clock, client: client)
+        let collected = Collected()
+        let work = Task { await self.cycleWork(log: log, progress: progress, collected: collected) }
+        let outcomes: [DeviceOutcome]
+        if let done = await Self.watch(work, progress: progress, clock: clock, stallTimeout: options.stallTimeout) {
+            summary.merge(done.summary)
+            outcomes = done.outcomes
+        } else {
+            // Abandoned: what finished counts; the devices still in flight are cancelled and count as failed polls
+            // (an intent they wrote stays open and is reconciled next cycle).
+            work.cancel()
+            let finished = collected.all
+            let done = Set(finished.map(\.tuid))
+            let abandoned = collected.jobs.filter { !done.contains($0.tuid) }
             summary.errors += 1
-            note(error, &summary, context: "device list")
-        }
-
-        let devices = devicesInScope()
-        summary.devices = devices.count
-        let pending = await pendingConfirmations()
-
-        var outcomes: [DeviceOutcome] = []
-        await withTaskGroup(of: DeviceOutcome.self) { group in
-            var iterator = devices.makeIterator()
-            var running = 0
-            func addNext() {
-                guard let tuid = iterator.next() else { return }
-                let job = DeviceJob(
-                    tuid: tuid, group: directory[tuid], snapshot: snapshots[tuid] ?? DeviceSnapshot(),
-                    states: states[tuid] ?? engine.initialStates(), pending: pending[tuid] ?? [])
-                running += 1
-                group.addTask { await self.process(job) }
-            }
-            for _ in 0..<max(1, options.concurrency) { addNext() }
-            while let outcome = await group.next() {
-                running -= 1
-                outcomes.append(outcome)
-                addNext()
-            }
+            summary.stalled = true
+            log.error(
+                "cycle abandoned: no progress",
+                metadata: [
+                    "event": "stalled", "seconds": "\(options.stallTimeout.components.seconds)",
+                    "abandoned": "\(abandoned.count)",
+                ])
+            summary.devices = collected.jobs.count
+            outcomes = finished
+                + abandoned.map { job in
+                    var outcome = DeviceOutcome(job)
+                    outcome.pollFailed = true
+                    outcome.errors = 1
+                    return outcome
+                }
+            if collected.jobs.isEmpty { summary.nothingPolled = true }
         }
 
         var rows: [RuleStateRow] = []
@@ -117,8 +146,9 @@ public actor Scheduler {
             summary.firings += outcome.firings
             summary.actions += outcome.actions
             summary.confirmed += outcome.confirmed
-            summary.errors += outcome.errors.count
-            for line in outcome.errors { report("tsee run: \(outcome.tuid): \(line)") }
+            summary.outcomeUnknown += outcome.outcomeUnknown
+            summary.wouldBe += outcome.wouldBe
+            summary.errors += outcome.errors
             if outcome.authenticationFailed { summary.authenticationFailed = true }
             if outcome.pollFailed {
                 summary.failedDevices += 1
@@ -138,32 +168,120 @@ public actor Scheduler {
             states[outcome.tuid] = outcome.states
             if let group = outcome.group { directory[outcome.tuid] = group }
         }
+        if summary.devices > 0, summary.failedDevices == summary.devices { summary.nothingPolled = true }
         do {
             try await store.saveState(ruleStates: rows, devices: deviceRows)
         } catch {
+            // In memory the cycle stands; on a restart the devices are polled again from the saved cursors.
             summary.errors += 1
-            report("tsee run: saving rule state: \(error)")
+            log.error("saving rule state failed", metadata: ["error": "\(error)", "event": "save-failed"])
         }
-        summary.errors += await expireConfirmations()
+        summary.errors += await expireConfirmations(log)
 
-        let elapsed = ContinuousClock.now - clock
-        summary.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        summary.seconds = (clock.now - started).seconds
         summary.requests = client.metrics.requests - requestsBefore
         if let cycleID {
             try? await store.finishCycle(
                 id: cycleID,
                 summary: CycleSummary(
-                    finishedAt: client.serverNow(), devices: summary.devices, messages: summary.newMessages,
+                    finishedAt: apiTime.now(), devices: summary.devices, messages: summary.newMessages,
                     firings: summary.firings, actions: summary.actions, errors: summary.errors,
                     durationMilliseconds: Int64(summary.seconds * 1000)))
         }
-        report("tsee run: " + summary.line)
+        log.notice(
+            "cycle finished",
+            metadata: [
+                "event": "cycle", "devices": "\(summary.devices)", "messages": "\(summary.newMessages)",
+                "firings": "\(summary.firings)", "actions": "\(summary.actions)", "errors": "\(summary.errors)",
+                "requests": "\(summary.requests)", "seconds": "\(String(format: "%.2f", summary.seconds))",
+                "summary": "\(summary.line)",
+            ])
         return summary
     }
 
-    private func note(_ error: any Error, _ summary: inout CycleReport, context: String) {
-        if case .authentication = error as? ThingseeError { summary.authenticationFailed = true }
-        report("tsee run: \(context): \(error)")
+    static func isAuthenticationRefused(_ error: any Error) -> Bool {
+        if case .authentication = error as? ThingseeError { return true }
+        return false
+    }
+
+    // MARK: - The work of a cycle, under the watchdog
+
+    struct CycleWork: Sendable {
+        var summary = CycleReport()
+        var outcomes: [DeviceOutcome] = []
+    }
+
+    /// Reconcile, list, poll and act; the caller merges the outcomes. Abandonable: see ``watch(_:progress:clock:stallTimeout:)``.
+    private func cycleWork(log: Logger, progress: Progress, collected: Collected) async -> CycleWork {
+        var work = CycleWork()
+        var listed = true
+        do {
+            try await loadStateIfNeeded()
+            if !options.dryRun {
+                let (errors, reconciled) = await reconcileOpenIntents(log)
+                work.summary.errors += errors
+                work.summary.reconciled = reconciled
+            }
+            progress.touch()
+            try await refreshDirectoryIfStale(log)
+        } catch {
+            listed = directoryFetchedAt != nil
+            work.summary.errors += 1
+            if Self.isAuthenticationRefused(error) { work.summary.authenticationFailed = true }
+            log.error("listing devices failed", metadata: ["error": "\(error)", "event": "list-failed"])
+        }
+        progress.touch()
+        let devices = devicesInScope()
+        work.summary.devices = devices.count
+        let pending = await pendingConfirmations()
+        let jobs = devices.map { tuid in
+            DeviceJob(
+                tuid: tuid, group: directory[tuid], snapshot: snapshots[tuid] ?? DeviceSnapshot(),
+                states: states[tuid] ?? engine.initialStates(), pending: pending[tuid] ?? [])
+        }
+        collected.start(jobs)
+        let concurrency = max(1, options.concurrency)
+        await withTaskGroup(of: DeviceOutcome.self) { group in
+            var iterator = jobs.makeIterator()
+            for _ in 0..<concurrency {
+                guard let job = iterator.next() else { break }
+                group.addTask { await self.process(job, log: log) }
+            }
+            while let outcome = await group.next() {
+                collected.append(outcome)
+                progress.touch()
+                if let job = iterator.next() { group.addTask { await self.process(job, log: log) } }
+            }
+        }
+        work.outcomes = collected.all
+        if !listed, devices.isEmpty { work.summary.nothingPolled = true }
+        return work
+    }
+
+    /// Waits for `work`, or gives up on it when nothing has progressed for `stallTimeout` on `clock`: returns nil
+    /// then, without waiting for `work` to notice its cancellation (a request stuck below the client's deadline
+    /// must not hold the scheduler).
+    private static func watch(
+        _ work: Task<CycleWork, Never>, progress: Progress, clock: SchedulerClock, stallTimeout: Duration
+    ) async -> CycleWork? {
+        let race = Race<CycleWork?>()
+        return await withCheckedContinuation { continuation in
+            race.start(continuation)
+            Task { race.finish(await work.value) }
+            Task {
+                while !race.isFinished {
+                    do {
+                        try await clock.sleep(for: min(stallTimeout, .seconds(10)))
+                    } catch {
+                        return
+                    }
+                    if progress.idle() >= stallTimeout {
+                        race.finish(nil)
+                        return
+                    }
+                }
+            }
+        }
     }
 
     // MARK: - State
@@ -198,35 +316,52 @@ public actor Scheduler {
         engine.rules.contains { $0.mode != .off && $0.groups.isEmpty && $0.tuids.isEmpty }
     }
 
-    private func refreshDirectoryIfStale() async throws {
-        let now = client.serverNow()
+    private func refreshDirectoryIfStale(_ log: Logger) async throws {
+        let now = apiTime.now()
         if let at = directoryFetchedAt, now - at < options.refresh, !directory.isEmpty { return }
         var groups = Set(engine.rules.filter { $0.mode != .off }.flatMap(\.groups))
         if needsEveryGroup {
             groups.formUnion(try await client.groups().map(\.groupId))
             groups.insert("unassigned")
         }
-        var found: [String: String] = [:]
+        // One group at a time through a plain loop of child tasks that never throw: a failure is returned as a
+        // value, so no sibling is cancelled mid-request and every child has ended before the group returns.
         let client = self.client
-        let report = self.report
-        try await withThrowingTaskGroup(of: (String, [String]).self) { tasks in
+        let results = await withTaskGroup(of: (String, Result<[String], any Error>).self) { tasks in
             for group in groups {
                 tasks.addTask {
                     do {
-                        return (group, try await client.groupThings(group).tuids)
+                        return (group, .success(try await client.groupThings(group).tuids))
                     } catch let error as ThingseeError where error.status == 404 {
-                        report("tsee run: group `\(group)` does not exist; rules scoped to it match no device")
-                        return (group, [])
+                        return (group, .failure(MissingGroup()))
+                    } catch {
+                        return (group, .failure(error))
                     }
                 }
             }
-            for try await (group, tuids) in tasks {
+            var all: [(String, Result<[String], any Error>)] = []
+            for await result in tasks { all.append(result) }
+            return all
+        }
+        var found: [String: String] = [:]
+        for (group, result) in results {
+            switch result {
+            case .success(let tuids):
                 for tuid in tuids { found[tuid] = group }
+            case .failure(let error as MissingGroup):
+                _ = error
+                log.warning(
+                    "group does not exist; rules scoped to it match no device",
+                    metadata: ["group": "\(group)", "event": "missing-group"])
+            case .failure(let error):
+                throw error
             }
         }
         directory = found
-        directoryFetchedAt = client.serverNow()
+        directoryFetchedAt = apiTime.now()
     }
+
+    private struct MissingGroup: Error {}
 
     private func devicesInScope() -> [String] {
         var all = Set(directory.keys)
@@ -238,40 +373,31 @@ public actor Scheduler {
 
     // MARK: - Confirmations
 
-    struct PendingCommand: Sendable {
-        var id: Int64
-        var tsmId: Int
-        var transactionID: Int64
-        var asked: [String: JSONValue]
-    }
-
     private func pendingConfirmations() async -> [String: [PendingCommand]] {
         guard !options.dryRun, let records = try? await store.pendingConfirmations() else { return [:] }
         var byDevice: [String: [PendingCommand]] = [:]
         for record in records {
-            guard let tx = record.transactionID,
-                let parameters = try? JSONValue.parse(Data(record.parameters.utf8)),
-                let tsmId = parameters["tsmId"]?.intValue
-            else { continue }
-            var asked = parameters.objectValue ?? [:]
-            asked.removeValue(forKey: "tsmId")
+            guard let tx = record.transactionID, case .send(let tsmId, let parameters) = record.call else { continue }
             byDevice[record.tuid, default: []].append(
-                PendingCommand(id: record.id, tsmId: tsmId, transactionID: tx, asked: asked))
+                PendingCommand(actionID: record.id, tsmId: tsmId, transactionID: tx, asked: parameters))
         }
         return byDevice
     }
 
     /// Marks sends whose echo is overdue as unconfirmed. Returns the number of errors.
-    private func expireConfirmations() async -> Int {
+    private func expireConfirmations(_ log: Logger) async -> Int {
         guard !options.dryRun, let records = try? await store.pendingConfirmations() else { return 0 }
-        let now = client.serverNow()
+        let now = apiTime.now()
         var errors = 0
         for record in records where now - record.time > options.confirmTimeout {
             do {
                 try await store.markUnconfirmed(id: record.id)
-                report(
-                    "tsee run: \(record.tuid): \(record.rule): no echo of transaction \(record.transactionID ?? 0) "
-                        + "within \(options.confirmTimeout / 60) min; marked unconfirmed")
+                log.warning(
+                    "no echo in time; marked unconfirmed",
+                    metadata: [
+                        "event": "unconfirmed", "tuid": "\(record.tuid)", "rule": "\(record.rule)",
+                        "transaction": "\(record.transactionID ?? 0)", "minutes": "\(options.confirmTimeout / 60)",
+                    ])
             } catch {
                 errors += 1
             }
@@ -281,31 +407,61 @@ public actor Scheduler {
 
     // MARK: - Reconciliation
 
-    /// Completes or carries out every live intent a crash left open. Returns the number of errors.
-    private func reconcile() async -> Int {
-        guard let open = try? await store.openIntents(), !open.isEmpty else { return 0 }
-        report("tsee run: reconciling \(open.count) action(s) left open by an earlier run")
+    /// Settles every live intent left open — by a crash, or by a write whose outcome was unknown — against the API:
+    /// already applied → done; certainly not applied → carried out now; the API cannot tell → left open for the
+    /// next cycle. Runs at the start of every cycle, under the run lock, so no other process has these in flight.
+    /// Returns the errors and how many intents were settled.
+    private func reconcileOpenIntents(_ log: Logger) async -> (errors: Int, settled: Int) {
+        guard let open = try? await store.openIntents(), !open.isEmpty else { return (0, 0) }
+        log.notice("reconciling open actions", metadata: ["event": "reconcile", "count": "\(open.count)"])
         var errors = 0
+        var settled = 0
         for record in open {
-            let parameters = (try? JSONValue.parse(Data(record.parameters.utf8))) ?? .object([:])
-            do {
-                if try await executor.alreadyApplied(record, parameters: parameters) {
-                    try await store.complete(
-                        id: record.id, outcome: .done, error: "reconciled: already applied before the restart")
-                    continue
-                }
-                let result = await executor.perform(
-                    kind: record.kind, tuid: record.tuid, parameters: parameters, transactionID: record.transactionID)
-                try await store.complete(
-                    id: record.id, outcome: result.outcome, httpStatus: result.httpStatus, error: result.error)
-                if result.outcome == .failed { errors += 1 }
-            } catch {
-                // The API could not tell whether it was applied: leave it open for the next start.
+            let meta: Logger.Metadata = [
+                "tuid": "\(record.tuid)", "rule": "\(record.rule)", "action": "\(record.kind.rawValue)",
+                "id": "\(record.id)",
+            ]
+            guard let call = record.call else {
+                try? await store.complete(id: record.id, outcome: .failed, error: "the logged parameters are unreadable")
                 errors += 1
-                report("tsee run: \(record.tuid): could not reconcile action \(record.id): \(error)")
+                continue
+            }
+            do {
+                switch try await runner.reconcile(call, tuid: record.tuid, transactionID: record.transactionID) {
+                case .applied:
+                    try await store.complete(id: record.id, outcome: .done, error: "reconciled: found applied")
+                    settled += 1
+                case .notApplied:
+                    let result = await runner.perform(call, tuid: record.tuid, transactionID: record.transactionID)
+                    if try await complete(record.id, result, log: log.with(meta)) { settled += 1 }
+                    if case .failed = result { errors += 1 }
+                }
+            } catch {
+                errors += 1
+                log.warning(
+                    "could not reconcile; left open",
+                    metadata: meta.merging(["error": "\(error)", "event": "reconcile-failed"]) { a, _ in a })
             }
         }
-        return errors
+        return (errors, settled)
+    }
+
+    /// Writes how a call ended. An unknown outcome leaves the intent open. Returns whether the intent was settled.
+    nonisolated private func complete(_ id: Int64, _ result: ActionRunner.Result, log: Logger) async throws -> Bool {
+        switch result {
+        case .done(let status):
+            try await store.complete(id: id, outcome: .done, httpStatus: status)
+            return true
+        case .failed(let status, let error):
+            try await store.complete(id: id, outcome: .failed, httpStatus: status, error: error)
+            log.error("action failed", metadata: ["error": "\(error)", "event": "action-failed"])
+            return true
+        case .unknown(let reason):
+            log.warning(
+                "outcome unknown; left open for reconciliation",
+                metadata: ["reason": "\(reason)", "event": "outcome-unknown"])
+            return false
+        }
     }
 
     // MARK: - One device
@@ -327,112 +483,195 @@ public actor Scheduler {
         var firings = 0
         var actions = 0
         var confirmed = 0
-        var errors: [String] = []
+        var outcomeUnknown = 0
+        var wouldBe: [WouldBeAction] = []
+        var errors = 0
         var pollFailed = false
         var authenticationFailed = false
+
+        /// Nothing changed.
+        init(_ job: DeviceJob) {
+            tuid = job.tuid
+            snapshot = job.snapshot
+            states = job.states
+            group = job.group
+        }
     }
 
-    nonisolated private func process(_ job: DeviceJob) async -> DeviceOutcome {
-        var outcome = DeviceOutcome(tuid: job.tuid, snapshot: job.snapshot, states: job.states, group: job.group)
-        var snapshot = job.snapshot
+    nonisolated private func process(_ job: DeviceJob, log parent: Logger) async -> DeviceOutcome {
+        var outcome = DeviceOutcome(job)
         let tuid = job.tuid
+        let log = parent.with(["tuid": "\(tuid)"])
 
         // Fetch. Any failure leaves the device exactly as it was.
+        var polled = job.snapshot
         let fresh: [ThingseeAPI.Message]
         do {
             fresh = try await poller.poll(
-                tuid, needs: DevicePoller.needs(of: engine, tuid: tuid, group: job.group), into: &snapshot)
+                tuid, needs: DevicePoller.needs(of: engine, tuid: tuid, group: job.group), into: &polled)
         } catch {
             outcome.pollFailed = true
-            if case .authentication = error as? ThingseeError { outcome.authenticationFailed = true }
-            outcome.errors.append("poll failed, device left unknown this cycle: \(error)")
+            outcome.errors += 1
+            outcome.authenticationFailed = Self.isAuthenticationRefused(error)
+            log.error("poll failed; device left unknown this cycle", metadata: ["error": "\(error)", "event": "poll-failed"])
             return outcome
-        }
-        if snapshot.observations.group == nil || job.group != nil {
-            snapshot.observations.group = job.group ?? fresh.last?.deploymentGroupId
         }
         outcome.newMessages = fresh.count
 
-        // Echoes of commands sent earlier.
-        for message in fresh where message.tsmEv == 31 {
-            guard let tx = message.transactionId,
-                let command = job.pending.first(where: { $0.transactionID == Int64(tx) && $0.tsmId == message.tsmId })
-            else { continue }
-            var differs: [String: JSONValue] = [:]
-            for (name, asked) in command.asked where message.properties[name]?.doubleValue != asked.doubleValue {
-                differs[name] = ["asked": asked, "got": message.properties[name] ?? .null]
-            }
-            var values: [String: JSONValue] = ["values": .object(message.properties)]
-            if !differs.isEmpty { values["differs"] = .object(differs) }
-            if (try? await store.confirm(
-                id: command.id, at: message.tsmTs, values: JSONValue.object(values).description))
+        let result = step.run(
+            DeviceStep.Input(
+                tuid: tuid, group: job.group, snapshot: polled, states: job.states, pending: job.pending,
+                fresh: fresh, now: apiTime.now()))
+        for confirmation in result.confirmations {
+            if (try? await store.confirm(id: confirmation.actionID, at: confirmation.at, values: confirmation.values))
                 == true
             {
                 outcome.confirmed += 1
             }
         }
+        outcome.snapshot = result.snapshot
+        outcome.states = result.states
+        guard !result.firingsByRule.isEmpty else { return outcome }
 
-        // Evaluate.
-        var states = job.states
-        let now = client.serverNow()
-        let firings = engine.evaluate(
-            tuid: tuid, observations: &snapshot.observations, newMessages: fresh.map(conversion.convert),
-            states: &states, now: now)
-        outcome.firings = firings.count
-        outcome.snapshot = snapshot
-        outcome.states = states
-        guard !firings.isEmpty else { return outcome }
-
-        // Act: intents with the state change in one transaction, then the calls.
-        var status = snapshot.observations.status
+        // Act, one rule at a time: its intents and its state in one transaction, then the calls.
+        var committed = job.states
+        var unwritten = false
+        var status = result.snapshot.observations.status
         var group = job.group
-        for firing in firings {
-            let touchesStatus = firing.actions.contains { if case .moveTo = $0 { true } else { false } }
-            if touchesStatus, !snapshot.observations.pollFailed,
-                let current = try? await client.installations(tuid).first?.installationStatus
-            {
+        for (rule, firings) in result.firingsByRule {
+            outcome.firings += firings.count
+            let moves = firings.contains { $0.actions.contains { if case .moveTo = $0 { true } else { false } } }
+            if moves, !options.dryRun, let current = try? await client.installations(tuid).first?.installationStatus {
                 status = current
             }
-            let planned = ActionPlan.plan(firing, dryRun: options.dryRun, currentStatus: status, currentGroup: group)
+            let planned = firings.flatMap {
+                ActionPlan.plan($0, dryRun: options.dryRun, currentStatus: status, currentGroup: group)
+            }
             let ids: [Int64]
             do {
                 ids = try await store.recordIntents(
-                    planned.map(\.intent), ruleStates: stateRows(tuid, states), devices: [deviceRow(tuid, snapshot)])
+                    planned.map(\.intent), ruleStates: stateRows(tuid, result.states, only: [rule]))
+                committed[rule] = result.states[rule]
             } catch {
-                outcome.errors.append("could not log the actions of \(firing.rule); none carried out: \(error)")
+                unwritten = true
+                outcome.errors += 1
+                log.error(
+                    "could not log the firing; nothing carried out, it fires again next cycle",
+                    metadata: ["rule": "\(engine.rules[rule].name)", "error": "\(error)", "event": "firing-unwritten"])
                 continue
             }
             outcome.actions += planned.count
+            for plan in planned where plan.intent.dryRun {
+                outcome.wouldBe.append(WouldBeAction(rule: plan.intent.rule, tuid: tuid, action: plan.action.description))
+            }
             for (plan, id) in zip(planned, ids) where plan.needsCall {
-                // A replayed firing key returns the id of an action already logged: do not act twice.
-                if let existing = try? await store.action(id: id), existing.outcome != .intent { continue }
-                let parameters = (try? JSONValue.parse(Data(plan.intent.parameters.utf8))) ?? .object([:])
-                let result = await executor.perform(
-                    kind: plan.intent.kind, tuid: tuid, parameters: parameters,
-                    transactionID: plan.intent.transactionID)
+                // A replayed firing key returns the id of an action already logged: never act twice.
+                guard let existing = try? await store.action(id: id), existing.outcome == .intent else { continue }
+                let actionLog = log.with(["rule": "\(plan.intent.rule)", "action": "\(plan.call.kind.rawValue)"])
+                let called = await runner.perform(plan.call, tuid: tuid, transactionID: plan.intent.transactionID)
                 do {
-                    try await store.complete(
-                        id: id, outcome: result.outcome, httpStatus: result.httpStatus, error: result.error)
+                    _ = try await complete(id, called, log: actionLog)
                 } catch {
-                    outcome.errors.append("could not complete action \(id) in the log: \(error)")
+                    outcome.errors += 1
+                    actionLog.error(
+                        "could not complete the action in the log; it is reconciled next cycle",
+                        metadata: ["error": "\(error)", "event": "complete-failed"])
                 }
-                if result.outcome == .failed {
-                    outcome.errors.append("\(firing.rule): \(plan.action) failed: \(result.error ?? "unknown error")")
+                switch called {
+                case .failed:
+                    outcome.errors += 1
                     continue
+                case .unknown:
+                    outcome.outcomeUnknown += 1
+                    continue
+                case .done:
+                    break
                 }
-                switch plan.action {
-                case .moveTo(let s):
+                switch plan.call {
+                case .move(let s):
                     status = s
-                    snapshot.observations.status = s
-                case .assignGroup(let g):
+                    outcome.snapshot.observations.status = s
+                case .assign(let g):
                     group = g
-                    snapshot.observations.group = g
+                    outcome.snapshot.observations.group = g
                 default: break
                 }
             }
         }
-        outcome.snapshot = snapshot
+        if unwritten {
+            // Keep the device where it was, but for the rules whose firings were written: the next cycle reads the
+            // same messages again, and the unwritten firing happens then.
+            outcome.snapshot = job.snapshot
+            outcome.states = committed
+        }
         outcome.group = group
         return outcome
+    }
+}
+
+extension Logger {
+    /// A copy with more metadata.
+    func with(_ metadata: Logger.Metadata) -> Logger {
+        var copy = self
+        for (key, value) in metadata { copy[metadataKey: key] = value }
+        return copy
+    }
+}
+
+/// What the cycle watchdog watches: when a device last finished or a request was last sent.
+private final class Progress: Sendable {
+    private let clock: SchedulerClock
+    private let client: ThingseeClient
+    private let last: Mutex<(at: Duration, requests: Int)>
+
+    init(clock: SchedulerClock, client: ThingseeClient) {
+        self.clock = clock
+        self.client = client
+        last = Mutex((clock.now, client.metrics.requests))
+    }
+
+    func touch() {
+        let now = clock.now
+        last.withLock { $0.at = now }
+    }
+
+    /// How long nothing has progressed.
+    func idle() -> Duration {
+        let now = clock.now
+        let requests = client.metrics.requests
+        return last.withLock { last in
+            if requests != last.requests { last = (now, requests) }
+            return now - last.at
+        }
+    }
+}
+
+/// The devices of a cycle and the outcomes gathered so far, readable when the cycle is abandoned.
+private final class Collected: Sendable {
+    private let state = Mutex<(jobs: [Scheduler.DeviceJob], outcomes: [Scheduler.DeviceOutcome])>(([], []))
+    func start(_ jobs: [Scheduler.DeviceJob]) { state.withLock { $0.jobs = jobs } }
+    func append(_ outcome: Scheduler.DeviceOutcome) { state.withLock { $0.outcomes.append(outcome) } }
+    var jobs: [Scheduler.DeviceJob] { state.withLock { $0.jobs } }
+    var all: [Scheduler.DeviceOutcome] { state.withLock { $0.outcomes } }
+}
+
+/// One continuation resumed by whichever of several tasks finishes first; the others' results are dropped.
+private final class Race<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, Never>?, finished: Bool)>((nil, false))
+
+    func start(_ continuation: CheckedContinuation<T, Never>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    var isFinished: Bool { state.withLock { $0.finished } }
+
+    func finish(_ value: T) {
+        let continuation = state.withLock { s -> CheckedContinuation<T, Never>? in
+            guard !s.finished else { return nil }
+            s.finished = true
+            defer { s.continuation = nil }
+            return s.continuation
+        }
+        continuation?.resume(returning: value)
     }
 }

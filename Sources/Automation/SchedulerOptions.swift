@@ -17,6 +17,13 @@ public struct SchedulerOptions: Sendable {
     public var pageSize = 1000
     /// Each fetch re-reads this many seconds before the cursor, so that late, out-of-order messages are seen.
     public var overlap: Int64 = 10 * 60
+    /// A cycle in which no device finishes and no request is sent for this long is abandoned with an error.
+    public var stallTimeout: Duration = .seconds(300)
+    /// A continuous run stops after this many cycles in a row whose login was refused (0: never).
+    public var maxAuthFailures = 3
+
+    /// `interval` as a `Duration`.
+    public var intervalDuration: Duration { .milliseconds(Int64((interval * 1000).rounded())) }
 
     public init() {}
 }

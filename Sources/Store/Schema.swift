@@ -69,6 +69,56 @@ enum Schema {
                     duration_ms INTEGER
                 ) STRICT;
                 """
+        ),
+        Migration(
+            "notify actions, why and severity in the log, deployment identity",
+            sql: """
+                CREATE TABLE actions_v2 (
+                    id               INTEGER PRIMARY KEY,
+                    time             INTEGER NOT NULL,
+                    rule             TEXT    NOT NULL CHECK (rule <> ''),
+                    tuid             TEXT    NOT NULL CHECK (tuid <> ''),
+                    action           TEXT    NOT NULL CHECK (action IN ('move', 'send', 'assign', 'log', 'notify')),
+                    parameters       TEXT    NOT NULL DEFAULT '{}',
+                    dry_run          INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+                    outcome          TEXT    NOT NULL,
+                    http_status      INTEGER,
+                    error            TEXT,
+                    transaction_id   INTEGER,
+                    confirmed_at     INTEGER,
+                    confirmed_values TEXT,
+                    confirm_state    TEXT    CHECK (confirm_state IN ('pending', 'confirmed', 'unconfirmed')),
+                    firing_key       TEXT    NOT NULL UNIQUE,
+                    created_at       INTEGER NOT NULL,
+                    completed_at     INTEGER,
+                    why              TEXT,
+                    severity         TEXT
+                ) STRICT;
+                INSERT INTO actions_v2 (id, time, rule, tuid, action, parameters, dry_run, outcome, http_status, error,
+                    transaction_id, confirmed_at, confirmed_values, confirm_state, firing_key, created_at, completed_at)
+                SELECT id, time, rule, tuid, action, parameters, dry_run, outcome, http_status, error,
+                    transaction_id, confirmed_at, confirmed_values, confirm_state, firing_key, created_at, completed_at
+                FROM actions;
+                DROP TABLE actions;
+                ALTER TABLE actions_v2 RENAME TO actions;
+                CREATE INDEX actions_time ON actions (time);
+                CREATE INDEX actions_rule_time ON actions (rule, time);
+                CREATE INDEX actions_tuid_time ON actions (tuid, time);
+                CREATE INDEX actions_open ON actions (id) WHERE outcome = 'intent';
+                CREATE INDEX actions_unconfirmed ON actions (id) WHERE confirm_state IN ('pending', 'unconfirmed');
+                CREATE TRIGGER actions_no_delete BEFORE DELETE ON actions
+                BEGIN SELECT RAISE(ABORT, 'the action log is append-only'); END;
+                CREATE TRIGGER actions_immutable
+                BEFORE UPDATE OF id, time, rule, tuid, action, parameters, dry_run, firing_key, created_at, why,
+                    severity ON actions
+                BEGIN SELECT RAISE(ABORT, 'the action log is append-only'); END;
+
+                -- Facts about the database itself: which deployment (base URL, client id) its state belongs to.
+                CREATE TABLE meta (
+                    key   TEXT NOT NULL PRIMARY KEY,
+                    value TEXT NOT NULL
+                ) STRICT, WITHOUT ROWID;
+                """
         )
     ]
 }

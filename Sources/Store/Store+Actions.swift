@@ -195,8 +195,8 @@ extension Store {
 
     static let insertActionSQL = """
         INSERT INTO actions (time, rule, tuid, action, parameters, dry_run, outcome, error, transaction_id,
-            firing_key, created_at, completed_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            firing_key, created_at, completed_at, why, severity)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (firing_key) DO NOTHING
         """
 
@@ -214,11 +214,13 @@ extension Store {
         try statement.bind(intent.firingKey, at: 10)
         try statement.bind(now, at: 11)
         try statement.bind(outcome == .intent ? nil : now, at: 12)
+        try statement.bind(intent.why, at: 13)
+        try statement.bind(intent.severity, at: 14)
     }
 
     static let actionColumns = """
         id, time, rule, tuid, action, parameters, dry_run, outcome, http_status, error, transaction_id, \
-        confirmed_at, confirmed_values, confirm_state, firing_key, created_at, completed_at
+        confirmed_at, confirmed_values, confirm_state, firing_key, created_at, completed_at, why, severity
         """
 
     static func actionRecord(_ row: Statement) throws -> ActionRecord {
@@ -236,6 +238,7 @@ extension Store {
             transactionID: row.optionalInt64(at: 10), confirmedAt: row.optionalInt64(at: 11),
             confirmedValues: row.optionalString(at: 12),
             confirmState: row.optionalString(at: 13).flatMap(ConfirmState.init(rawValue:)),
-            firingKey: row.string(at: 14), createdAt: row.int64(at: 15), completedAt: row.optionalInt64(at: 16))
+            firingKey: row.string(at: 14), createdAt: row.int64(at: 15), completedAt: row.optionalInt64(at: 16),
+            why: row.optionalString(at: 17), severity: row.optionalString(at: 18))
     }
 }

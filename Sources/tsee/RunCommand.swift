@@ -1,6 +1,7 @@
 import ArgumentParser
 import Automation
 import Foundation
+import Logging
 import REPL
 import Rules
 import Store
@@ -46,6 +47,27 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("db"), help: "The SQLite database (default: $XDG_STATE_HOME/tsee/tsee.db).")
     var database: String?
 
+    @Option(
+        name: .customLong("lock-wait"),
+        help: "How long to wait for another `tsee run` on the same database to finish before refusing.")
+    var lockWait = "30s"
+
+    @Option(
+        name: .customLong("max-auth-failures"),
+        help: "Exit 3 after this many cycles in a row whose login was refused (0: never).")
+    var maxAuthFailures = 3
+
+    @Flag(
+        name: .customLong("reset-cursors"),
+        help: "Forget saved cursors that lie in the API's future (a restored backup, a time-scaled run).")
+    var resetCursors = false
+
+    @Option(name: .customLong("log-format"), help: "text or json (one object per line).")
+    var logFormat = "text"
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
     func duration(_ text: String, _ flag: String) throws -> Int64 {
         guard let seconds = TimeExpression.duration(text), seconds > 0 else {
             throw ValidationError("--\(flag) takes a duration such as 90, 30s, 5m or 1h, not `\(text)`")
@@ -63,6 +85,19 @@ struct RunCommand: AsyncParsableCommand {
         options.dryRun = dryRun
         guard concurrency > 0 else { throw ValidationError("--concurrency takes a positive number") }
         options.concurrency = concurrency
+        guard maxAuthFailures >= 0 else { throw ValidationError("--max-auth-failures takes 0 or more") }
+        options.maxAuthFailures = maxAuthFailures
+        let lockWait: Int64 = lockWait == "0" ? 0 : try duration(lockWait, "lock-wait")
+        guard let format = LogOutput.Format(rawValue: logFormat) else {
+            throw ValidationError("--log-format takes text or json, not `\(logFormat)`")
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level takes trace, debug, info, notice, warning, error or critical")
+        }
+        LoggingSystem.bootstrap { _ in
+            LogOutput(format: format, logLevel: level, write: { console.err($0) })
+        }
+        let logger = Logger(label: "tsee.run")
 
         // Rules first: a broken rule file sends nothing, not even a login.
         let ruleSet: RuleSet
@@ -80,9 +115,20 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage.rawValue)
         }
 
+        let path = database ?? History.stateDirectory() + "/tsee.db"
+        // One scheduler per database: a second one waits (a service restart overlaps the old process's last
+        // cycle), then refuses. Taken before the database is written, released when the process ends.
+        let lock: RunLock
+        do {
+            lock = try await RunLock.acquire(databasePath: path, wait: .seconds(lockWait), clock: ContinuousClock())
+        } catch {
+            console.err("tsee run: not started: \(error)\n")
+            throw ExitCode(ExitStatus.usage.rawValue)
+        }
+        defer { withExtendedLifetime(lock) {} }
         let store: Store
         do {
-            store = try Store(path: database ?? History.stateDirectory() + "/tsee.db")
+            store = try Store(path: path)
         } catch {
             console.err("tsee run: cannot open the database: \(error)\n")
             throw ExitCode(ExitStatus.usage.rawValue)
@@ -97,18 +143,30 @@ struct RunCommand: AsyncParsableCommand {
             console.err("tsee run: \(error)\n")
             throw ExitCode(ExitStatus.of(error).rawValue)
         }
+        do {
+            try await checkDeployment(store: store, connection: connection, console: console)
+        } catch {
+            await connection.close()
+            throw error
+        }
         let scheduler = Scheduler(
-            client: connection.client, engine: Engine(ruleSet), store: store, options: options,
-            report: { console.err($0 + "\n") })
+            client: connection.client, engine: Engine(ruleSet), store: store, options: options, logger: logger)
 
         if once {
             let report = await scheduler.runCycle()
             await connection.close()
+            if dryRun {
+                for action in report.wouldBe { console.out("would: \(action.rule) \(action.tuid) \(action.action)\n") }
+            }
             let status: ExitStatus =
-                if report.errors == 0 { .ok } else if report.authenticationFailed {
+                if report.authenticationFailed {
                     .authentication
-                } else if report.devices > 0 && report.failedDevices == report.devices { .unavailable } else {
+                } else if report.nothingPolled {
+                    .unavailable
+                } else if report.errors > 0 {
                     .partialFailure
+                } else {
+                    .ok
                 }
             if status != .ok { throw ExitCode(status.rawValue) }
             return
@@ -118,8 +176,51 @@ struct RunCommand: AsyncParsableCommand {
             console.err("tsee run: stopping after the cycle in flight\n")
             await scheduler.requestStop()
         }
-        await scheduler.run()
+        let ending = await scheduler.run()
         stopper.cancel()
         await connection.close()
+        if case .authenticationRefused(let cycles) = ending {
+            console.err("tsee run: stopped: the login was refused in \(cycles) cycles in a row\n")
+            throw ExitCode(ExitStatus.authentication.rawValue)
+        }
+    }
+
+    /// State belongs to one deployment: refuse a database made against another, and cursors in the API's future.
+    private func checkDeployment(store: Store, connection: Connection, console: Console) async throws {
+        let identity =
+            connection.simulator != nil
+            ? DeploymentIdentity(baseURL: "built-in simulator", clientID: "sim")
+            : DeploymentIdentity(
+                baseURL: connection.client.configuration.baseURL.absoluteString,
+                clientID: connection.client.configuration.clientID)
+        let recorded: DeploymentIdentity
+        do {
+            recorded = try await store.claimDeployment(identity)
+        } catch {
+            console.err("tsee run: cannot read the database: \(error)\n")
+            throw ExitCode(ExitStatus.usage.rawValue)
+        }
+        guard recorded == identity else {
+            console.err(
+                "tsee run: not started: the database \(store.path) holds the state of \(recorded), "
+                    + "but this run is against \(identity); use another --db (or profile) for each deployment\n")
+            throw ExitCode(ExitStatus.usage.rawValue)
+        }
+        // The API's clock is known after one answer; a login that fails here is reported by the first cycle.
+        guard (try? await connection.client.login()) != nil, connection.client.knowsServerTime,
+            let newest = try? await store.newestCursor(dryRun: dryRun)
+        else { return }
+        let now = connection.client.serverNow()
+        guard newest > now + 300 else { return }
+        let ahead = "saved cursors reach \(newest - now) s past the API's clock"
+        if connection.simulator != nil || resetCursors {
+            console.err("tsee run: \(ahead); starting the devices afresh from --lookback\n")
+            try? await store.resetCursors(dryRun: dryRun)
+        } else {
+            console.err(
+                "tsee run: not started: \(ahead) (a restored backup or another deployment's state?); "
+                    + "pass --reset-cursors to start the devices afresh from --lookback\n")
+            throw ExitCode(ExitStatus.usage.rawValue)
+        }
     }
 }

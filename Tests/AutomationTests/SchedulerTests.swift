@@ -1,5 +1,6 @@
 import Automation
 import Foundation
+import Logging
 import Rules
 import Store
 import TestSupport
@@ -28,13 +29,31 @@ func engine(_ text: String) throws -> Engine {
 
 func scheduler(
     _ sim: SimulatorHarness, store: Store, rules: String = designCard, client: ThingseeClient? = nil,
-    configure: (inout SchedulerOptions) -> Void = { _ in }
+    clock: ManualClock = ManualClock(), configure: (inout SchedulerOptions) -> Void = { _ in }
 ) throws -> Scheduler {
     var options = SchedulerOptions()
     options.concurrency = 4
     configure(&options)
     return Scheduler(
-        client: client ?? sim.client, engine: try engine(rules), store: store, options: options, report: { _ in })
+        client: client ?? sim.client, engine: try engine(rules), store: store, options: options,
+        clock: SchedulerClock(clock), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+}
+
+/// The invariant checked after every fault: for each live (rule, device), the firings its saved state counts equal
+/// the firings the action log holds.
+func expectFiringsMatchState(_ store: Store, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    var logged: [String: Set<Int64>] = [:]
+    for record in try await store.actions(filter: ActionFilter(dryRun: false)) {
+        let parts = record.firingKey.split(separator: "|")
+        guard parts.count >= 3, let sequence = Int64(parts[2]) else { continue }
+        logged["\(record.rule) \(record.tuid)", default: []].insert(sequence)
+    }
+    var counted: [String: Int] = [:]
+    for row in try await store.ruleStates(dryRun: false) {
+        let state = try JSONDecoder().decode(RuleState.self, from: row.state)
+        if state.sequence > 0 { counted["\(row.rule) \(row.tuid)"] = state.sequence }
+    }
+    #expect(counted == logged.mapValues(\.count), sourceLocation: sourceLocation)
 }
 
 /// How many times each (rule, device) was acted on in the live log.

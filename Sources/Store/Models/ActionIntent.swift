@@ -18,10 +18,15 @@ public struct ActionIntent: Sendable, Hashable {
     public var outcome: ActionOutcome?
     /// An error or note for a settled outcome.
     public var error: String?
+    /// Why the rule fired: the sub-condition values at firing time, as JSON text (`tsee log --why`).
+    public var why: String?
+    /// The rule's `severity`, recorded with every action.
+    public var severity: String?
 
     public init(
         time: Int64, rule: String, tuid: String, kind: ActionKind, parameters: String = "{}", dryRun: Bool,
-        firingKey: String, transactionID: Int64? = nil, outcome: ActionOutcome? = nil, error: String? = nil
+        firingKey: String, transactionID: Int64? = nil, outcome: ActionOutcome? = nil, error: String? = nil,
+        why: String? = nil, severity: String? = nil
     ) {
         self.time = time
         self.rule = rule
@@ -33,18 +38,21 @@ public struct ActionIntent: Sendable, Hashable {
         self.transactionID = transactionID
         self.outcome = outcome
         self.error = error
+        self.why = why
+        self.severity = severity
     }
 
     /// An intent whose firing key is built from the rule, device, firing sequence and action index.
     public init(
         time: Int64, rule: String, tuid: String, sequence: Int64, actionIndex: Int, kind: ActionKind,
         parameters: String = "{}", dryRun: Bool, transactionID: Int64? = nil, outcome: ActionOutcome? = nil,
-        error: String? = nil
+        error: String? = nil, why: String? = nil, severity: String? = nil
     ) {
         let key = FiringKey(rule: rule, tuid: tuid, sequence: sequence, actionIndex: actionIndex, dryRun: dryRun)
         self.init(
             time: time, rule: rule, tuid: tuid, kind: kind, parameters: parameters, dryRun: dryRun,
-            firingKey: key.description, transactionID: transactionID, outcome: outcome, error: error)
+            firingKey: key.description, transactionID: transactionID, outcome: outcome, error: error, why: why,
+            severity: severity)
     }
 
     /// The outcome the row starts with.

@@ -8,4 +8,6 @@ public enum ActionKind: String, Sendable, Hashable, Codable, CaseIterable {
     case assign
     /// `log "…"`: record text only; no API call.
     case log
+    /// `notify TARGET`: POST the firing as JSON to a webhook, with the firing key as `Idempotency-Key`.
+    case notify
 }

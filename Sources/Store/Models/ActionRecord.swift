@@ -26,12 +26,15 @@ public struct ActionRecord: Sendable, Hashable, Encodable {
     public var createdAt: Int64
     /// Unix seconds, local clock, when the outcome became final.
     public var completedAt: Int64?
+    /// JSON text: the sub-condition values when the rule fired.
+    public var why: String?
+    public var severity: String?
 
     public init(
         id: Int64, time: Int64, rule: String, tuid: String, kind: ActionKind, parameters: String, dryRun: Bool,
         outcome: ActionOutcome, httpStatus: Int? = nil, error: String? = nil, transactionID: Int64? = nil,
         confirmedAt: Int64? = nil, confirmedValues: String? = nil, confirmState: ConfirmState? = nil,
-        firingKey: String, createdAt: Int64, completedAt: Int64? = nil
+        firingKey: String, createdAt: Int64, completedAt: Int64? = nil, why: String? = nil, severity: String? = nil
     ) {
         self.id = id
         self.time = time
@@ -50,6 +53,8 @@ public struct ActionRecord: Sendable, Hashable, Encodable {
         self.firingKey = firingKey
         self.createdAt = createdAt
         self.completedAt = completedAt
+        self.why = why
+        self.severity = severity
     }
 
     enum CodingKeys: String, CodingKey {
@@ -67,6 +72,7 @@ public struct ActionRecord: Sendable, Hashable, Encodable {
         case firingKey = "firing_key"
         case createdAt = "created_at"
         case completedAt = "completed_at"
+        case why, severity
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -88,5 +94,7 @@ public struct ActionRecord: Sendable, Hashable, Encodable {
         try c.encode(firingKey, forKey: .firingKey)
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(completedAt, forKey: .completedAt)
+        try c.encode(why.map(JSONValue.init(embedding:)), forKey: .why)
+        try c.encode(severity, forKey: .severity)
     }
 }

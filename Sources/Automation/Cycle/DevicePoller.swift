@@ -6,6 +6,7 @@ import ThingseeAPI
 /// Shared by the scheduler and by `rules eval|explain`, so that both see a device the same way.
 struct DevicePoller: Sendable {
     let client: ThingseeClient
+    let apiTime: any APITime
     let lookback: Int64
     /// Each fetch re-reads this many seconds before the cursor, for late, out-of-order messages.
     let overlap: Int64
@@ -13,8 +14,9 @@ struct DevicePoller: Sendable {
     /// Slowly changing facts older than this are fetched again; `nil` fetches them every time.
     let refresh: Int64?
 
-    init(client: ThingseeClient, options: SchedulerOptions, refreshes: Bool = true) {
+    init(client: ThingseeClient, apiTime: any APITime, options: SchedulerOptions, refreshes: Bool = true) {
         self.client = client
+        self.apiTime = apiTime
         self.lookback = options.lookback
         self.overlap = options.overlap
         self.pageSize = options.pageSize
@@ -39,12 +41,12 @@ struct DevicePoller: Sendable {
     func poll(_ tuid: String, needs: RuleNeeds, into snapshot: inout DeviceSnapshot) async throws
         -> [ThingseeAPI.Message]
     {
-        let start = client.serverNow()
+        let start = apiTime.now()
         let from = snapshot.cursor.map { $0 - overlap } ?? (start - lookback)
         let recent = Set(snapshot.recentKeys)
         let fresh = try await client.allMessages(tuid, from: from, pageSize: pageSize)
             .filter { !recent.contains($0.deduplicationKey) }
-        let now = client.serverNow()
+        let now = apiTime.now()
         if needs.usesAlerts, isStale(snapshot.alertsFetchedAt, now: now) {
             let records = try await client.alerts(tuid, from: now - lookback, to: now)
             snapshot.observations.alerts = MessageConversion.episodes(records)
