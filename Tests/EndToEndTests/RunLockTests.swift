@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+/// A `tsee run` in the background, its stderr in a file.
+final class BackgroundRun: @unchecked Sendable {
+    // Only the test's task touches these; `Process` itself is thread-safe for terminate/wait.
+    let process = Process()
+    let errors: String
+
+    init(_ arguments: [String], environment: [String: String], folder: String) throws {
+        errors = folder + "/err-\(UUID().uuidString)"
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.executableURL = Tsee.binary
+        process.arguments = arguments
+        var env = environment
+        env["no_proxy"] = "127.0.0.1,localhost"
+        env["HOME"] = folder
+        env["NO_COLOR"] = "1"
+        process.environment = env
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var stderr: String { (try? String(contentsOfFile: errors, encoding: .utf8)) ?? "" }
+
+    /// Waits (polling its output, bounded) until stderr contains `text`.
+    func waitFor(_ text: String, attempts: Int = 600) async throws -> Bool {
+        for _ in 0..<attempts {
+            if stderr.contains(text) { return true }
+            if !process.isRunning { return stderr.contains(text) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    func exit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                self.process.waitUntilExit()
+                continuation.resume(returning: self.process.terminationStatus)
+            }
+        }
+    }
+}
+
+@Suite("One scheduler per database")
+struct RunLockTests {
+    func folder() throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-lock-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder.path
+    }
+
+    @Test func aSecondRunOnTheSameDatabaseWaitsThenRefusesNamingTheFirst() async throws {
+        let fleet = try await Fleet.start()
+        defer { Task { await fleet.stop() } }
+        let dir = try folder()
+        let db = dir + "/tsee.db"
+        let first = try BackgroundRun(
+            ["run", SchedulerCommandTests.repositoryRules, "--interval", "1", "--db", db],
+            environment: fleet.environment, folder: dir)
+        #expect(try await first.waitFor("cycle 1"), "\(first.stderr)")
+        let mutating = await fleet.requests.mutating
+
+        let second = try await fleet.tsee(
+            "run", SchedulerCommandTests.repositoryRules, "--once", "--db", db, "--lock-wait", "1s")
+        #expect(second.status == 2, "\(second.stderr)")
+        #expect(second.stderr.contains("in use by process \(first.process.processIdentifier)"), "\(second.stderr)")
+        #expect(await fleet.requests.mutating == mutating || first.stderr.contains("cycle 2"))
+
+        // A reader needs no lock.
+        let log = try await fleet.tsee("log", "--db", db, "-o", "json")
+        #expect(log.status == 0, "\(log.stderr)")
+        first.process.terminate()
+        #expect(await first.exit() == 0)
+    }
+
+    @Test func aRestartOverlapWaitsForTheOldProcessAndDoublesNothing() async throws {
+        let fleet = try await Fleet.start()
+        defer { Task { await fleet.stop() } }
+        let dir = try folder()
+        let db = dir + "/tsee.db"
+        let old = try BackgroundRun(
+            ["run", SchedulerCommandTests.repositoryRules, "--interval", "1", "--db", db],
+            environment: fleet.environment, folder: dir)
+        #expect(try await old.waitFor("cycle 1"), "\(old.stderr)")
+        // The new process starts while the old one still runs; it waits for the lock instead of reconciling the
+        // old one's actions in flight.
+        let new = try BackgroundRun(
+            ["run", SchedulerCommandTests.repositoryRules, "--interval", "1", "--db", db, "--lock-wait", "60s"],
+            environment: fleet.environment, folder: dir)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!new.stderr.contains("cycle 1"))
+        old.process.terminate()
+        #expect(await old.exit() == 0)
+        #expect(try await new.waitFor("cycle 1"), "\(new.stderr)")
+        new.process.terminate()
+        #expect(await new.exit() == 0)
+
+        let log = try await fleet.tsee("log", "--db", db, "--limit", "10000", "-o", "json")
+        let rows = try #require(log.json as? [[String: Any]])
+        let keys = rows.compactMap { $0["firing_key"] as? String }
+        #expect(Set(keys).count == keys.count)
+        let called = rows.filter { ["move", "send", "assign"].contains($0["action"] as? String ?? "") && $0["outcome"] as? String == "done" }
+        // Every write the simulator applied is one logged action, and no logged action was applied twice.
+        #expect(await fleet.server.stats.mutatingApplied == called.count)
+    }
+
+    @Test func aDatabaseOfAnotherDeploymentIsRefused() async throws {
+        let one = try await Fleet.start()
+        let two = try await Fleet.start()
+        defer {
+            Task {
+                await one.stop()
+                await two.stop()
+            }
+        }
+        let db = try folder() + "/tsee.db"
+        let first = try await one.tsee("run", SchedulerCommandTests.repositoryRules, "--once", "--db", db)
+        #expect(first.status == 0, "\(first.stderr)")
+        let other = try await two.tsee("run", SchedulerCommandTests.repositoryRules, "--once", "--db", db)
+        #expect(other.status == 2)
+        #expect(other.stderr.contains(one.url.absoluteString), "\(other.stderr)")
+        #expect(other.stderr.contains(two.url.absoluteString), "\(other.stderr)")
+        #expect(await two.requests.mutating == 0)
+    }
+}
