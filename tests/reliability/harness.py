@@ -70,7 +70,7 @@ class Workspace:
                 rc = "timeout"
         return rc, read(out_path), read(err_path)
 
-    def spawn(self, args, sim=None, name="tsee"):
+    def spawn(self, args, sim=None, name="tsee", preexec_fn=None):
         """Starts tsee in the background (own process group); returns (Popen, stdout path, stderr path)."""
         out_path, err_path = self.log_paths(name)
         out, err = open(out_path, "wb"), open(err_path, "wb")
@@ -81,6 +81,7 @@ class Workspace:
             stderr=err,
             stdin=subprocess.DEVNULL,
             cwd=self.root,
+            preexec_fn=preexec_fn,
         )
         out.close()
         err.close()
@@ -200,3 +201,25 @@ BACKTRACE_SIGNS = ("Fatal error", "Stack dump", "DecodingError", "CodingKeys", "
 def looks_raw(text):
     """Whether output shows something a user must never see: a crash, a backtrace or a raw decoding error."""
     return [sign for sign in BACKTRACE_SIGNS if sign in text]
+
+
+def firings_vs_log(db):
+    """The exactly-once invariant: for each live (rule, device), the firings its saved state counts equal the firings
+    the action log holds. Returns (firings counted by the states, lost, extra): lost are firings a state recorded
+    with no action logged, extra are logged firings no state recorded."""
+    counted = {}
+    for rule, tuid, state in query(db, "SELECT rule, tuid, state FROM rule_state WHERE dry_run = 0"):
+        try:
+            sequence = json.loads(state if isinstance(state, str) else bytes(state).decode()).get("sequence", 0)
+        except ValueError:
+            sequence = 0
+        if sequence:
+            counted[(rule, tuid)] = sequence
+    logged = {}
+    for rule, tuid, key in query(db, "SELECT rule, tuid, firing_key FROM actions WHERE dry_run = 0"):
+        parts = key.split("|")
+        if len(parts) >= 3 and not key.endswith(":resolved"):
+            logged.setdefault((rule, tuid), set()).add(parts[2])
+    lost = sum(max(0, n - len(logged.get(pair, ()))) for pair, n in counted.items())
+    extra = sum(max(0, len(seqs) - counted.get(pair, 0)) for pair, seqs in logged.items())
+    return sum(counted.values()), lost, extra

@@ -16,7 +16,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SECRET, Simulator, Workspace, cycles, looks_raw, query, read, stop  # noqa: E402
+from harness import SECRET, Simulator, Workspace, cycles, firings_vs_log, looks_raw, query, read, stop  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -246,6 +246,11 @@ def check_kill(ws, long):
             f"simulator: {history_sends} commands in histories, mutatingApplied {stats['mutatingApplied']} "
             f"(log: {len(done)}); lost {len(lost)}, duplicated {len(duplicated)}, unlogged {len(orphans)}"
         )
+        firings, firings_lost, firings_extra = firings_vs_log(db)
+        c.figure(f"firings: {firings} in rule states; {firings_lost} with no logged action, {firings_extra} logged twice")
+        c.expect(firings > 0, "no firing recorded: the check did not test anything")
+        c.expect(not firings_lost, f"{firings_lost} firings lost (recorded in a rule state, never logged)")
+        c.expect(not firings_extra, f"{firings_extra} logged firings that no rule state recorded")
         c.expect(started_cycles >= target_cycles, f"only {started_cycles} cycles in the time allowed")
         c.expect(kills >= target_cycles // 4, f"only {kills} kills")
         c.expect(not intents, f"{len(intents)} intents still open after the restart")
@@ -256,6 +261,64 @@ def check_kill(ws, long):
         c.expect(len(keys) == len(set(keys)), "a firing_key appears twice")
         c.expect(stats["mutatingApplied"] == len(done), "the simulator applied a different number of changes than logged")
         c.expect(sum(r[0] == "send" for r in done) > 0, "no command was sent: the check did not test anything")
+    finally:
+        sim.stop()
+    return c
+
+
+DISK_RULES = """
+rule park
+  when battery above 0
+  then move to quarantine
+
+rule note
+  when battery above 0
+  then log "{tuid} at {battery} %"
+"""
+
+
+# 3b. A database that refuses writes: the file may not grow (a file-size limit, as a full disk), then may again.
+def check_disk_full(ws, long):
+    import resource
+
+    c = Check("refused writes (file-size limit), then a restart")
+    rules = ws.write("disk.rules", DISK_RULES)
+    db = os.path.join(ws.root, "disk.db")
+    sim = Simulator(ws, "--devices", 20 if not long else 60, name="sim-disk")
+    try:
+        # A database with its schema, then a limit just above its size: the first firings' writes fail.
+        rc, _, err = ws.tsee(["run", rules, "--once", "--db", db, "--dry-run"], sim, 120, "disk-prepare")
+        c.expect(rc == 0, f"preparing the database exited {rc}: {err.strip()[-300:]}")
+        size = os.path.getsize(db) + sum(
+            os.path.getsize(db + ext) for ext in ("-wal", "-shm") if os.path.exists(db + ext))
+        limit = size + 4096
+
+        def limited():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        run, _, err_path = ws.spawn(["run", rules, "--interval", "1s", "--db", db], sim, "disk-full", limited)
+        time.sleep(4 if not long else 20)
+        run.send_signal(signal.SIGTERM)
+        rc_full = stop(run)
+        full_err = read(err_path)
+        refused = full_err.count("could not log the firing") + full_err.count("saving rule state failed")
+        rc, _, err = ws.tsee(["run", rules, "--once", "--db", db], sim, 300, "disk-restart")
+        c.expect(rc == 0, f"the run after the limit was lifted exited {rc}: {err.strip()[-400:]}")
+        firings, firings_lost, firings_extra = firings_vs_log(db)
+        moved = {r[0] for r in query(db, "SELECT tuid FROM actions WHERE dry_run = 0 AND rule = 'park' AND outcome IN ('done', 'skipped')")}
+        stats = sim.stats()
+        c.figure(
+            f"limit {limit} bytes: {refused} refused writes reported (exit {rc_full}); after the restart "
+            f"{firings} firings, {firings_lost} lost, {firings_extra} doubled; {len(moved)} devices quarantined, "
+            f"mutatingApplied {stats['mutatingApplied']}"
+        )
+        c.expect(refused > 0, "no write was refused: the check did not test anything")
+        c.expect(not firings_lost, f"{firings_lost} firings lost")
+        c.expect(not firings_extra, f"{firings_extra} firings doubled")
+        c.expect(stats["mutatingApplied"] == len(
+            query(db, "SELECT id FROM actions WHERE dry_run = 0 AND outcome = 'done' AND action IN ('move', 'send', 'assign')")),
+            "the simulator applied a different number of changes than logged")
     finally:
         sim.stop()
     return c
@@ -436,7 +499,7 @@ def main():
     ws = Workspace(root, os.path.abspath(binary))
     print(f"reliability ({'long' if args.long else 'short'} form): {binary}; work directory {root}", flush=True)
 
-    checks = [check_tokens, check_faults, check_kill, check_malformed, check_fuzz]
+    checks = [check_tokens, check_faults, check_kill, check_disk_full, check_malformed, check_fuzz]
     results, started = [], time.monotonic()
     for fn in checks:
         if args.only and not any(o in fn.__name__ for o in args.only):
