@@ -10,11 +10,16 @@ public enum TimeExpression {
         if t.lowercased() == "now" { return now }
         if let first = t.first, first == "-" || first == "+" {
             guard let d = duration(String(t.dropFirst())), t.count > 1, t.last!.isLetter else { return nil }
-            return first == "-" ? now - d : now + d
+            // Checked: `+9223372036854775807s` is refused as out of range, not a crash.
+            let (value, overflow) = first == "-" ? now.subtractingReportingOverflow(d) : now.addingReportingOverflow(d)
+            return overflow || !range.contains(value) ? nil : value
         }
-        if !t.isEmpty, t.allSatisfy(\.isASCIIDigit), let n = Int64(t) { return n }
-        return ISOTime.parse(t)
+        if !t.isEmpty, t.allSatisfy(\.isASCIIDigit), let n = Int64(t) { return range.contains(n) ? n : nil }
+        return ISOTime.parse(t).flatMap { range.contains($0) ? $0 : nil }
     }
+
+    /// The times a command accepts: 1970 to the end of 9999, so that every later date computation stays in range.
+    public static let range: ClosedRange<Int64> = 0...253_402_300_799
 
     /// Seconds for a duration: a plain number of seconds, or a number with `s`, `m`, `h`, `d` or `w`.
     public static func duration(_ text: String) -> Int64? {
