@@ -13,6 +13,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries, each behind its own module and imported by exactly one Swift module.
@@ -31,7 +34,18 @@ let package = Package(
         // The scheduler: polling, evaluation, exactly-once actions, reconciliation.
         .target(
             name: "Automation",
-            dependencies: ["ThingseeAPI", "Rules", "Store", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "ThingseeAPI", "Rules", "Store", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
+        // Running as a service: the metrics and health endpoint, systemd notifications.
+        .target(
+            name: "Service",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The REPL and script runner: command table, parsing, completion, output.
         .target(name: "REPL", dependencies: ["ThingseeAPI", "Rules", "Store", "Automation", "CReadline"]),
         // Thin executable: argument parsing and wiring.
@@ -41,6 +55,8 @@ let package = Package(
                 "REPL", "Automation", "Simulator", "ThingseeAPI", "Rules", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                "Service", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // The numbers of BENCHMARKS.md (`scripts/bench`).
@@ -60,5 +76,8 @@ let package = Package(
             ]),
         .testTarget(name: "REPLTests", dependencies: ["REPL", "Simulator", "ThingseeAPI"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Simulator"]),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: ["Service", .product(name: "Prometheus", package: "swift-prometheus")]),
     ]
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what tsee builds and tests with, when any of it is missing: Debian's readline and SQLite development
-# packages and the sqlite3 shell, and Python's pexpect and pytest for the pseudo-terminal tests.
+# packages and the sqlite3 shell, and Python's pexpect, pytest and prometheus-client for the pty and service tests.
 set -euo pipefail
 need=()
 for pkg in libreadline-dev libsqlite3-dev sqlite3; do
@@ -13,10 +13,12 @@ if ((${#need[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for module in pexpect pytest; do
+# module:package — the pty tests need pexpect, the service tests the Prometheus client's text parser.
+for pair in pexpect:pexpect pytest:pytest prometheus_client:prometheus-client; do
+    module=${pair%%:*} package=${pair#*:}
     if ! python3 -c "import $module" 2>/dev/null; then
-        echo "deps: installing Python package $module" >&2
-        python3 -m pip install -q "$module" || echo "deps: could not install $module (pty tests will fail)" >&2
+        echo "deps: installing Python package $package" >&2
+        python3 -m pip install -q "$package" || echo "deps: could not install $package (its tests will fail)" >&2
     fi
 done
 command -v swift >/dev/null || { echo "deps: swift is not on PATH (a Swift 6 toolchain is required)" >&2; exit 1; }

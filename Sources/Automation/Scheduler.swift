@@ -16,15 +16,18 @@ import ThingseeAPI
 /// and the firing happens then, under the same firing key.
 public actor Scheduler {
     public let client: ThingseeClient
-    public let engine: Engine
+    /// The rules in force; replaced by ``reload(_:)``.
+    public nonisolated var engine: Engine { rulebook.withLock { $0.engine } }
     public let store: Store
     public let options: SchedulerOptions
     private let clock: SchedulerClock
     private let apiTime: any APITime
     private let logger: Logger
-    private let step: DeviceStep
+    private let rulebook: Mutex<Rulebook>
     private let runner: ActionRunner
     private let poller: DevicePoller
+    private let metrics = SchedulerMetrics()
+    private let observer: (@Sendable (CycleReport) -> Void)?
 
     /// Device → group, from the groups the rules' scopes need.
     private var directory: [String: String] = [:]
@@ -39,17 +42,17 @@ public actor Scheduler {
     public init(
         client: ThingseeClient, engine: Engine, store: Store, options: SchedulerOptions,
         clock: SchedulerClock = .continuous, apiTime: (any APITime)? = nil,
-        logger: Logger = Logger(label: "tsee.scheduler")
+        logger: Logger = Logger(label: "tsee.scheduler"), observer: (@Sendable (CycleReport) -> Void)? = nil
     ) {
+        self.observer = observer
         self.client = client
-        self.engine = engine
         self.store = store
         self.options = options
         self.clock = clock
         let apiTime = apiTime ?? ClientAPITime(client)
         self.apiTime = apiTime
         self.logger = logger
-        self.step = DeviceStep(engine: engine, conversion: MessageConversion(needs: engine.ruleSet.needs))
+        self.rulebook = Mutex(Rulebook(engine))
         self.runner = ActionRunner(client: client)
         self.poller = DevicePoller(client: client, apiTime: apiTime, options: options)
     }
@@ -91,6 +94,58 @@ public actor Scheduler {
             wait = nil
         }
         return .stopped
+    }
+
+    // MARK: - Reload
+
+    /// What a reload changed.
+    public struct Reload: Sendable, Equatable {
+        public var added: [String] = []
+        public var removed: [String] = []
+        public var kept: [String] = []
+        /// Firings of removed rules that were still open, closed in the log.
+        public var closedFirings = 0
+    }
+
+    /// Replaces the rules from the next cycle on (SIGHUP). Each rule keeps its per-device state by name — so its
+    /// firing sequence, and with it the uniqueness of firing keys, carries on; a removed rule's open firings are
+    /// closed in the action log with a `log` row saying so.
+    public func reload(_ newEngine: Engine) async -> Reload {
+        let old = engine
+        var change = Reload()
+        let oldNames = Set(old.rules.map(\.name))
+        let newNames = Set(newEngine.rules.map(\.name))
+        change.added = newEngine.rules.map(\.name).filter { !oldNames.contains($0) }
+        change.removed = old.rules.map(\.name).filter { !newNames.contains($0) }
+        change.kept = newEngine.rules.map(\.name).filter { oldNames.contains($0) }
+        var closing: [ActionIntent] = []
+        let now = apiTime.now()
+        for (tuid, list) in states {
+            var mapped = newEngine.initialStates()
+            for (i, rule) in newEngine.rules.enumerated() {
+                if let j = old.ruleSet.index(of: rule.name), j < list.count { mapped[i] = list[j] }
+            }
+            for name in change.removed {
+                guard let j = old.ruleSet.index(of: name), j < list.count, list[j].phase == .firing else { continue }
+                closing.append(
+                    ActionIntent(
+                        time: now, rule: name, tuid: tuid, kind: .log,
+                        parameters: ActionCall.log(text: "rule removed by a reload while firing").parametersJSON,
+                        dryRun: options.dryRun, firingKey: "\(name)|\(tuid)|\(list[j].sequence)|removed|\(options.dryRun ? 1 : 0)"))
+            }
+            states[tuid] = mapped
+        }
+        if !closing.isEmpty {
+            do {
+                try await store.recordIntents(closing)
+                change.closedFirings = closing.count
+            } catch {
+                logger.error("could not close the removed rules' firings in the log", metadata: ["error": "\(error)"])
+            }
+        }
+        rulebook.withLock { $0 = Rulebook(newEngine) }
+        directoryFetchedAt = nil
+        return change
     }
 
     // MARK: - One cycle
@@ -177,8 +232,14 @@ public actor Scheduler {
             log.error("saving rule state failed", metadata: ["error": "\(error)", "event": "save-failed"])
         }
         summary.errors += await expireConfirmations(log)
+        if !options.dryRun, let open = try? await store.actions(filter: ActionFilter(dryRun: false, unconfirmedOnly: true)) {
+            metrics.unconfirmed(open.count)
+        }
+        metrics.firing(states, rules: engine.rules)
 
-        summary.seconds = (clock.now - started).seconds
+        let duration = clock.now - started
+        summary.seconds = duration.seconds
+        metrics.cycle(summary, duration: duration)
         summary.requests = client.metrics.requests - requestsBefore
         if let cycleID {
             try? await store.finishCycle(
@@ -196,6 +257,7 @@ public actor Scheduler {
                 "requests": "\(summary.requests)", "seconds": "\(String(format: "%.2f", summary.seconds))",
                 "summary": "\(summary.line)",
             ])
+        observer?(summary)
         return summary
     }
 
@@ -234,10 +296,11 @@ public actor Scheduler {
         let devices = devicesInScope()
         work.summary.devices = devices.count
         let pending = await pendingConfirmations()
+        let book = rulebook.withLock { $0 }
         let jobs = devices.map { tuid in
             DeviceJob(
                 tuid: tuid, group: directory[tuid], snapshot: snapshots[tuid] ?? DeviceSnapshot(),
-                states: states[tuid] ?? engine.initialStates(), pending: pending[tuid] ?? [])
+                states: states[tuid] ?? book.engine.initialStates(), pending: pending[tuid] ?? [], rulebook: book)
         }
         collected.start(jobs)
         let concurrency = max(1, options.concurrency)
@@ -294,9 +357,10 @@ public actor Scheduler {
     }
 
     /// Rows for a device's rule states: all of them, or only the rules at `indices`.
-    nonisolated private func stateRows(_ tuid: String, _ states: [RuleState], only indices: [Int]? = nil)
-        -> [RuleStateRow]
-    {
+    nonisolated private func stateRows(
+        _ tuid: String, _ states: [RuleState], only indices: [Int]? = nil, engine: Engine? = nil
+    ) -> [RuleStateRow] {
+        let engine = engine ?? self.engine
         let encoder = JSONEncoder()
         return (indices ?? Array(states.indices)).compactMap { i in
             guard let data = try? encoder.encode(states[i]) else { return nil }
@@ -433,6 +497,7 @@ public actor Scheduler {
                     settled += 1
                 case .notApplied:
                     let result = await runner.perform(call, tuid: record.tuid, transactionID: record.transactionID)
+                    metrics.action(rule: record.rule, kind: record.kind.rawValue, outcome: result.label)
                     if try await complete(record.id, result, log: log.with(meta)) { settled += 1 }
                     if case .failed = result { errors += 1 }
                 }
@@ -472,6 +537,8 @@ public actor Scheduler {
         var snapshot: DeviceSnapshot
         var states: [RuleState]
         var pending: [PendingCommand]
+        /// The rules this cycle evaluates with (a reload takes effect at the next cycle).
+        var rulebook: Rulebook
     }
 
     struct DeviceOutcome: Sendable {
@@ -508,7 +575,8 @@ public actor Scheduler {
         let fresh: [ThingseeAPI.Message]
         do {
             fresh = try await poller.poll(
-                tuid, needs: DevicePoller.needs(of: engine, tuid: tuid, group: job.group), into: &polled)
+                tuid, needs: DevicePoller.needs(of: job.rulebook.engine, tuid: tuid, group: job.group),
+                into: &polled)
         } catch {
             outcome.pollFailed = true
             outcome.errors += 1
@@ -518,7 +586,7 @@ public actor Scheduler {
         }
         outcome.newMessages = fresh.count
 
-        let result = step.run(
+        let result = job.rulebook.step.run(
             DeviceStep.Input(
                 tuid: tuid, group: job.group, snapshot: polled, states: job.states, pending: job.pending,
                 fresh: fresh, now: apiTime.now()))
@@ -550,25 +618,34 @@ public actor Scheduler {
             let ids: [Int64]
             do {
                 ids = try await store.recordIntents(
-                    planned.map(\.intent), ruleStates: stateRows(tuid, result.states, only: [rule]))
+                    planned.map(\.intent),
+                    ruleStates: stateRows(tuid, result.states, only: [rule], engine: job.rulebook.engine))
                 committed[rule] = result.states[rule]
             } catch {
                 unwritten = true
                 outcome.errors += 1
                 log.error(
                     "could not log the firing; nothing carried out, it fires again next cycle",
-                    metadata: ["rule": "\(engine.rules[rule].name)", "error": "\(error)", "event": "firing-unwritten"])
+                    metadata: [
+                        "rule": "\(job.rulebook.engine.rules[rule].name)", "error": "\(error)",
+                        "event": "firing-unwritten",
+                    ])
                 continue
             }
             outcome.actions += planned.count
             for plan in planned where plan.intent.dryRun {
                 outcome.wouldBe.append(WouldBeAction(rule: plan.intent.rule, tuid: tuid, action: plan.action.description))
             }
+            for plan in planned where !plan.needsCall {
+                let settled = plan.intent.outcome ?? (plan.intent.dryRun ? .would : .done)
+                metrics.action(rule: plan.intent.rule, kind: plan.call.kind.rawValue, outcome: settled.rawValue)
+            }
             for (plan, id) in zip(planned, ids) where plan.needsCall {
                 // A replayed firing key returns the id of an action already logged: never act twice.
                 guard let existing = try? await store.action(id: id), existing.outcome == .intent else { continue }
                 let actionLog = log.with(["rule": "\(plan.intent.rule)", "action": "\(plan.call.kind.rawValue)"])
                 let called = await runner.perform(plan.call, tuid: tuid, transactionID: plan.intent.transactionID)
+                metrics.action(rule: plan.intent.rule, kind: plan.call.kind.rawValue, outcome: called.label)
                 do {
                     _ = try await complete(id, called, log: actionLog)
                 } catch {
@@ -673,5 +750,16 @@ private final class Race<T: Sendable>: Sendable {
             return s.continuation
         }
         continuation?.resume(returning: value)
+    }
+}
+
+/// The rules in force and the pure step built from them, swapped whole by a reload.
+struct Rulebook: Sendable {
+    let engine: Engine
+    let step: DeviceStep
+
+    init(_ engine: Engine) {
+        self.engine = engine
+        self.step = DeviceStep(engine: engine, conversion: MessageConversion(needs: engine.ruleSet.needs))
     }
 }

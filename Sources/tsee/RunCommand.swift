@@ -1,7 +1,11 @@
 import ArgumentParser
 import Automation
 import Foundation
+import Synchronization
 import Logging
+import Metrics
+import Prometheus
+import Service
 import REPL
 import Rules
 import Store
@@ -62,6 +66,14 @@ struct RunCommand: AsyncParsableCommand {
         help: "Forget saved cursors that lie in the API's future (a restored backup, a time-scaled run).")
     var resetCursors = false
 
+    @Option(
+        name: .customLong("metrics-listen"),
+        help: "Serve /metrics (Prometheus) and /healthz on HOST:PORT, e.g. 127.0.0.1:9464 (loopback only by default).")
+    var metricsListen: String?
+
+    @Flag(name: .customLong("metrics-listen-public"), help: "Allow --metrics-listen on a non-loopback address.")
+    var metricsListenPublic = false
+
     @Option(name: .customLong("log-format"), help: "text or json (one object per line).")
     var logFormat = "text"
 
@@ -93,6 +105,12 @@ struct RunCommand: AsyncParsableCommand {
         }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level takes trace, debug, info, notice, warning, error or critical")
+        }
+        let metricsAddress: MetricsServer.Address?
+        do {
+            metricsAddress = try metricsListen.map { try MetricsServer.Address.parse($0, allowPublic: metricsListenPublic) }
+        } catch {
+            throw ValidationError("\(error)")
         }
         LoggingSystem.bootstrap { _ in
             LogOutput(format: format, logLevel: level, write: { console.err($0) })
@@ -149,8 +167,40 @@ struct RunCommand: AsyncParsableCommand {
             await connection.close()
             throw error
         }
+        // Service operation: metrics and health when asked for, systemd's notifications when run under it.
+        let health = Health(interval: options.interval, started: Date().timeIntervalSince1970)
+        var metricsServer: MetricsServer?
+        if let metricsAddress {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            let server = MetricsServer(address: metricsAddress, registry: registry, health: health)
+            do {
+                let port = try await server.start()
+                console.err("tsee run: metrics on http://\(metricsAddress.host):\(port)/metrics and /healthz\n")
+            } catch {
+                console.err("tsee run: not started: \(error)\n")
+                await connection.close()
+                throw ExitCode(ExitStatus.usage.rawValue)
+            }
+            metricsServer = server
+        }
+        let notifier = SystemdNotifier()
+        let cyclesSeen = Mutex(0)
         let scheduler = Scheduler(
-            client: connection.client, engine: Engine(ruleSet), store: store, options: options, logger: logger)
+            client: connection.client, engine: Engine(ruleSet), store: store, options: options, logger: logger,
+            observer: { report in
+                health.cycleEnded(at: Date().timeIntervalSince1970, authenticationRefused: report.authenticationFailed)
+                let first = cyclesSeen.withLock { n -> Bool in
+                    n += 1
+                    return n == 1
+                }
+                if first { notifier.ready(status: report.line) } else { notifier.status(report.line) }
+                notifier.watchdog()
+            })
+        let ruleArguments = rules.isEmpty ? ["rules"] : rules
+        Signals.setHandler(SIGHUP) { _ in
+            Task { await Self.reload(ruleArguments, into: scheduler, console: console) }
+        }
 
         if once {
             let report = await scheduler.runCycle()
@@ -177,11 +227,32 @@ struct RunCommand: AsyncParsableCommand {
             await scheduler.requestStop()
         }
         let ending = await scheduler.run()
+        notifier.stopping()
         stopper.cancel()
+        await metricsServer?.stop()
         await connection.close()
         if case .authenticationRefused(let cycles) = ending {
             console.err("tsee run: stopped: the login was refused in \(cycles) cycles in a row\n")
             throw ExitCode(ExitStatus.authentication.rawValue)
+        }
+    }
+
+    /// SIGHUP: reads the rule files again; a broken set is refused with its diagnostics and the running set kept.
+    static func reload(_ paths: [String], into scheduler: Scheduler, console: Console) async {
+        do {
+            let (loaded, diagnostics, files) = try RuleFiles.load(paths)
+            for diagnostic in diagnostics { console.err(diagnostic.description + "\n") }
+            if diagnostics.hasErrors {
+                console.err("tsee run: reload refused: fix the errors above; the running rules stay in force\n")
+                return
+            }
+            let change = await scheduler.reload(Engine(loaded))
+            console.err(
+                "tsee run: reloaded \(loaded.rules.count) rules from \(files.count) files (added: "
+                    + "\(change.added.joined(separator: ", ")); removed: \(change.removed.joined(separator: ", ")); "
+                    + "\(change.closedFirings) open firings of removed rules closed in the log)\n")
+        } catch {
+            console.err("tsee run: reload refused: \(error); the running rules stay in force\n")
         }
     }
 

@@ -17,6 +17,15 @@ struct ActionRunner: Sendable {
         /// It may or may not have happened (5xx, timeout or connection lost after the request went out, or
         /// cancelled mid-flight). The intent stays open; reconciliation finds out before anything is sent again.
         case unknown(reason: String)
+
+        /// The `outcome` label of `tsee_actions_total`.
+        var label: String {
+            switch self {
+            case .done: "done"
+            case .failed: "failed"
+            case .unknown: "unknown"
+            }
+        }
     }
 
     /// Performs one action. Never throws: every ending is a ``Result``.

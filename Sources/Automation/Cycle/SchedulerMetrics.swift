@@ -1,0 +1,56 @@
+import CoreMetrics
+import Foundation
+import Rules
+
+/// What the scheduler reports through swift-metrics; `tsee run --metrics-listen` exports it for Prometheus.
+///
+/// The names are the contract of DESIGN's "Running as a service" (dashboards and alerts depend on them). With no
+/// metrics backend bootstrapped every call here does nothing.
+struct SchedulerMetrics: Sendable {
+    private let wallClock: @Sendable () -> Double
+
+    init(wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.wallClock = wallClock
+        // Made once up front so that every series exists from the first scrape, at zero.
+        _ = Counter(label: "tsee_cycles_total")
+        _ = Counter(label: "tsee_poll_failures_total")
+        _ = Counter(label: "tsee_clock_errors_total")
+        _ = Counter(label: "tsee_messages_total", dimensions: [("source", "poll")])
+        Gauge(label: "tsee_stream_connected").record(0)
+        Gauge(label: "tsee_commands_unconfirmed").record(0)
+    }
+
+    func cycle(_ report: CycleReport, duration: Duration) {
+        Counter(label: "tsee_cycles_total").increment()
+        CoreMetrics.Timer(label: "tsee_cycle_duration_seconds").recordNanoseconds(
+            duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        Gauge(label: "tsee_devices").record(report.devices)
+        if report.newMessages > 0 {
+            Counter(label: "tsee_messages_total", dimensions: [("source", "poll")]).increment(by: report.newMessages)
+        }
+        if report.failedDevices > 0 { Counter(label: "tsee_poll_failures_total").increment(by: report.failedDevices) }
+        if !report.stalled, !report.authenticationFailed, !report.nothingPolled {
+            Gauge(label: "tsee_last_cycle_success_timestamp_seconds").record(wallClock())
+        }
+    }
+
+    func action(rule: String, kind: String, outcome: String) {
+        Counter(label: "tsee_actions_total", dimensions: [("rule", rule), ("kind", kind), ("outcome", outcome)])
+            .increment()
+    }
+
+    func unconfirmed(_ count: Int) {
+        Gauge(label: "tsee_commands_unconfirmed").record(count)
+    }
+
+    /// Devices firing now, per rule.
+    func firing(_ states: [String: [RuleState]], rules: [CompiledRule]) {
+        var counts = Array(repeating: 0, count: rules.count)
+        for list in states.values {
+            for (i, state) in list.enumerated() where i < counts.count && state.phase == .firing { counts[i] += 1 }
+        }
+        for (i, rule) in rules.enumerated() {
+            Gauge(label: "tsee_rule_firing", dimensions: [("rule", rule.name)]).record(counts[i])
+        }
+    }
+}
