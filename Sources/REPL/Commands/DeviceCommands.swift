@@ -116,22 +116,51 @@ extension CommandDefinition {
     }
 
     static let install = CommandDefinition(
-        name: "install", summary: "set a device's installation status",
-        usage: "TUID STATUS", positionals: [.tuid, .status], example: "install TSPD04ESY93100802 quarantine",
-        notes: ["STATUS: " + InstallationStatus.allCases.map(\.rawValue).joined(separator: ", ")]
+        name: "install", summary: "set the installation status of a device, or of many (--where, --group, -)",
+        usage: "(TUID | --where EXPR [--group G] | -) STATUS [--yes] [--dry-run]", positionals: [.tuid, .status],
+        flags: BulkAction.flags, example: "install --where 'battery below 5' retired --dry-run",
+        notes: [
+            "STATUS: " + InstallationStatus.allCases.map(\.rawValue).joined(separator: ", "),
+            Self.bulkNote,
+        ]
     ) { inv in
-        try inv.expectPositionals(2, 2)
-        let tuid = try inv.tuid(at: 0)
-        let status = try Self.status(inv.positionals[1])
-        let result = try await inv.client.setInstallationStatus(tuid, status)
-        inv.emit(
-            Rendered(
-                data: result.raw,
-                table: Table(
-                    columns: ["tuid", "status", "group"],
-                    rows: [[result.tuid ?? tuid, result.installationStatus ?? status.rawValue, result.groupId ?? "-"]]))
-        )
+        let (target, rest) = try BulkAction.target(inv)
+        guard rest.count == 1 else {
+            throw CommandError.usage(
+                "install: \(rest.isEmpty ? "missing STATUS" : "too many arguments"); usage: install \(inv.command.usage)")
+        }
+        let status = try Self.status(rest[0])
+        let client = inv.client
+        let action = BulkAction(
+            inv: inv, summary: "install \(status.rawValue)",
+            request: { "POST /things/\($0)/installations {\"installation_status\":\"\(status.rawValue)\"}" },
+            perform: { tuid in
+                let result = try await client.setInstallationStatus(tuid, status)
+                return "status \(result.installationStatus ?? status.rawValue)"
+            })
+        switch target {
+        case .one(let tuid) where !inv.arguments.has("--dry-run"):
+            let result = try await inv.client.setInstallationStatus(tuid, status)
+            inv.emit(
+                Rendered(
+                    data: result.raw,
+                    table: Table(
+                        columns: ["tuid", "status", "group"],
+                        rows: [[result.tuid ?? tuid, result.installationStatus ?? status.rawValue, result.groupId ?? "-"]]
+                    )))
+        case .one(let tuid):
+            try await action.run([tuid])
+        case .many(let selection, let stdin):
+            let (tuids, failed) = try await BulkAction.devices(selection, fromStandardInput: stdin, inv: inv)
+            try await action.run(tuids, unreadable: failed)
+        }
     }
+
+    static let bulkNote =
+        "In place of a TUID, --where EXPR (a rule condition, optionally within --group G) or --group G alone selects "
+        + "devices, and `-` reads TUIDs from standard input. The selection is shown and confirmed on a terminal; "
+        + "without one, --yes is required. Requests run concurrently; one result row per device; exit 5 when some "
+        + "failed. --dry-run shows the requests and sends nothing."
 
     static let installations = CommandDefinition(
         name: "installations", summary: "a device's installation status history, newest first", usage: "TUID",

@@ -74,22 +74,43 @@ extension CommandDefinition {
     }
 
     static let groupAssign = CommandDefinition(
-        name: "assign", summary: "move a device into a group (`unassigned` takes it out)", usage: "TUID GROUP",
-        positionals: [.tuid, .group], example: "group assign TSPD04ESY93100802 cold-chain"
+        name: "assign", summary: "move a device, or many (--where, --group, -), into a group (`unassigned` takes it out)",
+        usage: "(TUID | --where EXPR [--group G] | -) GROUP [--yes] [--dry-run]", positionals: [.tuid, .group],
+        flags: BulkAction.flags, example: "group assign TSPD04ESY93100802 cold-chain", notes: [Self.bulkNote]
     ) { inv in
-        try inv.expectPositionals(2, 2)
-        let tuid = try inv.tuid(at: 0)
-        let group = inv.positionals[1]
+        let (target, rest) = try BulkAction.target(inv)
+        guard rest.count == 1 else {
+            throw CommandError.usage(
+                "group assign: \(rest.isEmpty ? "missing GROUP" : "too many arguments"); usage: group assign "
+                    + inv.command.usage)
+        }
+        let group = rest[0]
         guard !group.isEmpty, !group.contains(where: \.isWhitespace) else {
             throw CommandError.usage("`\(group)` is not a group id: group ids contain no white space")
         }
-        let result = try await inv.client.assignGroup(tuid, to: group)
-        inv.emit(
-            Rendered(
-                data: result.raw,
-                table: Table(
-                    columns: ["tuid", "group", "status"],
-                    rows: [[result.tuid ?? tuid, result.groupId ?? group, result.installationStatus ?? "-"]])))
+        let client = inv.client
+        let action = BulkAction(
+            inv: inv, summary: "group assign \(group)",
+            request: { "POST /things/\($0)/group {\"group_id\":\"\(group)\"}" },
+            perform: { tuid in
+                let result = try await client.assignGroup(tuid, to: group)
+                return "group \(result.groupId ?? group)"
+            })
+        switch target {
+        case .one(let tuid) where !inv.arguments.has("--dry-run"):
+            let result = try await inv.client.assignGroup(tuid, to: group)
+            inv.emit(
+                Rendered(
+                    data: result.raw,
+                    table: Table(
+                        columns: ["tuid", "group", "status"],
+                        rows: [[result.tuid ?? tuid, result.groupId ?? group, result.installationStatus ?? "-"]])))
+        case .one(let tuid):
+            try await action.run([tuid])
+        case .many(let selection, let stdin):
+            let (tuids, failed) = try await BulkAction.devices(selection, fromStandardInput: stdin, inv: inv)
+            try await action.run(tuids, unreadable: failed)
+        }
     }
 
     static let groupThings = CommandDefinition(
