@@ -34,6 +34,6 @@ import Testing
         #expect(completer.candidates(line: "messages X -o ") == ["csv", "json", "jsonl", "table"])
         #expect(completer.candidates(line: "watch -n 5 mess") == ["messages"])
         #expect(completer.candidates(line: "watch -n 5 thing TSE") == ["TSEN01VEZ73707339"])
-        #expect(completer.candidates(line: "help ex") == ["exit", "exit-codes"])
+        #expect(completer.candidates(line: "help ex") == ["exit", "exit-codes", "export"])
     }
 }

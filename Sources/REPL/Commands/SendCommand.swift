@@ -4,8 +4,8 @@ import ThingseeAPI
 extension CommandDefinition {
     static let send = CommandDefinition(
         name: "send", summary: "send a configuration command (tsmEv 30); --wait blocks until the device echoes it",
-        usage: "(TUID | --where EXPR [--group G] | -) TSMID [key=value …] [--tx N] [--wait [DUR]] [--unchecked] "
-            + "[--yes] [--dry-run]",
+        usage: "TUID TSMID [key=value …] [--tx N] [--wait [DUR]] [--unchecked] [--dry-run]"
+            + " | (--where EXPR [--group G] | -) TSMID [key=value …] [--unchecked] [--yes] [--dry-run]",
         positionals: [.tuid, .commandID, .commandParameter],
         variadic: true,
         flags: BulkAction.flags + [
@@ -66,7 +66,7 @@ struct SendCommand {
                     let tx = Command.randomTransactionID()
                     _ = try await client.sendCommands(
                         tuid, [Command(tsmId: tsmId, transactionId: tx, parameters: parameters)])
-                    return "accepted, transactionId \(tx) (not yet confirmed)"
+                    return "transactionId \(tx) accepted (the echo confirms it; see `commands TUID`)"
                 })
             if case .one(let one) = target {
                 try await action.run([one])

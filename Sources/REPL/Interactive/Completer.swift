@@ -123,7 +123,7 @@ public struct Completer: Sendable {
         else { return [] }
         return names.filter { $0.hasPrefix(namePrefix) && (!$0.hasPrefix(".") || namePrefix.hasPrefix(".")) }.map {
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: (expanded.isEmpty ? "" : expanded) + $0, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: expanded + $0, isDirectory: &isDirectory)
             return folder + $0 + (isDirectory.boolValue ? "/" : "")
         }
     }

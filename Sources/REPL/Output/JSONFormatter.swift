@@ -37,17 +37,22 @@ public enum CSVFormatter {
         var out = keys.map(field).joined(separator: ",") + "\r\n"
         for row in rows {
             let cells = keys.map { key -> String in
-                let v = row.objectValue.map { $0[key] } ?? (key == "value" ? row : nil)
-                switch v {
-                case nil, .null?: return ""
-                case .string(let s)?: return field(inert(s))
-                case .number?, .bool?: return field(v!.description)
-                case let other?: return field(inert(other.description))
-                }
+                cell(row.objectValue.map { $0[key] } ?? (key == "value" ? row : nil))
             }
             out += cells.joined(separator: ",") + "\r\n"
         }
         return out
+    }
+
+    /// One value as a CSV cell: empty for nothing, numbers plainly, text made inert, nested values as JSON.
+    public static func cell(_ value: JSONValue?) -> String {
+        switch value {
+        case nil, .null?: return ""
+        case .string(let s)?: return field(inert(s))
+        case .number(let n)?: return field(JSONValue.number(n).description)
+        case .bool(let b)?: return b ? "true" : "false"
+        case let other?: return field(inert(other.description))
+        }
     }
 
     /// `s`, prefixed with `'` when a spreadsheet would take it for a formula.
