@@ -13,7 +13,7 @@ import Testing
 
     @Test func commandsAndSubcommands() {
         #expect(completer.candidates(line: "gr") == ["group", "groups"])
-        #expect(completer.candidates(line: "group ") == ["assign", "create", "delete", "things"])
+        #expect(completer.candidates(line: "group ") == ["assign", "create", "delete", "of", "rename", "things"])
         #expect(completer.candidates(line: "groups; th") == ["thing", "things"])
     }
 

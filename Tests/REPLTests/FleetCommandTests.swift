@@ -12,10 +12,11 @@ struct Session {
     let context: CommandContext
     let output: CapturedOutput
 
-    static func start(devices: Int = 40, errorIsTerminal: Bool = false) async throws -> Session {
+    static func start(devices: Int = 40, errorIsTerminal: Bool = false, echoDelay: Double = 3) async throws -> Session {
         var configuration = SimulatorConfiguration()
         configuration.devices = devices
         configuration.seed = 1
+        configuration.echoDelay = echoDelay
         let server = SimulatorServer(configuration: configuration)
         let url = try await server.start()
         let client = ThingseeClient(

@@ -80,7 +80,7 @@ def test_tab_completes_commands_and_subcommands(state):
     child.expect(r"group\s+groups")
     interrupt(child)
     child.send("group \t\t")
-    child.expect(r"assign\s+create\s+delete\s+things")
+    child.expect(r"assign\s+create\s+delete\s+of\s+rename\s+things")
     interrupt(child)
     assert finish(child) == 0
 

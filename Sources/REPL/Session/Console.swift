@@ -66,6 +66,8 @@ public final class CapturedOutput: Sendable {
     public init() {}
     public var out: String { state.withLock { $0.out } }
     public var err: String { state.withLock { $0.err } }
+    /// Forgets what was written so far.
+    public func clear() { state.withLock { $0 = ("", "") } }
     func append(out text: String) { state.withLock { $0.out += text } }
     func append(err text: String) { state.withLock { $0.err += text } }
 }
