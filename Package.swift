@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries, each behind its own module and imported by exactly one Swift module.
@@ -29,13 +30,16 @@ let package = Package(
         .target(name: "Simulator", dependencies: [.product(name: "FlyingFox", package: "FlyingFox")]),
         // The scheduler: polling, evaluation, exactly-once actions, reconciliation.
         .target(name: "Automation", dependencies: ["ThingseeAPI", "Rules", "Store"]),
+        // The configuration file: profiles (deployments) and notification targets.
+        .target(name: "Configuration", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         // The REPL and script runner: command table, parsing, completion, output.
-        .target(name: "REPL", dependencies: ["ThingseeAPI", "Rules", "Store", "Automation", "CReadline"]),
+        .target(
+            name: "REPL", dependencies: ["ThingseeAPI", "Rules", "Store", "Automation", "Configuration", "CReadline"]),
         // Thin executable: argument parsing and wiring.
         .executableTarget(
             name: "tsee",
             dependencies: [
-                "REPL", "Automation", "Simulator", "ThingseeAPI", "Rules", "Store",
+                "REPL", "Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "Configuration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,7 +54,7 @@ let package = Package(
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
         .testTarget(
             name: "AutomationTests", dependencies: ["Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "TestSupport"]),
-        .testTarget(name: "REPLTests", dependencies: ["REPL", "Simulator", "ThingseeAPI"]),
+        .testTarget(name: "REPLTests", dependencies: ["REPL", "Simulator", "ThingseeAPI", "Configuration"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Simulator"]),
     ]
 )

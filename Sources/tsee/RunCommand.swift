@@ -43,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "How often the device list, alerts, installation status and thing info are fetched again.")
     var refresh = "10m"
 
-    @Option(name: .customLong("db"), help: "The SQLite database (default: $XDG_STATE_HOME/tsee/tsee.db).")
+    @Option(name: .customLong("db"), help: "The SQLite database (default: $XDG_STATE_HOME/tsee/PROFILE/tsee.db).")
     var database: String?
 
     func duration(_ text: String, _ flag: String) throws -> Int64 {
@@ -82,7 +82,7 @@ struct RunCommand: AsyncParsableCommand {
 
         let store: Store
         do {
-            store = try Store(path: database ?? History.stateDirectory() + "/tsee.db")
+            store = try Store(path: database ?? self.connection.resolve().databasePath)
         } catch {
             console.err("tsee run: cannot open the database: \(error)\n")
             throw ExitCode(ExitStatus.usage.rawValue)

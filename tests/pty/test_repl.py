@@ -126,7 +126,7 @@ def test_history_file_is_private_and_holds_no_secret(state):
     child.expect(GROUP)
     child.expect(PROMPT)
     assert finish(child) == 0
-    path = os.path.join(state[0], "state", "tsee", "history")
+    path = os.path.join(state[0], "state", "tsee", "sim", "history")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     text = open(path).read()
     assert "groups" in text
@@ -142,7 +142,7 @@ def test_history_is_shared_by_sessions(state):
     second.expect(PROMPT)
     assert finish(first) == 0
     assert finish(second) == 0
-    text = open(os.path.join(state[0], "state", "tsee", "history")).read()
+    text = open(os.path.join(state[0], "state", "tsee", "sim", "history")).read()
     assert "help exit-codes" in text and "help send" in text
 
 

@@ -3,6 +3,6 @@ extension CommandDefinition {
     /// added with `CommandRegistry.register(_:)`, or by adding them here.
     public static let builtins: [CommandDefinition] = [
         .thing, .things, .messages, .alerts, .send, .commands, .install, .installations, .groups, .group, .export, .plot, .watch,
-        .rules, .log, .login, .set, .help, .exit,
+        .rules, .log, .profiles, .login, .set, .help, .exit,
     ]
 }

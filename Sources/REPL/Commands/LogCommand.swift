@@ -7,7 +7,7 @@ extension CommandDefinition {
         name: "log", summary: "the scheduler's action log (newest first)",
         usage: "[--rule R] [--tuid T] [--since T] [--limit N] [--dry-run|--live] [--unconfirmed]",
         flags: [
-            FlagSpec(["--rule"], value: "R", kind: .text, help: "only actions of rule R"),
+            FlagSpec(["--rule"], value: "R", kind: .ruleName, help: "only actions of rule R"),
             FlagSpec(["--tuid"], value: "T", kind: .tuid, help: "only actions on device T"),
             FlagSpec(["--since"], value: "T", kind: .time, help: "only actions at or after T"),
             FlagSpec(["--limit", "-n"], value: "N", kind: .number, help: "at most N actions (default 50)"),

@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import Synchronization
 import ThingseeAPI
@@ -20,6 +21,10 @@ public final class CommandContext: Sendable {
     public let registry: CommandRegistry
     public let console: Console
     public let cache: CompletionCache
+    /// The configuration file, when there is one (`profiles`).
+    public let configuration: ConfigurationFile?
+    /// The profile in use, if any.
+    public let profileName: String?
     private let state: Mutex<State>
 
     struct State {
@@ -33,8 +38,10 @@ public final class CommandContext: Sendable {
     public init(
         client: ThingseeClient, connectionLabel: String, databasePath: String, registry: CommandRegistry = .standard(),
         console: Console = .standard(), output: OutputFormat? = nil, assumeYes: Bool = false,
-        confirmer: (any Confirmer)? = nil
+        confirmer: (any Confirmer)? = nil, configuration: ConfigurationFile? = nil, profileName: String? = nil
     ) {
+        self.configuration = configuration
+        self.profileName = profileName
         self.client = client
         self.connectionLabel = connectionLabel
         self.databasePath = databasePath
