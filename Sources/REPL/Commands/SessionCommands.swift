@@ -68,11 +68,16 @@ extension CommandDefinition {
         notes: ["Lines that set a name containing SECRET, TOKEN or PASSWORD are never written to the history."]
     ) { inv in
         guard let name = inv.positionals.first else {
-            let vars = inv.context.variables
-            let rows = vars.keys.sorted().map { [$0, History.isSecretName($0) ? "<redacted>" : vars[$0]!] }
+            // Never a secret, in any format: a secret-looking name or a credential-looking value shows redacted.
+            let vars = inv.context.variables.mapValues { $0 }
+            var shown: [String: String] = [:]
+            for (name, value) in vars {
+                shown[name] = History.isSecretName(name) || History.looksLikeCredential(value) ? "<redacted>" : value
+            }
+            let rows = shown.keys.sorted().map { [$0, shown[$0]!] }
             inv.emit(
                 Rendered(
-                    data: .object(vars.mapValues { .string($0) }), table: Table(columns: ["name", "value"], rows: rows))
+                    data: .object(shown.mapValues { .string($0) }), table: Table(columns: ["name", "value"], rows: rows))
             )
             return
         }

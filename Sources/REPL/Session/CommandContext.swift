@@ -99,10 +99,8 @@ public final class CommandContext: Sendable {
             return .ok
         } catch {
             if case CommandError.exit(let status) = error { return status }
-            if Task.isCancelled || error is CancellationError || isCancellation(error) {
-                report(CommandError.failed("cancelled", .interrupted), location: location)
-                return .interrupted
-            }
+            // Ctrl-C: the terminal shows ^C already; an error line would only say what the user just did.
+            if Task.isCancelled || error is CancellationError || isCancellation(error) { return .interrupted }
             report(error, location: location)
             return ExitStatus.of(error)
         }
@@ -120,6 +118,8 @@ public final class CommandContext: Sendable {
             context: self, command: command, path: path, arguments: arguments, output: output,
             assumeYes: assumeYes || arguments.has("--yes"))
         try await body(invocation)
+        // Only now: a TUID the API answered 404 (a typo) never enters Tab completion.
+        for tuid in invocation.checkedTUIDs.all { cache.note(tuid: tuid) }
     }
 
     private func isCancellation(_ error: any Error) -> Bool {
@@ -149,6 +149,8 @@ public struct Invocation: Sendable {
     public let arguments: ParsedArguments
     public let output: OutputFormat
     public let assumeYes: Bool
+    /// TUIDs checked by `tuid(at:)`, noted for completion once the command succeeds.
+    let checkedTUIDs = TUIDList()
 
     public var client: ThingseeClient { context.client }
     public var console: Console { context.console }
@@ -183,7 +185,7 @@ public struct Invocation: Sendable {
                 "`\(text)` is not a TUID: expected 17 upper-case letters or digits (a 6-character model code and an "
                     + "11-character serial), e.g. TSPD04ESY93100802")
         }
-        context.cache.note(tuid: text)
+        checkedTUIDs.append(text)
         return text
     }
 
@@ -215,4 +217,11 @@ public struct Invocation: Sendable {
         }
         return numbers
     }
+}
+
+/// TUIDs collected while a command runs.
+final class TUIDList: Sendable {
+    private let list = Mutex<[String]>([])
+    func append(_ tuid: String) { list.withLock { $0.append(tuid) } }
+    var all: [String] { list.withLock { $0 } }
 }
