@@ -68,7 +68,9 @@ struct ExportMessages {
         }
         let selection = try FleetSelection.parse(inv, tuids: inv.positionals)
         let fetcher = FleetFetcher(client: inv.client)
-        let (devices, unreadable) = try await selection.resolve(fetcher) { inv.progress("selecting", total: $0) }
+        let (devices, unreadable, considered) = try await selection.resolve(fetcher) {
+            inv.progress("selecting", total: $0)
+        }
         let tuids = devices.map(\.tuid)
 
         let writer = try ExportWriter(format: format, console: inv.console)
@@ -102,7 +104,7 @@ struct ExportMessages {
         bar?.finish()
         try writer.finish()
         inv.note("exported \(count) messages of \(tuids.count - (failed.count - unreadable.count)) devices")
-        try ThingsCommand.reportFailures(failed, of: tuids.count + unreadable.count, inv: inv, verb: "exported")
+        try ThingsCommand.reportFailures(failed, of: considered, inv: inv, verb: "exported")
     }
 
     /// Every message of one device in `[from, to]`: paged by time until a page brings nothing new, whichever order

@@ -48,7 +48,9 @@ struct ThingsCommand {
         let limit = try inv.positiveInt("--limit")
         let selection = try FleetSelection.parse(inv, tuids: inv.positionals)
         let fetcher = FleetFetcher(client: inv.client)
-        var (devices, failed) = try await selection.resolve(fetcher) { inv.progress("things", total: $0) }
+        let resolved = try await selection.resolve(fetcher) { inv.progress("things", total: $0) }
+        var devices = resolved.0
+        var failed = resolved.failed
         if sort == nil, let limit { devices = Array(devices.prefix(limit)) }
 
         var wanted = Set(columns.flatMap(\.facts))
@@ -72,7 +74,7 @@ struct ThingsCommand {
         let table = Table(
             columns: columns.map(\.rawValue), rows: rows.map { row in columns.map { Self.cell($0, row, now: now) } })
         inv.emit(Rendered(data: .array(data), table: table, csvColumns: columns.map(\.rawValue)))
-        try Self.reportFailures(failed, of: devices.count + failed.count, inv: inv, verb: "read")
+        try Self.reportFailures(failed, of: resolved.considered, inv: inv, verb: "read")
     }
 
     /// Notes the devices that failed (the first few) and fails with exit 5 when there were any.

@@ -50,7 +50,7 @@ struct BulkAction {
             var seen = Set<String>()
             return (try await FleetSelection.standardInputTUIDs().filter { seen.insert($0).inserted }, [])
         }
-        let (devices, failed) = try await selection.resolve(FleetFetcher(client: inv.client)) {
+        let (devices, failed, _) = try await selection.resolve(FleetFetcher(client: inv.client)) {
             inv.progress("selecting", total: $0)
         }
         return (devices.map(\.tuid), failed)

@@ -75,7 +75,7 @@ struct FleetSelection: Sendable {
     /// The selected devices: TUIDs and group members (every group when neither is given), then those for which
     /// `--where` holds. Devices whose facts could not be read are returned apart.
     func resolve(_ fetcher: FleetFetcher, progress: (Int) -> ProgressBar?) async throws -> (
-        [DeviceFacts], failed: [(String, any Error)]
+        [DeviceFacts], failed: [(String, any Error)], considered: Int
     ) {
         var devices = tuids.map { DeviceFacts(tuid: $0) }
         if !groups.isEmpty || tuids.isEmpty {
@@ -83,7 +83,7 @@ struct FleetSelection: Sendable {
             let given = Set(tuids)
             devices += members.filter { !given.contains($0.tuid) }
         }
-        guard let condition else { return (devices, []) }
+        guard let condition else { return (devices, [], devices.count) }
         let bar = progress(devices.count)
         let outcomes = try await fetcher.fetch(
             devices, wanted: whereFacts, fields: Set(condition.needs.messageFields), progress: bar)
@@ -94,12 +94,10 @@ struct FleetSelection: Sendable {
         for outcome in outcomes {
             if let error = outcome.error {
                 failed.append((outcome.facts.tuid, error))
-            } else if condition.matches(
-                tuid: outcome.facts.tuid, observations: condition.observations(of: outcome.facts), now: now)
-            {
+            } else if condition.matches(outcome.facts, now: now) {
                 matching.append(outcome.facts)
             }
         }
-        return (matching, failed)
+        return (matching, failed, devices.count)
     }
 }

@@ -74,13 +74,10 @@ public struct WhereExpression: Sendable {
     ]
 
     /// Whether the condition is true for a device (false and unknown both leave it out, as a rule does not fire).
-    public func matches(tuid: String, observations: DeviceObservations, now: Int64) -> Bool {
-        engine.explain(rule: 0, tuid: tuid, observations: observations, state: RuleState(), now: now).condition
-            == .yes
-    }
-
-    /// The observations of a device built from what was fetched.
-    public func observations(of device: DeviceFacts) -> DeviceObservations {
+    ///
+    /// Evaluated by the engine's own per-device step, from a fresh state: a rule with no `for` fires exactly when
+    /// its condition is true.
+    public func matches(_ device: DeviceFacts, now: Int64) -> Bool {
         var observations = DeviceObservations(
             status: device.status, group: device.group, firmware: device.firmware, batteryLevel: device.batteryLevel,
             alerts: device.alerts?.map { Rules.AlertEpisode(type: $0.type, from: $0.from, to: $0.to) })
@@ -90,8 +87,10 @@ public struct WhereExpression: Sendable {
             messages.append(
                 Rules.Message(tsmId: 0, tsmEv: 0, tsmTs: lastSeen, tsmTuid: device.tuid, numbers: [], strings: []))
         }
-        engine.ingest(messages, into: &observations)
-        return observations
+        var states = [RuleState()]
+        return !engine.evaluate(
+            tuid: device.tuid, observations: &observations, newMessages: messages, states: &states, now: now
+        ).isEmpty
     }
 
     static func convert(_ message: ThingseeAPI.Message) -> Rules.Message {
