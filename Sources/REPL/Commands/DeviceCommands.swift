@@ -5,7 +5,7 @@ import ThingseeAPI
 extension CommandDefinition {
     static let thing = CommandDefinition(
         name: "thing", summary: "device info: battery, location, gateway, firmware", usage: "TUID",
-        positionals: [.tuid], example: "thing TSPD04ESY93100802"
+        positionals: [.tuid], example: "thing TSPD04LLY59881187"
     ) { inv in
         try inv.expectPositionals(1, 1)
         let tuid = try inv.tuid(at: 0)
@@ -40,7 +40,7 @@ extension CommandDefinition {
             FlagSpec(["--from"], value: "T", kind: .time, help: "not before T"),
             FlagSpec(["--to"], value: "T", kind: .time, help: "not after T"),
         ],
-        example: "messages TSPD04ESY93100802 --id 1110 --from -1h --limit 5",
+        example: "messages TSPD04LLY59881187 --id 1110 --from -1h --limit 5",
         notes: [Self.timeNote]
     ) { inv in
         try inv.expectPositionals(1, 1)
@@ -69,7 +69,7 @@ extension CommandDefinition {
             FlagSpec(["--from"], value: "T", kind: .time, help: "not before T"),
             FlagSpec(["--to"], value: "T", kind: .time, help: "not after T"),
         ],
-        example: "alerts TSGW01ABC12345678 --from -7d", notes: [Self.timeNote]
+        example: "alerts TSGW01LYP11609456 --from -7d", notes: [Self.timeNote]
     ) { inv in
         try inv.expectPositionals(1, 1)
         let tuid = try inv.tuid(at: 0)
@@ -96,7 +96,7 @@ extension CommandDefinition {
         name: "commands", summary: "the commands sent to a device, newest first, and whether its echo confirmed them",
         usage: "TUID [--limit N]", positionals: [.tuid],
         flags: [FlagSpec(["--limit", "-n"], value: "N", kind: .number, help: "the newest N commands (default: all)")],
-        example: "commands TSPD04ESY93100802 --limit 10",
+        example: "commands TSPD04LLY59881187 --limit 10",
         notes: [
             "echo: `confirmed` when the device sent the same tsmId with tsmEv 31 and the same transactionId after the "
                 + "command; for commands `tsee run` sent, the action log's state (`awaiting echo`, `no echo`) when "
@@ -219,7 +219,7 @@ extension CommandDefinition {
         name: "installations", summary: "a device's installation status history, newest first",
         usage: "TUID [--limit N]", positionals: [.tuid],
         flags: [FlagSpec(["--limit", "-n"], value: "N", kind: .number, help: "the newest N entries (1: the current status)")],
-        example: "installations TSPD04ESY93100802 --limit 1"
+        example: "installations TSPD04LLY59881187 --limit 1"
     ) { inv in
         try inv.expectPositionals(1, 1)
         let tuid = try inv.tuid(at: 0)

@@ -25,7 +25,7 @@ extension CommandDefinition {
 
     static let groupOf = CommandDefinition(
         name: "of", summary: "the deployment group of a device", usage: "TUID", positionals: [.tuid],
-        example: "group of TSPD04ESY93100802"
+        example: "group of TSPD04LLY59881187"
     ) { inv in
         try inv.expectPositionals(1, 1)
         let tuid = try inv.tuid(at: 0)
@@ -111,7 +111,7 @@ extension CommandDefinition {
     static let groupAssign = CommandDefinition(
         name: "assign", summary: "move a device, or many (--where, --group, -), into a group (`unassigned` takes it out)",
         usage: "(TUID | --where EXPR [--group G] | -) GROUP [--yes] [--dry-run]", positionals: [.tuid, .group],
-        flags: BulkAction.flags, example: "group assign TSPD04ESY93100802 cold-chain", notes: [Self.bulkNote]
+        flags: BulkAction.flags, example: "group assign TSPD04LLY59881187 cold-chain", notes: [Self.bulkNote]
     ) { inv in
         let (target, rest) = try BulkAction.target(inv)
         guard rest.count == 1 else {

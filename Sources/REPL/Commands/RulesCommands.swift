@@ -187,7 +187,7 @@ extension CommandDefinition {
 
     static let rulesExplain = CommandDefinition(
         name: "explain", summary: "why a rule did or did not fire for a device", usage: "RULE TUID",
-        positionals: [.ruleName, .tuid], example: "rules explain low-battery TSPD04ESY93100802"
+        positionals: [.ruleName, .tuid], example: "rules explain low-battery TSPD04LLY59881187"
     ) { inv in
         try inv.expectPositionals(2, 2)
         let (ruleSet, _) = try loadRules(inv, rulePaths(inv))

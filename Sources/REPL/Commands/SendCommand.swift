@@ -17,7 +17,7 @@ extension CommandDefinition {
                 ["--wait"], value: "DUR", optional: true, kind: .duration,
                 help: "wait for the device's tsmEv 31 echo, at most DUR (default 5m); exit 6 when it does not come"),
         ],
-        example: "send TSPD04ESY93100802 1500 measurementInterval=60 reportInterval=300 --wait 2m",
+        example: "send TSPD04LLY59881187 1500 measurementInterval=60 reportInterval=300 --wait 2m",
         notes: [
             "TSMID and its parameters: "
                 + CommandCatalog.ids.map { "\($0) (\(CommandCatalog.parameters[$0]!.joined(separator: ", ")))" }

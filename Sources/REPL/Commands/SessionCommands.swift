@@ -10,7 +10,7 @@ extension CommandDefinition {
             FlagSpec(
                 ["-c", "--count"], value: "COUNT", kind: .number, help: "stop after COUNT runs (default: until Ctrl-C)"),
         ],
-        example: "watch -n 10 messages TSPD04ESY93100802 --limit 5", stopsAtFirstPositional: true
+        example: "watch -n 10 messages TSPD04LLY59881187 --limit 5", stopsAtFirstPositional: true
     ) { inv in
         guard !inv.positionals.isEmpty else {
             throw CommandError.usage("watch: missing command; usage: watch \(inv.command.usage)")
@@ -64,7 +64,7 @@ extension CommandDefinition {
     static let set = CommandDefinition(
         name: "set", summary: "set a variable for later commands ($NAME, ${NAME}); alone: list them",
         usage: "[NAME VALUE…]", positionals: [.text, .text], variadic: true,
-        example: "set dev TSPD04ESY93100802; thing $dev",
+        example: "set dev TSPD04LLY59881187; thing $dev",
         notes: ["Lines that set a name containing SECRET, TOKEN or PASSWORD are never written to the history."]
     ) { inv in
         guard let name = inv.positionals.first else {

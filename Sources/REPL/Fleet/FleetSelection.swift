@@ -34,7 +34,7 @@ struct FleetSelection: Sendable {
             guard TUID.isValid(text) else {
                 throw CommandError.usage(
                     "`\(text)` is not a TUID (argument \(index + 1)): expected 17 upper-case letters or digits, "
-                        + "e.g. TSPD04ESY93100802")
+                        + "e.g. TSPD04LLY59881187")
             }
             selection.tuids.append(text)
         }

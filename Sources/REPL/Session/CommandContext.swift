@@ -183,7 +183,7 @@ public struct Invocation: Sendable {
         guard TUID.isValid(text) else {
             throw .usage(
                 "`\(text)` is not a TUID: expected 17 upper-case letters or digits (a 6-character model code and an "
-                    + "11-character serial), e.g. TSPD04ESY93100802")
+                    + "11-character serial), e.g. TSPD04LLY59881187")
         }
         checkedTUIDs.append(text)
         return text
