@@ -96,11 +96,13 @@ public struct ConfigurationFile: Sendable, Equatable {
                 !name.hasPrefix(".")
             else {
                 throw ConfigurationError(
-                    path: path, "[profile.\(name)]: a profile name is letters, digits, `-`, `_` and `.` (it names a folder)")
+                    path: path,
+                    "[profile.\(name)]: a profile name is letters, digits, `-`, `_` and `.` (it names a folder)")
             }
             guard name != "sim" else {
                 throw ConfigurationError(
-                    path: path, "[profile.sim]: `sim` is reserved for the built-in simulator's state; pick another name")
+                    path: path, "[profile.sim]: `sim` is reserved for the built-in simulator's state; pick another name"
+                )
             }
             var profile = Profile(name: name)
             for (key, raw) in value.sorted(by: { $0.key < $1.key }) {
@@ -127,7 +129,9 @@ public struct ConfigurationFile: Sendable, Equatable {
                 default: profile.dbPasswordFile = text
                 }
             }
-            let sources = [profile.clientSecretFile, profile.clientSecretCommand, profile.inlineSecret].compactMap { $0 }
+            let sources = [profile.clientSecretFile, profile.clientSecretCommand, profile.inlineSecret].compactMap {
+                $0
+            }
             if sources.count > 1 {
                 throw ConfigurationError(
                     path: path, "[profile.\(name)] gives the client secret more than one way: keep one")
@@ -157,7 +161,8 @@ public struct ConfigurationFile: Sendable, Equatable {
         }
         if let name = file.defaultProfile, file.profiles[name] == nil {
             throw ConfigurationError(
-                path: path, "default_profile is \"\(name)\", but there is no [profile.\(name)]"
+                path: path,
+                "default_profile is \"\(name)\", but there is no [profile.\(name)]"
                     + (file.profileNames.isEmpty ? "" : " (profiles: \(file.profileNames.joined(separator: ", ")))"))
         }
         return file

@@ -14,9 +14,9 @@ public struct NotifyTarget: Sendable, Equatable {
     }
 
     /// The headers with `env:` and `file:` values read; a missing variable or file is an error naming it.
-    public func resolvedHeaders(environment: [String: String] = ProcessInfo.processInfo.environment) throws(
-        ConfigurationError
-    ) -> [String: String] {
+    public func resolvedHeaders(environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigurationError) -> [String: String]
+    {
         var resolved: [String: String] = [:]
         for (key, value) in headers {
             if value.hasPrefix("env:") {

@@ -39,9 +39,9 @@ public struct Profile: Sendable, Equatable {
 
     /// The client secret: read from the file, printed by the command, or written inline; `nil` when the profile
     /// names none.
-    public func clientSecret(environment: [String: String] = ProcessInfo.processInfo.environment) throws(
-        ConfigurationError
-    ) -> String? {
+    public func clientSecret(environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigurationError) -> String?
+    {
         if let clientSecretFile {
             let path = Self.expand(clientSecretFile, environment: environment)
             guard let data = FileManager.default.contents(atPath: path) else {

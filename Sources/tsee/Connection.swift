@@ -10,7 +10,8 @@ import ThingseeAPI
 struct ConnectionOptions: ParsableArguments {
     @Option(
         name: .customLong("base-url"),
-        help: "The API's base URL (default: $THINGSEE_BASE_URL, else the profile's; with none, the built-in simulator).")
+        help: "The API's base URL (default: $THINGSEE_BASE_URL, else the profile's; with none, the built-in simulator)."
+    )
     var baseURL: String?
 
     @Option(name: .customLong("client-id"), help: "The client id (default: $THINGSEE_CLIENT_ID, else the profile's).")
@@ -18,7 +19,9 @@ struct ConnectionOptions: ParsableArguments {
 
     @Option(
         name: .customLong("client-secret-file"),
-        help: "A file holding the client secret (default: $THINGSEE_CLIENT_SECRET, else the profile's). Never pass a secret as a flag.")
+        help:
+            "A file holding the client secret (default: $THINGSEE_CLIENT_SECRET, else the profile's). Never pass a secret as a flag."
+    )
     var clientSecretFile: String?
 
     @Option(
@@ -69,8 +72,11 @@ struct ConnectionOptions: ParsableArguments {
                 "no profile `\(name)`: there is no configuration file at "
                     + "\(ConfigurationFile.defaultPath(environment: environment)) (see `tsee help profiles`)")
         }
-        let base = simulator ? nil : baseURL ?? environment["THINGSEE_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? profile?.baseURL
+        let base =
+            simulator
+            ? nil
+            : baseURL ?? environment["THINGSEE_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? profile?.baseURL
         let root = History.stateDirectory(environment: environment)
         let directory = base == nil ? root + "/sim" : profile.map { root + "/" + $0.name } ?? root
         var database = directory + "/tsee.db"

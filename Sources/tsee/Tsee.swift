@@ -34,7 +34,8 @@ struct Tsee: AsyncParsableCommand {
     var yes = false
 
     @Option(
-        name: .customLong("db"), help: "The SQLite database (default: $XDG_STATE_HOME/tsee/PROFILE/tsee.db; sim/ for the built-in simulator).")
+        name: .customLong("db"),
+        help: "The SQLite database (default: $XDG_STATE_HOME/tsee/PROFILE/tsee.db; sim/ for the built-in simulator).")
     var database: String?
 
     @Argument(parsing: .captureForPassthrough, help: "A REPL command and its arguments.")
@@ -61,7 +62,8 @@ struct Tsee: AsyncParsableCommand {
         let connection: Connection
         do {
             // Local commands need no API: starting the simulator or logging in would only slow them down.
-            let local = commands.map(Self.isLocalOnly(script:)) ?? (!command.isEmpty && Self.isLocalOnly(words: command))
+            let local =
+                commands.map(Self.isLocalOnly(script:)) ?? (!command.isEmpty && Self.isLocalOnly(words: command))
             if local {
                 connection = try self.connection.offline()
             } else {

@@ -29,6 +29,8 @@ import Testing
     @Test func anUnknownCommandGetsADidYouMean() async throws {
         let outcome = try await Tsee.run(["thngs", "-q"])
         #expect(outcome.status == 2)
-        #expect(outcome.stderr.contains("unknown command `thngs` (did you mean `thing`?)") || outcome.stderr.contains("(did you mean `things`?)"), "\(outcome.stderr)")
+        #expect(
+            outcome.stderr.contains("unknown command `thngs` (did you mean `thing`?)")
+                || outcome.stderr.contains("(did you mean `things`?)"), "\(outcome.stderr)")
     }
 }

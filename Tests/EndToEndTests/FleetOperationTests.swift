@@ -33,7 +33,10 @@ import Testing
         #expect(dry.status == 0, "\(dry.stderr)")
         let planned = try #require(dry.json as? [[String: Any]])
         #expect(Set(planned.compactMap { $0["tuid"] as? String }) == low)
-        #expect(planned.allSatisfy { ($0["request"] as? String)?.contains("\"installation_status\":\"quarantine\"") == true })
+        #expect(
+            planned.allSatisfy {
+                ($0["request"] as? String)?.contains("\"installation_status\":\"quarantine\"") == true
+            })
         #expect(await fleet.requests.mutating == 0)
 
         let done = try await fleet.tsee("install", "--where", "battery below 20", "quarantine", "--yes")
@@ -143,7 +146,9 @@ import Testing
             URLQueryItem(name: "to", value: String(to)),
         ]
         var request = URLRequest(url: components.url!)
-        request.setValue("Bearer \(token["token"] as? String ?? token["access_token"] as! String)", forHTTPHeaderField: "Authorization")
+        request.setValue(
+            "Bearer \(token["token"] as? String ?? token["access_token"] as! String)",
+            forHTTPHeaderField: "Authorization")
         let (data, _) = try await URLSession.shared.data(for: request)
         return (try JSONSerialization.jsonObject(with: data) as! [String: Any])["data"] as! [[String: Any]]
     }

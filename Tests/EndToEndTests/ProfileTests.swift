@@ -11,7 +11,8 @@ import Testing
         }
 
         init(_ config: (String) -> String, mode: Int = 0o600) throws {
-            folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-profiles-\(UUID().uuidString)")
+            folder =
+                FileManager.default.temporaryDirectory.appendingPathComponent("tsee-profiles-\(UUID().uuidString)")
                 .path
             try FileManager.default.createDirectory(atPath: folder + "/cfg/tsee", withIntermediateDirectories: true)
             _ = FileManager.default.createFile(
@@ -54,8 +55,14 @@ import Testing
 
     @Test func twoProfilesOnTwoSimulatorsNeverShareADatabase() async throws {
         let a = try await Fleet.start { $0.devices = 12 }
-        let b = try await Fleet.start { $0.devices = 5; $0.seed = 9 }
-        defer { Task { await a.stop(); await b.stop() } }
+        let b = try await Fleet.start {
+            $0.devices = 5; $0.seed = 9
+        }
+        defer {
+            Task {
+                await a.stop(); await b.stop()
+            }
+        }
         let setup = try Setup(Self.twoProfiles(a, b))
         defer { setup.remove() }
 
@@ -78,8 +85,14 @@ import Testing
 
     @Test func precedenceIsFlagsThenEnvironmentThenProfile() async throws {
         let a = try await Fleet.start { $0.devices = 12 }
-        let b = try await Fleet.start { $0.devices = 5; $0.seed = 9 }
-        defer { Task { await a.stop(); await b.stop() } }
+        let b = try await Fleet.start {
+            $0.devices = 5; $0.seed = 9
+        }
+        defer {
+            Task {
+                await a.stop(); await b.stop()
+            }
+        }
         let setup = try Setup(Self.twoProfiles(a, b))
         defer { setup.remove() }
         func count(_ outcome: Outcome) -> Int { (outcome.json as? [Any])?.count ?? -1 }
@@ -88,8 +101,10 @@ import Testing
         let environment = ["THINGSEE_BASE_URL": b.url.absoluteString]
         #expect(count(try await setup.run("things", "--columns", "tuid", environment: environment)) == 5)
         #expect(
-            count(try await setup.run("--base-url", a.url.absoluteString, "things", "--columns", "tuid",
-                environment: environment)) == 12)
+            count(
+                try await setup.run(
+                    "--base-url", a.url.absoluteString, "things", "--columns", "tuid",
+                    environment: environment)) == 12)
         let unknown = try await setup.run("--profile", "gamma", "things")
         #expect(unknown.status == 2 && unknown.stderr.contains("no profile `gamma`"))
         #expect(unknown.stderr.contains("alpha, beta"))
@@ -99,7 +114,8 @@ import Testing
         let a = try await Fleet.start()
         defer { Task { await a.stop() } }
         let setup = try Setup { folder in
-            Self.twoProfiles(a, a)(folder) + "[profile.inline]\nbase_url = \"\(a.url.absoluteString)\"\nclient_secret = \"hunter2-inline\"\n"
+            Self.twoProfiles(a, a)(folder)
+                + "[profile.inline]\nbase_url = \"\(a.url.absoluteString)\"\nclient_secret = \"hunter2-inline\"\n"
         }
         defer { setup.remove() }
         let list = try await setup.run("profiles")
@@ -113,7 +129,8 @@ import Testing
     }
 
     @Test func aReadableFileWithAnInlineSecretIsRefused() async throws {
-        let setup = try Setup({ _ in "[profile.p]\nbase_url = \"http://127.0.0.1:9/v1\"\nclient_secret = \"hunter2\"\n" }, mode: 0o644)
+        let setup = try Setup(
+            { _ in "[profile.p]\nbase_url = \"http://127.0.0.1:9/v1\"\nclient_secret = \"hunter2\"\n" }, mode: 0o644)
         defer { setup.remove() }
         let outcome = try await setup.run("profiles")
         #expect(outcome.status == 2)

@@ -49,8 +49,10 @@ import Testing
         #expect(completer.candidates(line: "things --sort si") == ["silence"])
 
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-paths-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("rules/cold.rules").path, contents: nil)
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(
+            atPath: folder.appendingPathComponent("rules/cold.rules").path, contents: nil)
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(completer.candidates(line: "rules load \(folder.path)/ru") == ["\(folder.path)/rules/"])
         #expect(completer.candidates(line: "rules load \(folder.path)/rules/c") == ["\(folder.path)/rules/cold.rules"])

@@ -27,7 +27,9 @@ import Testing
         let file = try ConfigurationFile.parse(text, path: "c.toml")
         #expect(file.defaultProfile == "prod" && file.profileNames == ["dev", "prod"])
         let prod = try #require(file.profiles["prod"])
-        #expect(prod.clientID == "ops-tool" && prod.timezone == "Europe/Helsinki" && prod.mqttKey == "~/.config/tsee/prod.key")
+        #expect(
+            prod.clientID == "ops-tool" && prod.timezone == "Europe/Helsinki"
+                && prod.mqttKey == "~/.config/tsee/prod.key")
         #expect(prod.secretSource == "file ~/.config/tsee/prod.secret")
         #expect(file.profiles["dev"]?.secretSource == "command")
         #expect(file.inlineSecrets.isEmpty)

@@ -128,7 +128,9 @@ struct Session {
 
     @Test func progressFrames() {
         #expect(ProgressBar.frame(label: "things", done: 5, total: 10, extra: "", width: 80).hasPrefix("things [####"))
-        #expect(ProgressBar.frame(label: "x", done: 10, total: 10, extra: "7 messages", width: 40).hasSuffix("] 10/10  7 messages"))
+        #expect(
+            ProgressBar.frame(label: "x", done: 10, total: 10, extra: "7 messages", width: 40).hasSuffix(
+                "] 10/10  7 messages"))
     }
 
     @Test func deviceKindsFromModelPrefixes() {

@@ -58,7 +58,9 @@ import ThingseeAPI
 
 @Suite struct InertOutputTests {
     @Test func csvCellsThatLookLikeFormulasArePrefixed() {
-        let data: JSONValue = [["a": "=HYPERLINK(\"x\")", "b": "+1", "c": "-2+3", "d": "@SUM(A1)", "e": -3.5, "f": "ok"]]
+        let data: JSONValue = [
+            ["a": "=HYPERLINK(\"x\")", "b": "+1", "c": "-2+3", "d": "@SUM(A1)", "e": -3.5, "f": "ok"]
+        ]
         #expect(
             Rendered(data: data).formatted(.csv)
                 == "a,b,c,d,e,f\r\n\"'=HYPERLINK(\"\"x\"\")\",'+1,'-2+3,'@SUM(A1),-3.5,ok\r\n")

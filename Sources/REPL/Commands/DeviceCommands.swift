@@ -123,7 +123,9 @@ extension CommandDefinition {
             let messages = try await inv.client.messages(
                 tuid, MessageQuery(limit: 1000, messageIDs: ids.sorted(), eventIDs: [31], from: oldest))
             for m in messages where m.tsmEv == 31 {
-                if let tx = m.transactionId { echoes["\(m.tsmId):\(tx)"] = min(echoes["\(m.tsmId):\(tx)"] ?? .max, m.tsmTs) }
+                if let tx = m.transactionId {
+                    echoes["\(m.tsmId):\(tx)"] = min(echoes["\(m.tsmId):\(tx)"] ?? .max, m.tsmTs)
+                }
             }
         }
         var rows: [[String]] = []
@@ -180,7 +182,8 @@ extension CommandDefinition {
         let (target, rest) = try BulkAction.target(inv)
         guard rest.count == 1 else {
             throw CommandError.usage(
-                "install: \(rest.isEmpty ? "missing STATUS" : "too many arguments"); usage: install \(inv.command.usage)")
+                "install: \(rest.isEmpty ? "missing STATUS" : "too many arguments"); usage: install \(inv.command.usage)"
+            )
         }
         let status = try Self.status(rest[0])
         let client = inv.client
@@ -199,7 +202,9 @@ extension CommandDefinition {
                     data: result.raw,
                     table: Table(
                         columns: ["tuid", "status", "group"],
-                        rows: [[result.tuid ?? tuid, result.installationStatus ?? status.rawValue, result.groupId ?? "-"]]
+                        rows: [
+                            [result.tuid ?? tuid, result.installationStatus ?? status.rawValue, result.groupId ?? "-"]
+                        ]
                     )))
         case .one(let tuid):
             try await action.run([tuid])
@@ -218,7 +223,10 @@ extension CommandDefinition {
     static let installations = CommandDefinition(
         name: "installations", summary: "a device's installation status history, newest first",
         usage: "TUID [--limit N]", positionals: [.tuid],
-        flags: [FlagSpec(["--limit", "-n"], value: "N", kind: .number, help: "the newest N entries (1: the current status)")],
+        flags: [
+            FlagSpec(
+                ["--limit", "-n"], value: "N", kind: .number, help: "the newest N entries (1: the current status)")
+        ],
         example: "installations TSPD04LLY59881187 --limit 1"
     ) { inv in
         try inv.expectPositionals(1, 1)

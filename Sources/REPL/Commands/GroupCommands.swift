@@ -19,7 +19,8 @@ extension CommandDefinition {
 
     static let group = CommandDefinition(
         name: "group", summary: "create, delete and fill deployment groups",
-        usage: "create ID [DESCRIPTION…] | delete ID [--yes] | assign TUID GROUP | things GROUP | of TUID | rename OLD NEW",
+        usage:
+            "create ID [DESCRIPTION…] | delete ID [--yes] | assign TUID GROUP | things GROUP | of TUID | rename OLD NEW",
         example: "group create cold-chain \"Cold storage rooms\"",
         subcommands: [groupCreate, groupDelete, groupAssign, groupThings, groupOf, groupRename])
 
@@ -40,8 +41,10 @@ extension CommandDefinition {
     static let groupRename = CommandDefinition(
         name: "rename", summary: "rename a deployment group (its devices follow)", usage: "OLD NEW",
         positionals: [.group, .text], example: "group rename cold-chain prfi00coldchain",
-        notes: ["NEW follows the rules of `group create`: no white space, not `unassigned`; a warning when it is "
-            + "outside the naming convention {env}{country}00{name}."]
+        notes: [
+            "NEW follows the rules of `group create`: no white space, not `unassigned`; a warning when it is "
+                + "outside the naming convention {env}{country}00{name}."
+        ]
     ) { inv in
         try inv.expectPositionals(2, 2)
         let old = inv.positionals[0]
@@ -109,7 +112,8 @@ extension CommandDefinition {
     }
 
     static let groupAssign = CommandDefinition(
-        name: "assign", summary: "move a device, or many (--where, --group, -), into a group (`unassigned` takes it out)",
+        name: "assign",
+        summary: "move a device, or many (--where, --group, -), into a group (`unassigned` takes it out)",
         usage: "(TUID | --where EXPR [--group G] | -) GROUP [--yes] [--dry-run]", positionals: [.tuid, .group],
         flags: BulkAction.flags, example: "group assign TSPD04LLY59881187 cold-chain", notes: [Self.bulkNote]
     ) { inv in

@@ -5,7 +5,8 @@ import ThingseeAPI
 extension CommandDefinition {
     static let log = CommandDefinition(
         name: "log", summary: "the scheduler's action log (newest first)",
-        usage: "[--rule R] [--tuid T] [--since T] [--limit N] [--dry-run|--live] [--unconfirmed] | --cycles [--limit N]",
+        usage:
+            "[--rule R] [--tuid T] [--since T] [--limit N] [--dry-run|--live] [--unconfirmed] | --cycles [--limit N]",
         flags: [
             FlagSpec(["--rule"], value: "R", kind: .ruleName, help: "only actions of rule R"),
             FlagSpec(["--tuid"], value: "T", kind: .tuid, help: "only actions on device T"),
@@ -30,7 +31,8 @@ extension CommandDefinition {
         }
         let store = try Store(path: path)
         if inv.arguments.has("--cycles") {
-            for flag in ["--rule", "--tuid", "--since", "--dry-run", "--live", "--unconfirmed"] where inv.arguments.has(flag) {
+            for flag in ["--rule", "--tuid", "--since", "--dry-run", "--live", "--unconfirmed"]
+            where inv.arguments.has(flag) {
                 throw CommandError.usage("log --cycles takes only --limit, not \(flag)")
             }
             try await cycles(inv, store)
@@ -95,7 +97,9 @@ extension CommandDefinition {
             Rendered(
                 data: .array(data),
                 table: Table(
-                    columns: ["cycle", "started", "took", "devices", "messages", "firings", "actions", "errors", "dry run"],
+                    columns: [
+                        "cycle", "started", "took", "devices", "messages", "firings", "actions", "errors", "dry run",
+                    ],
                     rows: rows)))
     }
 }

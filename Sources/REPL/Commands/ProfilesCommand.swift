@@ -19,7 +19,8 @@ extension CommandDefinition {
         try inv.expectPositionals(0, 1)
         guard let file = inv.context.configuration else {
             inv.note("no configuration file (\(ConfigurationFile.defaultPath())); `help profiles` shows its format")
-            inv.emit(Rendered(data: ["profiles": .array([]), "notify": .array([])], table: Table(columns: ["profile"])))
+            inv.emit(
+                Rendered(data: ["profiles": .array([]), "notify": .array([])], table: Table(columns: ["profile"])))
             return
         }
         var names = file.profileNames
@@ -60,7 +61,9 @@ extension CommandDefinition {
             columns: ["profile", "", "base url", "client id", "client secret", "rules", "db"], rows: rows
         ).render(colour: inv.console.colour)
         if !file.notify.isEmpty {
-            text += "notify targets: " + file.notify.keys.sorted().map { "\($0) (\(file.notify[$0]!.url))" }
+            text +=
+                "notify targets: "
+                + file.notify.keys.sorted().map { "\($0) (\(file.notify[$0]!.url))" }
                 .joined(separator: ", ") + "\n"
         }
         inv.emit(

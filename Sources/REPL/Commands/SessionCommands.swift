@@ -77,7 +77,8 @@ extension CommandDefinition {
             let rows = shown.keys.sorted().map { [$0, shown[$0]!] }
             inv.emit(
                 Rendered(
-                    data: .object(shown.mapValues { .string($0) }), table: Table(columns: ["name", "value"], rows: rows))
+                    data: .object(shown.mapValues { .string($0) }),
+                    table: Table(columns: ["name", "value"], rows: rows))
             )
             return
         }

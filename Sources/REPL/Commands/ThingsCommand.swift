@@ -13,8 +13,9 @@ extension CommandDefinition {
                 help: "only devices for which this rule condition holds, e.g. 'battery below 20'"),
             FlagSpec(
                 ["--columns"], value: "LIST", kind: .column,
-                help: "columns to show, in order (default: " + FleetColumn.allCases.map(\.rawValue).joined(
-                    separator: ",") + ")"),
+                help: "columns to show, in order (default: "
+                    + FleetColumn.allCases.map(\.rawValue).joined(
+                        separator: ",") + ")"),
             FlagSpec(["--sort"], value: "COL", kind: .column, help: "sort by this column (-COL: descending)"),
             FlagSpec(["--limit", "-n"], value: "N", kind: .number, help: "at most N rows"),
         ],
@@ -60,7 +61,11 @@ struct ThingsCommand {
         bar?.finish()
         var rows: [DeviceFacts] = []
         for outcome in outcomes {
-            if let error = outcome.error { failed.append((outcome.facts.tuid, error)) } else { rows.append(outcome.facts) }
+            if let error = outcome.error {
+                failed.append((outcome.facts.tuid, error))
+            } else {
+                rows.append(outcome.facts)
+            }
         }
         let now = inv.context.now
         if let sort {

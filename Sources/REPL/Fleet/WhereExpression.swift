@@ -44,7 +44,9 @@ public struct WhereExpression: Sendable {
         let words = Set(flat.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "_" }).map(String.init))
         return WhereExpression(
             text: flat, engine: Engine(ruleSet), needs: rule.needs, readsSilence: words.contains("silence"),
-            warnings: diagnostics.filter { $0.severity == .warning && !$0.message.hasPrefix("unknown field") }.map { describe($0, in: flat) })
+            warnings: diagnostics.filter { $0.severity == .warning && !$0.message.hasPrefix("unknown field") }.map {
+                describe($0, in: flat)
+            })
     }
 
     /// `--where:1:9: error: unknown field …`, the hint, then the expression with a caret under the column.

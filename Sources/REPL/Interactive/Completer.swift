@@ -15,7 +15,8 @@ public struct Completer: Sendable {
 
     public init(
         registry: CommandRegistry, cache: CompletionCache, willUseServerValues: @escaping @Sendable () -> Void = {},
-        ruleNames: @escaping @Sendable () -> [String] = { [] }, profileNames: @escaping @Sendable () -> [String] = { [] }
+        ruleNames: @escaping @Sendable () -> [String] = { [] },
+        profileNames: @escaping @Sendable () -> [String] = { [] }
     ) {
         self.registry = registry
         self.cache = cache

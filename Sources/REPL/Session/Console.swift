@@ -50,7 +50,8 @@ public struct Console: Sendable {
     ) {
         let captured = CapturedOutput()
         let console = Console(
-            isTerminal: isTerminal, colour: false, errorIsTerminal: errorIsTerminal, out: { captured.append(out: $0) }, err: { captured.append(err: $0) })
+            isTerminal: isTerminal, colour: false, errorIsTerminal: errorIsTerminal, out: { captured.append(out: $0) },
+            err: { captured.append(err: $0) })
         return (console, captured)
     }
 
