@@ -133,6 +133,20 @@ struct Session {
                 "] 10/10  7 messages"))
     }
 
+    @Test func aDroppedProgressBarErasesItselfOnce() {
+        let (console, output) = Console.capturing(errorIsTerminal: true)
+        do {
+            let bar = ProgressBar(label: "x", total: 3, write: { console.err($0) })
+            bar.advance()
+        }  // dropped without finish(), as when Ctrl-C cancels the command
+        #expect(output.err.hasSuffix("\r\u{1B}[K"))
+        let bar = ProgressBar(label: "y", total: 1, write: { console.err($0) })
+        bar.finish()
+        output.clear()
+        bar.finish()
+        #expect(output.err.isEmpty)
+    }
+
     @Test func deviceKindsFromModelPrefixes() {
         #expect(DeviceKind(tuid: "TSPD04ESY93100802") == .environment)
         #expect(DeviceKind(tuid: "TSGW01LYP11609456") == .gateway)

@@ -10,7 +10,8 @@ public final class ProgressBar: Sendable {
     private let total: Int
     private let write: (@Sendable (String) -> Void)?
     private let width: Int
-    private let state = Mutex<(done: Int, extra: String, drawnAt: ContinuousClock.Instant?)>((0, "", nil))
+    private let state = Mutex<(done: Int, extra: String, drawnAt: ContinuousClock.Instant?, finished: Bool)>(
+        (0, "", nil, false))
 
     /// - Parameter write: where frames go; `nil` draws nothing (standard error is not a terminal).
     public init(label: String, total: Int, width: Int = 80, write: (@Sendable (String) -> Void)?) {
@@ -30,11 +31,17 @@ public final class ProgressBar: Sendable {
         draw(force: false)
     }
 
-    /// Draws the final frame and erases the line.
+    /// Draws the final frame and erases the line (once; also when the bar is dropped, as on Ctrl-C).
     public func finish() {
         draw(force: true)
-        write?("\r\u{1B}[K")
+        let first = state.withLock { s in
+            defer { s.finished = true }
+            return !s.finished
+        }
+        if first { write?("\r\u{1B}[K") }
     }
+
+    deinit { finish() }
 
     /// The text of one frame: `things [#########.........]  412/1000 devices`.
     static func frame(label: String, done: Int, total: Int, extra: String, width: Int) -> String {
@@ -50,6 +57,7 @@ public final class ProgressBar: Sendable {
         guard let write else { return }
         let text: String? = state.withLock { s in
             let now = ContinuousClock.now
+            if s.finished { return nil }
             if !force, let at = s.drawnAt, now - at < .milliseconds(100) { return nil }
             s.drawnAt = now
             return Self.frame(label: label, done: s.done, total: total, extra: s.extra, width: width)
