@@ -95,6 +95,7 @@ struct Session {
         #expect(await session.run("things --columns tuid,battery --sort battery --limit 3") == .ok)
         let batteries = try #require(try session.json?.arrayValue).compactMap { $0["battery"]?.doubleValue }
         #expect(batteries.count == 3 && batteries == batteries.sorted())
+        #expect(await session.run("things --columns tuid,battery,tuid") == .usage)
         #expect(await session.run("things --sort batery") == .usage)
         #expect(session.output.err.contains("did you mean `battery`?"))
     }

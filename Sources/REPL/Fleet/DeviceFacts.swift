@@ -76,7 +76,9 @@ public enum FleetColumn: String, Sendable, CaseIterable {
     static func parseList(_ text: String) throws(CommandError) -> [FleetColumn] {
         var columns: [FleetColumn] = []
         for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            columns.append(try parse(name, flag: "--columns"))
+            let column = try parse(name, flag: "--columns")
+            guard !columns.contains(column) else { throw .usage("--columns: `\(name)` is given twice") }
+            columns.append(column)
         }
         guard !columns.isEmpty else { throw .usage("--columns takes a comma-separated list of columns") }
         return columns
