@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries, each behind its own module and imported by exactly one Swift module.
@@ -46,13 +47,16 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The configuration file: profiles (deployments) and notification targets.
+        .target(name: "Profiles", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         // The REPL and script runner: command table, parsing, completion, output.
-        .target(name: "REPL", dependencies: ["ThingseeAPI", "Rules", "Store", "Automation", "CReadline"]),
+        .target(
+            name: "REPL", dependencies: ["ThingseeAPI", "Rules", "Store", "Automation", "Profiles", "CReadline"]),
         // Thin executable: argument parsing and wiring.
         .executableTarget(
             name: "tsee",
             dependencies: [
-                "REPL", "Automation", "Simulator", "ThingseeAPI", "Rules", "Store",
+                "REPL", "Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "Profiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 "Service", .product(name: "Prometheus", package: "swift-prometheus"),
@@ -74,7 +78,7 @@ let package = Package(
                 "Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "REPLTests", dependencies: ["REPL", "Simulator", "ThingseeAPI"]),
+        .testTarget(name: "REPLTests", dependencies: ["REPL", "Simulator", "ThingseeAPI", "Profiles"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Simulator"]),
         .testTarget(
             name: "ServiceTests",

@@ -330,8 +330,7 @@ public actor Scheduler {
         let race = Race<CycleWork?>()
         return await withCheckedContinuation { continuation in
             race.start(continuation)
-            Task { race.finish(await work.value) }
-            Task {
+            let watchdog = Task {
                 while !race.isFinished {
                     do {
                         try await clock.sleep(for: min(stallTimeout, .seconds(10)))
@@ -343,6 +342,10 @@ public actor Scheduler {
                         return
                     }
                 }
+            }
+            Task {
+                race.finish(await work.value)
+                watchdog.cancel()
             }
         }
     }

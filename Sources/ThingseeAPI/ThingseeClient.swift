@@ -206,7 +206,7 @@ public final class ThingseeClient: Sendable {
     }
 
     /// Sends one API call with authentication and retries; returns the `data` payload.
-    private func call(
+    func call(
         _ method: Method, _ segments: [String], query: [(String, String)] = [], body: JSONValue? = nil
     ) async throws -> (JSONValue, PayloadReader) {
         let endpoint = "\(method.rawValue) /\(segments.joined(separator: "/"))"

@@ -48,7 +48,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "How often the device list, alerts, installation status and thing info are fetched again.")
     var refresh = "10m"
 
-    @Option(name: .customLong("db"), help: "The SQLite database (default: $XDG_STATE_HOME/tsee/tsee.db).")
+    @Option(name: .customLong("db"), help: "The SQLite database (default: $XDG_STATE_HOME/tsee/PROFILE/tsee.db).")
     var database: String?
 
     @Option(
@@ -133,7 +133,13 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage.rawValue)
         }
 
-        let path = database ?? History.stateDirectory() + "/tsee.db"
+        let path: String
+        do {
+            path = try database ?? connection.resolve().databasePath
+        } catch {
+            console.err("tsee run: \(error)\n")
+            throw ExitCode(ExitStatus.usage.rawValue)
+        }
         // One scheduler per database: a second one waits (a service restart overlaps the old process's last
         // cycle), then refuses. Taken before the database is written, released when the process ends.
         let lock: RunLock

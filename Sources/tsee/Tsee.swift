@@ -33,7 +33,9 @@ struct Tsee: AsyncParsableCommand {
     @Flag(name: [.customLong("yes"), .customShort("y")], help: "Answer yes to confirmation questions.")
     var yes = false
 
-    @Option(name: .customLong("db"), help: "The SQLite database (default: $XDG_STATE_HOME/tsee/tsee.db).")
+    @Option(
+        name: .customLong("db"),
+        help: "The SQLite database (default: $XDG_STATE_HOME/tsee/PROFILE/tsee.db; sim/ for the built-in simulator).")
     var database: String?
 
     @Argument(parsing: .captureForPassthrough, help: "A REPL command and its arguments.")
@@ -60,7 +62,8 @@ struct Tsee: AsyncParsableCommand {
         let connection: Connection
         do {
             // Local commands need no API: starting the simulator or logging in would only slow them down.
-            let local = commands.map(Self.isLocalOnly(script:)) ?? (!command.isEmpty && Self.isLocalOnly(words: command))
+            let local =
+                commands.map(Self.isLocalOnly(script:)) ?? (!command.isEmpty && Self.isLocalOnly(words: command))
             if local {
                 connection = try self.connection.offline()
             } else {
@@ -71,8 +74,9 @@ struct Tsee: AsyncParsableCommand {
         }
         let context = CommandContext(
             client: connection.client, connectionLabel: connection.label,
-            databasePath: database ?? History.stateDirectory() + "/tsee.db", registry: .standard(), console: console,
-            output: format, assumeYes: yes, confirmer: TerminalConfirmer.ifTerminal())
+            databasePath: database ?? connection.databasePath, registry: .standard(), console: console,
+            output: format, assumeYes: yes, confirmer: TerminalConfirmer.ifTerminal(),
+            configuration: connection.configuration, profileName: connection.profileName)
         let runner = ScriptRunner(context: context, onError: onError)
         let status: ExitStatus
         if let commands {
@@ -82,7 +86,7 @@ struct Tsee: AsyncParsableCommand {
         } else if !command.isEmpty {
             status = await context.execute(words: command)
         } else if isatty(0) == 1 {
-            status = await InteractiveShell(context: context).run()
+            status = await InteractiveShell(context: context, history: History(path: connection.historyPath)).run()
         } else {
             status = await runner.runStandardInput()
         }
@@ -105,11 +109,11 @@ struct Tsee: AsyncParsableCommand {
 
     static let optionsWithValue: Set<String> = [
         "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db", "-c", "-f",
-        "--time-scale",
+        "--time-scale", "--profile",
     ]
 
     /// Commands that never call the API: files, the action log, the session itself.
-    static let localCommands: Set<String> = ["help", "exit", "log", "set"]
+    static let localCommands: Set<String> = ["help", "exit", "log", "set", "profiles"]
     static let localRulesCommands: Set<String> = ["check", "test", "list", "load"]
 
     static func isLocalOnly(words: [String]) -> Bool {
@@ -131,9 +135,9 @@ struct Tsee: AsyncParsableCommand {
     static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
         let hoistable: Set<String> = [
             "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db",
-            "--time-scale",
+            "--time-scale", "--profile",
         ]
-        let hoistableFlags: Set<String> = ["--sim"]
+        let hoistableFlags: Set<String> = ["--sim", "-q", "--quiet"]
         var i = 0
         while i < arguments.count, arguments[i].hasPrefix("-"), arguments[i] != "--" {
             i += optionsWithValue.contains(arguments[i]) ? 2 : 1

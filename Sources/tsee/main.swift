@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import REPL
 
 // The root command takes every word after the options as a REPL command, so sub-commands (`tsee sim`,
 // `tsee run`) are routed here by name; options given before one are passed on after its name.
@@ -8,6 +9,8 @@ if let (subcommand, rest) = Tsee.subcommand(in: arguments) {
     await execute(subcommand, rest)
 } else if arguments.first == "--help" || arguments.first == "-h" {
     print(Tsee.helpMessage())
+} else if arguments == ["--version"] {
+    print("tsee \(TseeVersion.current)")
 } else {
     await execute(Tsee.self, arguments)
 }

@@ -15,11 +15,25 @@ final class ManualClock: Clock, Sendable {
         var continuation: CheckedContinuation<Void, any Error>
     }
 
+    private struct Waiter {
+        var id: Int
+        var count: Int
+        var continuation: CheckedContinuation<Void, Never>
+    }
+
     private struct State {
         var now: Duration = .zero
         var nextID = 0
         var sleepers: [Sleeper] = []
         var cancelled: Set<Int> = []
+        var waiters: [Waiter] = []
+
+        /// Waiters whose count of sleepers is reached, removed.
+        mutating func satisfiedWaiters() -> [Waiter] {
+            let ready = waiters.filter { $0.count <= sleepers.count }
+            waiters.removeAll { $0.count <= sleepers.count }
+            return ready
+        }
     }
 
     private let state = Mutex(State())
@@ -37,12 +51,13 @@ final class ManualClock: Clock, Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resume: Result<Void, any Error>? = state.withLock { s in
-                    if s.cancelled.remove(id) != nil { return .failure(CancellationError()) }
-                    if deadline.offset <= s.now { return .success(()) }
+                let (resume, ready) = state.withLock { s -> (Result<Void, any Error>?, [Waiter]) in
+                    if s.cancelled.remove(id) != nil { return (.failure(CancellationError()), []) }
+                    if deadline.offset <= s.now { return (.success(()), []) }
                     s.sleepers.append(Sleeper(id: id, deadline: deadline.offset, continuation: continuation))
-                    return nil
+                    return (nil, s.satisfiedWaiters())
                 }
+                for waiter in ready { waiter.continuation.resume() }
                 if let resume { continuation.resume(with: resume) }
             }
         } onCancel: {
@@ -68,8 +83,30 @@ final class ManualClock: Clock, Sendable {
         for sleeper in due { sleeper.continuation.resume() }
     }
 
-    /// Suspends until at least `count` tasks sleep on this clock (yielding, never waiting on real time).
+    /// Suspends until at least `count` tasks sleep on this clock, or the task is cancelled; never waits on real time.
     func waitForSleepers(_ count: Int = 1) async {
-        while sleepers < count { await Task.yield() }
+        let id = state.withLock { s -> Int in
+            s.nextID += 1
+            return s.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.cancelled.remove(id) != nil || s.sleepers.count >= count { return true }
+                    s.waiters.append(Waiter(id: id, count: count, continuation: continuation))
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> Waiter? in
+                guard let index = s.waiters.firstIndex(where: { $0.id == id }) else {
+                    s.cancelled.insert(id)
+                    return nil
+                }
+                return s.waiters.remove(at: index)
+            }
+            waiter?.continuation.resume()
+        }
     }
 }

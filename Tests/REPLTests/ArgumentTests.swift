@@ -68,7 +68,17 @@ import ThingseeAPI
         #expect(throws: CommandError.self) { try SendCommand.validate(["1502", "x=1"]) }
         #expect(throws: CommandError.self) { try SendCommand.validate(["1500", "threshold=100"]) }
         #expect(throws: CommandError.self) { try SendCommand.validate(["1500", "reportInterval=fast"]) }
-        #expect(throws: CommandError.self) { try SendCommand.validate(["1500"]) }
+        #expect(throws: CommandError.self) { try SendCommand.validate(["12211", "hallMode=1"]) }
+        #expect(throws: CommandError.self) { try SendCommand.validate(["12211", "hallMode=x"], unchecked: true) }
+    }
+
+    @Test func headerOnlyAndUncheckedCommands() throws {
+        // No parameters: a header-only command, which asks the device for its current configuration.
+        let (id, parameters) = try SendCommand.validate(["1500"])
+        #expect(id == 1500 && parameters.isEmpty)
+        let (other, values) = try SendCommand.validate(["17220", "orientation=1"], unchecked: true)
+        #expect(other == 17220 && values.map(\.name) == ["orientation"] && values.map(\.value) == [1])
+        #expect(throws: CommandError.self) { try SendCommand.validate(["-5"], unchecked: true) }
     }
 
     @Test func groupIdsThatCannotBeCreated() {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import REPL
@@ -13,8 +14,8 @@ import Testing
 
     @Test func commandsAndSubcommands() {
         #expect(completer.candidates(line: "gr") == ["group", "groups"])
-        #expect(completer.candidates(line: "group ") == ["assign", "create", "delete", "things"])
-        #expect(completer.candidates(line: "groups; th") == ["thing"])
+        #expect(completer.candidates(line: "group ") == ["assign", "create", "delete", "of", "rename", "things"])
+        #expect(completer.candidates(line: "groups; th") == ["thing", "things"])
     }
 
     @Test func commandIdsAndTheirParameterNames() {
@@ -34,6 +35,26 @@ import Testing
         #expect(completer.candidates(line: "messages X -o ") == ["csv", "json", "jsonl", "table"])
         #expect(completer.candidates(line: "watch -n 5 mess") == ["messages"])
         #expect(completer.candidates(line: "watch -n 5 thing TSE") == ["TSEN01VEZ73707339"])
-        #expect(completer.candidates(line: "help ex") == ["exit", "exit-codes"])
+        #expect(completer.candidates(line: "help ex") == ["exit", "exit-codes", "export"])
+    }
+
+    @Test func ruleNamesPathsProfilesAndColumns() throws {
+        let completer = Completer(
+            registry: .standard(), cache: CompletionCache(), ruleNames: { ["low-battery", "gateway-lost"] },
+            profileNames: { ["prod", "staging"] })
+        #expect(completer.candidates(line: "rules explain lo") == ["low-battery"])
+        #expect(completer.candidates(line: "log --rule ga") == ["gateway-lost"])
+        #expect(completer.candidates(line: "profiles ") == ["prod", "staging"])
+        #expect(completer.candidates(line: "things --columns tuid,bat") == ["tuid,battery"])
+        #expect(completer.candidates(line: "things --sort si") == ["silence"])
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-paths-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(
+            atPath: folder.appendingPathComponent("rules/cold.rules").path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(completer.candidates(line: "rules load \(folder.path)/ru") == ["\(folder.path)/rules/"])
+        #expect(completer.candidates(line: "rules load \(folder.path)/rules/c") == ["\(folder.path)/rules/cold.rules"])
     }
 }

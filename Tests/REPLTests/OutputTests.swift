@@ -55,3 +55,24 @@ import ThingseeAPI
         #expect(Chart(title: "T temp", points: []).render() == "T temp: no values\n")
     }
 }
+
+@Suite struct InertOutputTests {
+    @Test func csvCellsThatLookLikeFormulasArePrefixed() {
+        let data: JSONValue = [
+            ["a": "=HYPERLINK(\"x\")", "b": "+1", "c": "-2+3", "d": "@SUM(A1)", "e": -3.5, "f": "ok"]
+        ]
+        #expect(
+            Rendered(data: data).formatted(.csv)
+                == "a,b,c,d,e,f\r\n\"'=HYPERLINK(\"\"x\"\")\",'+1,'-2+3,'@SUM(A1),-3.5,ok\r\n")
+    }
+
+    @Test func csvColumnsKeepTheirGivenOrder() {
+        let data: JSONValue = [["tuid": "T", "battery": 5]]
+        #expect(Rendered(data: data, csvColumns: ["tuid", "battery"]).formatted(.csv) == "tuid,battery\r\nT,5\r\n")
+    }
+
+    @Test func tableCellsShowControlCharactersEscaped() {
+        let table = Table(columns: ["v"], rows: [["red\u{1B}[31m\r\nx\u{7F}"]])
+        #expect(table.render() == "v\nred\\u{1B}[31m\\u{D}\\u{A}x\\u{7F}\n")
+    }
+}

@@ -238,7 +238,7 @@ import Testing
             Set(object.keys) == [
                 "id", "time", "rule", "tuid", "action", "parameters", "dry_run", "outcome", "http_status", "error",
                 "transaction_id", "confirmed_at", "confirmed_values", "confirm_state", "firing_key", "created_at",
-                "completed_at",
+                "completed_at", "why", "severity",
             ])
         let text = try #require(String(data: data, encoding: .utf8))
         #expect(text.contains(#""dry_run":true"#))

@@ -2,7 +2,8 @@ extension CommandDefinition {
     /// The built-in commands, in the order `help` lists them. Commands from other files (`rules`, `log`) are
     /// added with `CommandRegistry.register(_:)`, or by adding them here.
     public static let builtins: [CommandDefinition] = [
-        .thing, .messages, .alerts, .send, .commands, .install, .installations, .groups, .group, .plot, .watch,
-        .rules, .log, .login, .set, .help, .exit,
+        .thing, .things, .messages, .alerts, .send, .commands, .install, .installations, .groups, .group, .export,
+        .plot, .watch,
+        .rules, .log, .profiles, .login, .set, .help, .exit,
     ]
 }

@@ -1,10 +1,11 @@
 import Foundation
+import Store
 import ThingseeAPI
 
 extension CommandDefinition {
     static let thing = CommandDefinition(
         name: "thing", summary: "device info: battery, location, gateway, firmware", usage: "TUID",
-        positionals: [.tuid], example: "thing TSPD04ESY93100802"
+        positionals: [.tuid], example: "thing TSPD04LLY59881187"
     ) { inv in
         try inv.expectPositionals(1, 1)
         let tuid = try inv.tuid(at: 0)
@@ -39,7 +40,7 @@ extension CommandDefinition {
             FlagSpec(["--from"], value: "T", kind: .time, help: "not before T"),
             FlagSpec(["--to"], value: "T", kind: .time, help: "not after T"),
         ],
-        example: "messages TSPD04ESY93100802 --id 1110 --from -1h --limit 5",
+        example: "messages TSPD04LLY59881187 --id 1110 --from -1h --limit 5",
         notes: [Self.timeNote]
     ) { inv in
         try inv.expectPositionals(1, 1)
@@ -68,7 +69,7 @@ extension CommandDefinition {
             FlagSpec(["--from"], value: "T", kind: .time, help: "not before T"),
             FlagSpec(["--to"], value: "T", kind: .time, help: "not after T"),
         ],
-        example: "alerts TSGW01ABC12345678 --from -7d", notes: [Self.timeNote]
+        example: "alerts TSGW01LYP11609456 --from -7d", notes: [Self.timeNote]
     ) { inv in
         try inv.expectPositionals(1, 1)
         let tuid = try inv.tuid(at: 0)
@@ -92,54 +93,145 @@ extension CommandDefinition {
     }
 
     static let commands = CommandDefinition(
-        name: "commands", summary: "the commands sent to a device, newest first", usage: "TUID", positionals: [.tuid],
-        example: "commands TSPD04ESY93100802"
+        name: "commands", summary: "the commands sent to a device, newest first, and whether its echo confirmed them",
+        usage: "TUID [--limit N]", positionals: [.tuid],
+        flags: [FlagSpec(["--limit", "-n"], value: "N", kind: .number, help: "the newest N commands (default: all)")],
+        example: "commands TSPD04LLY59881187 --limit 10",
+        notes: [
+            "echo: `confirmed` when the device sent the same tsmId with tsmEv 31 and the same transactionId after the "
+                + "command; for commands `tsee run` sent, the action log's state (`awaiting echo`, `no echo`) when "
+                + "the echo has not been seen. Commands without a transactionId cannot be matched (`-`)."
+        ]
     ) { inv in
         try inv.expectPositionals(1, 1)
         let tuid = try inv.tuid(at: 0)
-        let history = try await inv.client.commandHistory(tuid)
+        let history = try await inv.client.commandHistory(tuid, limit: try inv.positiveInt("--limit"))
         let now = inv.context.now
-        let rows = history.map { h -> [String] in
+        // The action log's view of the commands `tsee run` sent to this device, by transactionId.
+        var logged: [Int64: ActionRecord] = [:]
+        if let store = inv.context.openStoreIfExists() {
+            for record in (try? await store.actions(filter: ActionFilter(tuid: tuid))) ?? [] {
+                if let tx = record.transactionID, record.kind == .send { logged[tx] = record }
+            }
+        }
+        // The device's echoes since the oldest command listed.
+        var echoes: [String: Int64] = [:]
+        let ids = Set(history.compactMap(\.tsmId))
+        if let oldest = history.compactMap(\.timestamp).min(), !ids.isEmpty {
+            // One page, read as it is: two echoes in the same second share a de-duplication key, and only their
+            // transactionIds tell them apart.
+            let messages = try await inv.client.messages(
+                tuid, MessageQuery(limit: 1000, messageIDs: ids.sorted(), eventIDs: [31], from: oldest))
+            for m in messages where m.tsmEv == 31 {
+                if let tx = m.transactionId {
+                    echoes["\(m.tsmId):\(tx)"] = min(echoes["\(m.tsmId):\(tx)"] ?? .max, m.tsmTs)
+                }
+            }
+        }
+        var rows: [[String]] = []
+        var data: [JSONValue] = []
+        for h in history {
             let params = (h.command.objectValue ?? [:]).filter {
                 !Message.headerKeys.contains($0.key) && $0.key != "tsmDstTuid"
             }
-            return [
+            var echo = "-"
+            var echoAt: Int64?
+            if let tx = h.transactionId, let id = h.tsmId {
+                if let at = echoes["\(id):\(tx)"], at >= (h.timestamp ?? .min) {
+                    echo = "confirmed " + TimeText.ago(at, now: now)
+                    echoAt = at
+                } else {
+                    switch logged[Int64(tx)]?.confirmState {
+                    case .confirmed?:
+                        echo = "confirmed (action log)"
+                        echoAt = logged[Int64(tx)]?.confirmedAt
+                    case .unconfirmed?: echo = "no echo (action log)"
+                    default: echo = "no echo yet"
+                    }
+                }
+            }
+            let byTsee = h.transactionId.flatMap { logged[Int64($0)] }.map { "tsee run (\($0.rule))" }
+            rows.append([
                 TimeText.describe(h.timestamp, now: now), h.tsmId.map(String.init) ?? "-",
                 h.transactionId.map(String.init) ?? "-",
-                params.keys.sorted().map { "\($0)=\(params[$0]!.cell)" }.joined(separator: " "), h.responsible ?? "-",
-            ]
+                params.keys.sorted().map { "\($0)=\(params[$0]!.cell)" }.joined(separator: " "),
+                byTsee ?? h.responsible ?? "-", echo,
+            ])
+            var entry = h.raw.objectValue ?? [:]
+            entry["confirmed"] = h.transactionId == nil ? .null : .bool(echoAt != nil)
+            entry["confirmed_at"] = echoAt.map { .string(ISOTime.format($0)) } ?? .null
+            if let byTsee { entry["sent_by"] = .string(byTsee) }
+            data.append(.object(entry))
         }
         inv.emit(
             Rendered(
-                data: .array(history.map(\.raw)),
-                table: Table(columns: ["time", "tsmId", "transactionId", "parameters", "responsible"], rows: rows)))
+                data: .array(data),
+                table: Table(
+                    columns: ["time", "tsmId", "transactionId", "parameters", "responsible", "echo"], rows: rows)))
     }
 
     static let install = CommandDefinition(
-        name: "install", summary: "set a device's installation status",
-        usage: "TUID STATUS", positionals: [.tuid, .status], example: "install TSPD04ESY93100802 quarantine",
-        notes: ["STATUS: " + InstallationStatus.allCases.map(\.rawValue).joined(separator: ", ")]
+        name: "install", summary: "set the installation status of a device, or of many (--where, --group, -)",
+        usage: "(TUID | --where EXPR [--group G] | -) STATUS [--yes] [--dry-run]", positionals: [.tuid, .status],
+        flags: BulkAction.flags, example: "install --where 'battery below 5' retired --dry-run",
+        notes: [
+            "STATUS: " + InstallationStatus.allCases.map(\.rawValue).joined(separator: ", "),
+            Self.bulkNote,
+        ]
     ) { inv in
-        try inv.expectPositionals(2, 2)
-        let tuid = try inv.tuid(at: 0)
-        let status = try Self.status(inv.positionals[1])
-        let result = try await inv.client.setInstallationStatus(tuid, status)
-        inv.emit(
-            Rendered(
-                data: result.raw,
-                table: Table(
-                    columns: ["tuid", "status", "group"],
-                    rows: [[result.tuid ?? tuid, result.installationStatus ?? status.rawValue, result.groupId ?? "-"]]))
-        )
+        let (target, rest) = try BulkAction.target(inv)
+        guard rest.count == 1 else {
+            throw CommandError.usage(
+                "install: \(rest.isEmpty ? "missing STATUS" : "too many arguments"); usage: install \(inv.command.usage)"
+            )
+        }
+        let status = try Self.status(rest[0])
+        let client = inv.client
+        let action = BulkAction(
+            inv: inv, summary: "install \(status.rawValue)",
+            request: { "POST /things/\($0)/installations {\"installation_status\":\"\(status.rawValue)\"}" },
+            perform: { tuid in
+                let result = try await client.setInstallationStatus(tuid, status)
+                return "status \(result.installationStatus ?? status.rawValue)"
+            })
+        switch target {
+        case .one(let tuid) where !inv.arguments.has("--dry-run"):
+            let result = try await inv.client.setInstallationStatus(tuid, status)
+            inv.emit(
+                Rendered(
+                    data: result.raw,
+                    table: Table(
+                        columns: ["tuid", "status", "group"],
+                        rows: [
+                            [result.tuid ?? tuid, result.installationStatus ?? status.rawValue, result.groupId ?? "-"]
+                        ]
+                    )))
+        case .one(let tuid):
+            try await action.run([tuid])
+        case .many(let selection, let stdin):
+            let (tuids, failed) = try await BulkAction.devices(selection, fromStandardInput: stdin, inv: inv)
+            try await action.run(tuids, unreadable: failed)
+        }
     }
 
+    static let bulkNote =
+        "In place of a TUID, --where EXPR (a rule condition, optionally within --group G) or --group G alone selects "
+        + "devices, and `-` reads TUIDs from standard input. The selection is shown and confirmed on a terminal; "
+        + "without one, --yes is required. Requests run concurrently; one result row per device; exit 5 when some "
+        + "failed. --dry-run shows the requests and sends nothing."
+
     static let installations = CommandDefinition(
-        name: "installations", summary: "a device's installation status history, newest first", usage: "TUID",
-        positionals: [.tuid], example: "installations TSPD04ESY93100802"
+        name: "installations", summary: "a device's installation status history, newest first",
+        usage: "TUID [--limit N]", positionals: [.tuid],
+        flags: [
+            FlagSpec(
+                ["--limit", "-n"], value: "N", kind: .number, help: "the newest N entries (1: the current status)")
+        ],
+        example: "installations TSPD04LLY59881187 --limit 1"
     ) { inv in
         try inv.expectPositionals(1, 1)
         let tuid = try inv.tuid(at: 0)
-        let list = try await inv.client.installations(tuid)
+        let list = try await inv.client.installations(tuid, limit: try inv.positiveInt("--limit"))
         let now = inv.context.now
         inv.emit(
             Rendered(

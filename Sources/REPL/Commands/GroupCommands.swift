@@ -19,9 +19,46 @@ extension CommandDefinition {
 
     static let group = CommandDefinition(
         name: "group", summary: "create, delete and fill deployment groups",
-        usage: "create ID [DESCRIPTION…] | delete ID [--yes] | assign TUID GROUP | things GROUP",
+        usage:
+            "create ID [DESCRIPTION…] | delete ID [--yes] | assign TUID GROUP | things GROUP | of TUID | rename OLD NEW",
         example: "group create cold-chain \"Cold storage rooms\"",
-        subcommands: [groupCreate, groupDelete, groupAssign, groupThings])
+        subcommands: [groupCreate, groupDelete, groupAssign, groupThings, groupOf, groupRename])
+
+    static let groupOf = CommandDefinition(
+        name: "of", summary: "the deployment group of a device", usage: "TUID", positionals: [.tuid],
+        example: "group of TSPD04LLY59881187"
+    ) { inv in
+        try inv.expectPositionals(1, 1)
+        let tuid = try inv.tuid(at: 0)
+        let group = try await inv.client.groupOf(tuid)
+        inv.context.cache.note(group: group)
+        inv.emit(
+            Rendered(
+                data: ["tuid": .string(tuid), "group_id": .string(group)],
+                table: Table(columns: ["tuid", "group"], rows: [[tuid, group]])))
+    }
+
+    static let groupRename = CommandDefinition(
+        name: "rename", summary: "rename a deployment group (its devices follow)", usage: "OLD NEW",
+        positionals: [.group, .text], example: "group rename cold-chain prfi00coldchain",
+        notes: [
+            "NEW follows the rules of `group create`: no white space, not `unassigned`; a warning when it is "
+                + "outside the naming convention {env}{country}00{name}."
+        ]
+    ) { inv in
+        try inv.expectPositionals(2, 2)
+        let old = inv.positionals[0]
+        if old == "unassigned" { throw CommandError.usage("`unassigned` cannot be renamed: every device starts there") }
+        let new = try Self.newGroupID(inv.positionals[1])
+        if let warning = Self.namingWarning(new) { inv.note(warning) }
+        try await inv.client.renameGroup(old, to: new)
+        inv.context.cache.forget(group: old)
+        inv.context.cache.note(group: new)
+        inv.emit(
+            Rendered(
+                data: ["group_id": .string(new), "renamed_from": .string(old)],
+                table: Table(columns: ["group", "renamed from"], rows: [[new, old]])))
+    }
 
     static let groupCreate = CommandDefinition(
         name: "create", summary: "create a deployment group", usage: "ID [DESCRIPTION…]", positionals: [.text, .text],
@@ -32,6 +69,7 @@ extension CommandDefinition {
             throw CommandError.usage("group create: missing ID; usage: group create ID [DESCRIPTION…]")
         }
         let id = try Self.newGroupID(inv.positionals[0])
+        if let warning = Self.namingWarning(id) { inv.note(warning) }
         let description = inv.positionals.count > 1 ? inv.positionals.dropFirst().joined(separator: " ") : nil
         let group = try await inv.client.createGroup(id, description: description)
         inv.context.cache.note(group: id)
@@ -74,22 +112,44 @@ extension CommandDefinition {
     }
 
     static let groupAssign = CommandDefinition(
-        name: "assign", summary: "move a device into a group (`unassigned` takes it out)", usage: "TUID GROUP",
-        positionals: [.tuid, .group], example: "group assign TSPD04ESY93100802 cold-chain"
+        name: "assign",
+        summary: "move a device, or many (--where, --group, -), into a group (`unassigned` takes it out)",
+        usage: "(TUID | --where EXPR [--group G] | -) GROUP [--yes] [--dry-run]", positionals: [.tuid, .group],
+        flags: BulkAction.flags, example: "group assign TSPD04LLY59881187 cold-chain", notes: [Self.bulkNote]
     ) { inv in
-        try inv.expectPositionals(2, 2)
-        let tuid = try inv.tuid(at: 0)
-        let group = inv.positionals[1]
+        let (target, rest) = try BulkAction.target(inv)
+        guard rest.count == 1 else {
+            throw CommandError.usage(
+                "group assign: \(rest.isEmpty ? "missing GROUP" : "too many arguments"); usage: group assign "
+                    + inv.command.usage)
+        }
+        let group = rest[0]
         guard !group.isEmpty, !group.contains(where: \.isWhitespace) else {
             throw CommandError.usage("`\(group)` is not a group id: group ids contain no white space")
         }
-        let result = try await inv.client.assignGroup(tuid, to: group)
-        inv.emit(
-            Rendered(
-                data: result.raw,
-                table: Table(
-                    columns: ["tuid", "group", "status"],
-                    rows: [[result.tuid ?? tuid, result.groupId ?? group, result.installationStatus ?? "-"]])))
+        let client = inv.client
+        let action = BulkAction(
+            inv: inv, summary: "group assign \(group)",
+            request: { "POST /things/\($0)/group {\"group_id\":\"\(group)\"}" },
+            perform: { tuid in
+                let result = try await client.assignGroup(tuid, to: group)
+                return "group \(result.groupId ?? group)"
+            })
+        switch target {
+        case .one(let tuid) where !inv.arguments.has("--dry-run"):
+            let result = try await inv.client.assignGroup(tuid, to: group)
+            inv.emit(
+                Rendered(
+                    data: result.raw,
+                    table: Table(
+                        columns: ["tuid", "group", "status"],
+                        rows: [[result.tuid ?? tuid, result.groupId ?? group, result.installationStatus ?? "-"]])))
+        case .one(let tuid):
+            try await action.run([tuid])
+        case .many(let selection, let stdin):
+            let (tuids, failed) = try await BulkAction.devices(selection, fromStandardInput: stdin, inv: inv)
+            try await action.run(tuids, unreadable: failed)
+        }
     }
 
     static let groupThings = CommandDefinition(
@@ -100,6 +160,20 @@ extension CommandDefinition {
         let result = try await inv.client.groupThings(inv.positionals[0])
         for t in result.tuids { inv.context.cache.note(tuid: t) }
         inv.emit(Rendered(data: result.raw, table: Table(columns: ["tuid"], rows: result.tuids.map { [$0] })))
+    }
+
+    /// A warning for an id outside the convention `{env}{country}00{name}` (lower-case letters and digits, at most
+    /// 64 characters: `prfi00haltianhq`); such an id is still created, as the API accepts it.
+    static func namingWarning(_ id: String) -> String? {
+        let chars = Array(id)
+        let lowerAlphanumeric = chars.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber) }
+        let shaped =
+            chars.count > 6 && chars.count <= 64 && lowerAlphanumeric && chars[0...3].allSatisfy(\.isLetter)
+            && chars[4] == "0" && chars[5] == "0"
+        if shaped { return nil }
+        return "tsee: warning: `\(id)` does not follow the group naming convention {env}{country}00{name} "
+            + "(lower-case letters and digits, at most 64 characters, e.g. prfi00haltianhq; env pr production — "
+            + "the only one routed to the data integration —, dm demo, rd development)"
     }
 
     /// A group id that may be created: not empty, no white space, not `unassigned`.

@@ -5,15 +5,17 @@ import ThingseeAPI
 extension CommandDefinition {
     static let log = CommandDefinition(
         name: "log", summary: "the scheduler's action log (newest first)",
-        usage: "[--rule R] [--tuid T] [--since T] [--limit N] [--dry-run|--live] [--unconfirmed]",
+        usage:
+            "[--rule R] [--tuid T] [--since T] [--limit N] [--dry-run|--live] [--unconfirmed] | --cycles [--limit N]",
         flags: [
-            FlagSpec(["--rule"], value: "R", kind: .text, help: "only actions of rule R"),
+            FlagSpec(["--rule"], value: "R", kind: .ruleName, help: "only actions of rule R"),
             FlagSpec(["--tuid"], value: "T", kind: .tuid, help: "only actions on device T"),
             FlagSpec(["--since"], value: "T", kind: .time, help: "only actions at or after T"),
             FlagSpec(["--limit", "-n"], value: "N", kind: .number, help: "at most N actions (default 50)"),
             FlagSpec(["--dry-run"], help: "only would-be actions (dry runs and shadow rules)"),
             FlagSpec(["--live"], help: "only actions carried out (or attempted)"),
             FlagSpec(["--unconfirmed"], help: "only sent commands whose echo has not arrived"),
+            FlagSpec(["--cycles"], help: "the scheduler's cycles instead of its actions (newest first)"),
         ],
         example: "log --rule low-battery --since -1d",
         notes: ["Reads the database given by --db (default $XDG_STATE_HOME/tsee/tsee.db). JSON keys are snake_case."]
@@ -28,6 +30,14 @@ extension CommandDefinition {
                 "no action log at \(path): `tsee run` has not run with this --db yet", .usage)
         }
         let store = try Store(path: path)
+        if inv.arguments.has("--cycles") {
+            for flag in ["--rule", "--tuid", "--since", "--dry-run", "--live", "--unconfirmed"]
+            where inv.arguments.has(flag) {
+                throw CommandError.usage("log --cycles takes only --limit, not \(flag)")
+            }
+            try await cycles(inv, store)
+            return
+        }
         let filter = ActionFilter(
             rule: inv.arguments.value("--rule"), tuid: inv.arguments.value("--tuid"), since: try inv.time("--since"),
             limit: try inv.positiveInt("--limit") ?? 50,
@@ -58,5 +68,38 @@ extension CommandDefinition {
             Rendered(
                 data: data,
                 table: Table(columns: ["time", "rule", "tuid", "action", "outcome", "dry run", "echo"], rows: rows)))
+    }
+
+    /// `log --cycles`: one row per scheduler cycle.
+    static func cycles(_ inv: Invocation, _ store: Store) async throws {
+        let records = try await store.cycles(limit: try inv.positiveInt("--limit") ?? 50)
+        let now = inv.context.now
+        var rows: [[String]] = []
+        var data: [JSONValue] = []
+        for c in records {
+            let s = c.summary
+            func n(_ value: Int?) -> String { value.map(String.init) ?? "-" }
+            rows.append([
+                String(c.id), TimeText.describe(c.startedAt, now: now),
+                s.map { String(format: "%.1f s", Double($0.durationMilliseconds) / 1000) } ?? "unfinished",
+                n(s?.devices), n(s?.messages), n(s?.firings), n(s?.actions), n(s?.errors), c.dryRun ? "yes" : "",
+            ])
+            func number(_ value: Int?) -> JSONValue { value.map { .number(Double($0)) } ?? .null }
+            data.append([
+                "id": .number(Double(c.id)), "started_at": .number(Double(c.startedAt)),
+                "finished_at": s.map { .number(Double($0.finishedAt)) } ?? .null,
+                "duration_ms": s.map { .number(Double($0.durationMilliseconds)) } ?? .null,
+                "devices": number(s?.devices), "messages": number(s?.messages), "firings": number(s?.firings),
+                "actions": number(s?.actions), "errors": number(s?.errors), "dry_run": .bool(c.dryRun),
+            ])
+        }
+        inv.emit(
+            Rendered(
+                data: .array(data),
+                table: Table(
+                    columns: [
+                        "cycle", "started", "took", "devices", "messages", "firings", "actions", "errors", "dry run",
+                    ],
+                    rows: rows)))
     }
 }

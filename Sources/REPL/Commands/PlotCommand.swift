@@ -9,7 +9,7 @@ extension CommandDefinition {
             FlagSpec(["--from"], value: "T", kind: .time, help: "start (default -24h)"),
             FlagSpec(["--to"], value: "T", kind: .time, help: "end (default now)"),
         ],
-        example: "plot TSPD04ESY93100802 batl --from -7d",
+        example: "plot TSPD04LLY59881187 batl --from -7d",
         notes: [
             "FIELD is any numeric message property: batl, temp, humd, airp, lght, carbonDioxide, tvoc, dist, …",
             "With -o json (or when stdout is not a terminal) it prints the series: [{\"ts\": …, \"value\": …}].",

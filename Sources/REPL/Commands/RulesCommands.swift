@@ -118,28 +118,50 @@ extension CommandDefinition {
 
     static let rulesEval = CommandDefinition(
         name: "eval", summary: "evaluate the rules for devices now; shows what would fire, changes nothing",
-        usage: "[TUID…] [--group G]", positionals: [.tuid], variadic: true,
-        flags: [FlagSpec(["--group"], value: "G", kind: .group, help: "every device of group G")],
-        example: "rules eval --group cold-chain",
+        usage: "[TUID…] [--group G …]", positionals: [.tuid], variadic: true,
+        flags: [FlagSpec(["--group", "-g"], value: "G", kind: .group, help: "every device of group G (repeatable)")],
+        example: "rules eval --group cold-chain --group office-hq",
         notes: [
-            "Starts from the scheduler's saved state (--db) when there is one, so it shows what `tsee run` would do next."
+            "Starts from the scheduler's saved state (--db) when there is one, so it shows what `tsee run` would do next.",
+            "With no TUID and no --group: every device in the rules' scope (the groups and devices the rules name, or "
+                + "every group and `unassigned` when a rule applies to every device).",
         ]
     ) { inv in
         let (ruleSet, _) = try loadRules(inv, rulePaths(inv))
         var tuids: [(String, String?)] = []
         for i in inv.positionals.indices { tuids.append((try inv.tuid(at: i), nil)) }
-        if let group = inv.arguments.value("--group") {
-            tuids += try await inv.client.groupThings(group).tuids.map { ($0, group) }
+        let fetcher = FleetFetcher(client: inv.client)
+        var groups = inv.arguments.flags["--group"] ?? []
+        if tuids.isEmpty && groups.isEmpty {
+            let active = ruleSet.rules.filter { $0.mode != .off }
+            if active.contains(where: { $0.groups.isEmpty && $0.tuids.isEmpty }) {
+                tuids = try await fetcher.devices(inGroups: []).map { ($0.tuid, $0.group) }
+            } else {
+                tuids = Array(Set(active.flatMap(\.tuids))).sorted().map { ($0, nil) }
+                let scoped = Array(Set(active.flatMap(\.groups))).sorted()
+                if !scoped.isEmpty { tuids += try await fetcher.devices(inGroups: scoped).map { ($0.tuid, $0.group) } }
+            }
+        } else if !groups.isEmpty {
+            tuids += try await fetcher.devices(inGroups: groups).map { ($0.tuid, $0.group) }
         }
-        guard !tuids.isEmpty else { throw CommandError.usage("rules eval: name TUIDs or --group G") }
+        var seen = Set<String>()
+        tuids = tuids.filter { seen.insert($0.0).inserted }
         let inspector = RuleInspector(
             client: inv.client, engine: Engine(ruleSet), store: inv.context.openStoreIfExists())
+        let bar = inv.progress("rules eval", total: tuids.count)
+        let evaluations = await concurrentMap(tuids, limit: 8) {
+            (tuid, group) -> Result<RuleInspector.Evaluation, any Error> in
+            defer { bar?.advance() }
+            do { return .success(try await inspector.evaluate(tuid, group: group)) } catch { return .failure(error) }
+        }
+        bar?.finish()
+        try Task.checkCancellation()
         var rows: [[String]] = []
         var data: [JSONValue] = []
         var failures = 0
-        for (tuid, group) in tuids {
+        for ((tuid, _), result) in zip(tuids, evaluations) {
             do {
-                let evaluation = try await inspector.evaluate(tuid, group: group)
+                let evaluation = try result.get()
                 for (index, rule) in ruleSet.rules.enumerated() {
                     let state = evaluation.states[index]
                     let firing = evaluation.firings.first { $0.rule == rule.name }
@@ -165,7 +187,7 @@ extension CommandDefinition {
 
     static let rulesExplain = CommandDefinition(
         name: "explain", summary: "why a rule did or did not fire for a device", usage: "RULE TUID",
-        positionals: [.text, .tuid], example: "rules explain low-battery TSPD04ESY93100802"
+        positionals: [.ruleName, .tuid], example: "rules explain low-battery TSPD04LLY59881187"
     ) { inv in
         try inv.expectPositionals(2, 2)
         let (ruleSet, _) = try loadRules(inv, rulePaths(inv))

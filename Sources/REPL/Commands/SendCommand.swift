@@ -4,19 +4,28 @@ import ThingseeAPI
 extension CommandDefinition {
     static let send = CommandDefinition(
         name: "send", summary: "send a configuration command (tsmEv 30); --wait blocks until the device echoes it",
-        usage: "TUID TSMID [key=value …] [--tx N] [--wait [DUR]]", positionals: [.tuid, .commandID, .commandParameter],
+        usage: "TUID TSMID [key=value …] [--tx N] [--wait [DUR]] [--unchecked] [--dry-run]"
+            + " | (--where EXPR [--group G] | -) TSMID [key=value …] [--unchecked] [--yes] [--dry-run]",
+        positionals: [.tuid, .commandID, .commandParameter],
         variadic: true,
-        flags: [
+        flags: BulkAction.flags + [
+            FlagSpec(
+                ["--unchecked"],
+                help: "send a command id or parameters outside the seed's catalogue (e.g. 12211, 16200, 17220)"),
             FlagSpec(["--tx"], value: "N", kind: .number, help: "the transactionId, 0…2147483647 (default: random)"),
             FlagSpec(
                 ["--wait"], value: "DUR", optional: true, kind: .duration,
                 help: "wait for the device's tsmEv 31 echo, at most DUR (default 5m); exit 6 when it does not come"),
         ],
-        example: "send TSPD04ESY93100802 1500 measurementInterval=60 reportInterval=300 --wait 2m",
+        example: "send TSPD04LLY59881187 1500 measurementInterval=60 reportInterval=300 --wait 2m",
         notes: [
             "TSMID and its parameters: "
                 + CommandCatalog.ids.map { "\($0) (\(CommandCatalog.parameters[$0]!.joined(separator: ", ")))" }
                 .joined(separator: "; ") + ".",
+            "With no parameters (`send TUID 1500`) the command is only its header: the device echoes its current "
+                + "configuration. Other ids (12211 hall mode, 16200 accelerometer on pod4 firmware, 17220 "
+                + "people-counter orientation) need --unchecked, which checks only that values are numbers.",
+            Self.bulkNote + " --tx and --wait apply to one device.",
             "The API's 200 only means accepted; the device later echoes the same tsmId with tsmEv 31, the same "
                 + "transactionId and all its current values (out-of-range values come back clamped).",
         ]
@@ -32,11 +41,41 @@ struct SendCommand {
     init(_ inv: Invocation) { self.inv = inv }
 
     func run() async throws {
-        guard inv.positionals.count >= 2 else {
-            throw CommandError.usage("send: missing arguments; usage: send \(inv.command.usage)")
+        let (target, rest) = try BulkAction.target(inv)
+        guard !rest.isEmpty else {
+            throw CommandError.usage("send: missing TSMID; usage: send \(inv.command.usage)")
         }
-        let tuid = try inv.tuid(at: 0)
-        let (tsmId, parameters) = try Self.validate(Array(inv.positionals.dropFirst()))
+        let (tsmId, parameters) = try Self.validate(rest, unchecked: inv.arguments.has("--unchecked"))
+        let tuid: String
+        switch target {
+        case .one(let one) where !inv.arguments.has("--dry-run"):
+            tuid = one
+        case .one, .many:
+            if inv.arguments.has("--tx") || inv.arguments.has("--wait") {
+                throw CommandError.usage("send: --tx and --wait apply to one device, not to a selection or --dry-run")
+            }
+            let client = inv.client
+            let action = BulkAction(
+                inv: inv, summary: "send \(tsmId)",
+                request: { tuid in
+                    let values = parameters.map { "\"\($0.name)\":\(CommandDefinition.number($0.value))" }
+                    let body = (["\"tsmId\":\(tsmId)", "\"tsmEv\":30", "\"transactionId\":(new)"] + values)
+                    return "POST /things/\(tuid)/commands [{\(body.joined(separator: ","))}]"
+                },
+                perform: { tuid in
+                    let tx = Command.randomTransactionID()
+                    _ = try await client.sendCommands(
+                        tuid, [Command(tsmId: tsmId, transactionId: tx, parameters: parameters)])
+                    return "transactionId \(tx) accepted (the echo confirms it; see `commands TUID`)"
+                })
+            if case .one(let one) = target {
+                try await action.run([one])
+            } else if case .many(let selection, let stdin) = target {
+                let (tuids, failed) = try await BulkAction.devices(selection, fromStandardInput: stdin, inv: inv)
+                try await action.run(tuids, unreadable: failed)
+            }
+            return
+        }
         var transactionID = Command.randomTransactionID()
         if let text = inv.arguments.value("--tx") {
             guard let n = Int(text), (0...2_147_483_647).contains(n) else {
@@ -131,21 +170,30 @@ struct SendCommand {
         }
     }
 
-    /// Checks the command id and the `key=value` parameters against the catalogue.
-    static func validate(_ words: [String]) throws(CommandError) -> (Int, [(name: String, value: Double)]) {
+    /// Checks the command id and the `key=value` parameters against the catalogue (with `unchecked`, only that
+    /// the id is a number and the values are numbers). No parameters: a header-only command.
+    static func validate(_ words: [String], unchecked: Bool = false) throws(CommandError) -> (
+        Int, [(name: String, value: Double)]
+    ) {
         let ids = CommandCatalog.ids.map(String.init).joined(separator: ", ")
-        guard let tsmId = Int(words[0]), let names = CommandCatalog.parameters[tsmId] else {
-            throw .usage("send: TSMID `\(words[0])` is not a configuration command the API accepts; use one of \(ids)")
+        guard let tsmId = Int(words[0]), tsmId >= 0 else {
+            throw .usage("send: TSMID `\(words[0])` is not a number; use one of \(ids) (others with --unchecked)")
+        }
+        guard let names = unchecked ? [] : CommandCatalog.parameters[tsmId] else {
+            throw .usage(
+                "send: TSMID `\(words[0])` is not one of the configuration commands tsee checks (\(ids)); "
+                    + "add --unchecked to send it as it is")
         }
         var parameters: [(name: String, value: Double)] = []
         for word in words.dropFirst() {
             let parts = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw .usage(
-                    "send: expected key=value, not `\(word)` (\(tsmId) takes \(names.joined(separator: ", ")))")
+                    "send: expected key=value, not `\(word)`"
+                        + (names.isEmpty ? "" : " (\(tsmId) takes \(names.joined(separator: ", ")))"))
             }
             let name = String(parts[0])
-            guard names.contains(name) else {
+            guard unchecked || names.contains(name) else {
                 let hint = Suggestion.closest(to: name, among: names).map { "did you mean `\($0)`? " } ?? ""
                 throw .usage(
                     "send: \(tsmId) has no parameter `\(name)`; \(hint)it takes \(names.joined(separator: ", "))")
@@ -155,9 +203,6 @@ struct SendCommand {
             }
             guard !parameters.contains(where: { $0.name == name }) else { throw .usage("send: \(name) is given twice") }
             parameters.append((name, value))
-        }
-        guard !parameters.isEmpty else {
-            throw .usage("send: no parameters; \(tsmId) takes \(names.map { "\($0)=…" }.joined(separator: " "))")
         }
         return (tsmId, parameters)
     }

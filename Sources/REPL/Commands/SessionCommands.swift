@@ -10,7 +10,7 @@ extension CommandDefinition {
             FlagSpec(
                 ["-c", "--count"], value: "COUNT", kind: .number, help: "stop after COUNT runs (default: until Ctrl-C)"),
         ],
-        example: "watch -n 10 messages TSPD04ESY93100802 --limit 5", stopsAtFirstPositional: true
+        example: "watch -n 10 messages TSPD04LLY59881187 --limit 5", stopsAtFirstPositional: true
     ) { inv in
         guard !inv.positionals.isEmpty else {
             throw CommandError.usage("watch: missing command; usage: watch \(inv.command.usage)")
@@ -64,15 +64,21 @@ extension CommandDefinition {
     static let set = CommandDefinition(
         name: "set", summary: "set a variable for later commands ($NAME, ${NAME}); alone: list them",
         usage: "[NAME VALUE…]", positionals: [.text, .text], variadic: true,
-        example: "set dev TSPD04ESY93100802; thing $dev",
+        example: "set dev TSPD04LLY59881187; thing $dev",
         notes: ["Lines that set a name containing SECRET, TOKEN or PASSWORD are never written to the history."]
     ) { inv in
         guard let name = inv.positionals.first else {
-            let vars = inv.context.variables
-            let rows = vars.keys.sorted().map { [$0, History.isSecretName($0) ? "<redacted>" : vars[$0]!] }
+            // Never a secret, in any format: a secret-looking name or a credential-looking value shows redacted.
+            let vars = inv.context.variables.mapValues { $0 }
+            var shown: [String: String] = [:]
+            for (name, value) in vars {
+                shown[name] = History.isSecretName(name) || History.looksLikeCredential(value) ? "<redacted>" : value
+            }
+            let rows = shown.keys.sorted().map { [$0, shown[$0]!] }
             inv.emit(
                 Rendered(
-                    data: .object(vars.mapValues { .string($0) }), table: Table(columns: ["name", "value"], rows: rows))
+                    data: .object(shown.mapValues { .string($0) }),
+                    table: Table(columns: ["name", "value"], rows: rows))
             )
             return
         }

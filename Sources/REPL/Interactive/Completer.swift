@@ -1,3 +1,4 @@
+import Foundation
 import ThingseeAPI
 
 /// Tab completion from the command table and the cache: commands, sub-commands, flags, statuses, command ids,
@@ -7,13 +8,21 @@ public struct Completer: Sendable {
     public let cache: CompletionCache
     /// Called before server values are offered (to refresh a stale cache, briefly).
     public let willUseServerValues: @Sendable () -> Void
+    /// The names of the session's rules (`rules explain`, `log --rule`).
+    public let ruleNames: @Sendable () -> [String]
+    /// The profiles of the configuration file.
+    public let profileNames: @Sendable () -> [String]
 
     public init(
-        registry: CommandRegistry, cache: CompletionCache, willUseServerValues: @escaping @Sendable () -> Void = {}
+        registry: CommandRegistry, cache: CompletionCache, willUseServerValues: @escaping @Sendable () -> Void = {},
+        ruleNames: @escaping @Sendable () -> [String] = { [] },
+        profileNames: @escaping @Sendable () -> [String] = { [] }
     ) {
         self.registry = registry
         self.cache = cache
         self.willUseServerValues = willUseServerValues
+        self.ruleNames = ruleNames
+        self.profileNames = profileNames
     }
 
     /// The completions of the word being typed at the end of `line` (the text before the cursor).
@@ -56,7 +65,7 @@ public struct Completer: Sendable {
         if let previous = rest.last, let flag = flags.first(where: { $0.names.contains(previous) }),
             flag.valueName != nil, !flag.valueIsOptional
         {
-            return values(of: flag.kind, positionals: positionals)
+            return values(of: flag.kind, positionals: positionals, current: current)
         }
         if current.hasPrefix("-") {
             let used = Set(rest)
@@ -68,10 +77,10 @@ public struct Completer: Sendable {
         guard !command.positionals.isEmpty else { return [] }
         if index >= command.positionals.count && !command.variadic { return [] }
         let kind = command.positionals[min(index, command.positionals.count - 1)]
-        return values(of: kind, positionals: positionals)
+        return values(of: kind, positionals: positionals, current: current)
     }
 
-    private func values(of kind: ArgumentKind, positionals: [String]) -> [String] {
+    private func values(of kind: ArgumentKind, positionals: [String], current: String) -> [String] {
         switch kind {
         case .tuid:
             willUseServerValues()
@@ -94,7 +103,29 @@ public struct Completer: Sendable {
         case .field: return PlotFields.messageIDs.keys.sorted()
         case .command: return registry.commands.map(\.name).filter { $0 != "watch" }
         case .time: return ["now", "-1h", "-24h", "-7d"]
-        case .duration, .number, .path, .text: return []
+        case .column:
+            // `--columns tuid,bat` completes the part after the last comma.
+            let head = current.contains(",") ? String(current[...current.lastIndex(of: ",")!]) : ""
+            return FleetColumn.allCases.map { head + $0.rawValue }
+        case .ruleName: return ruleNames()
+        case .profile: return profileNames()
+        case .path: return Self.paths(completing: current)
+        case .duration, .number, .text: return []
+        }
+    }
+
+    /// Files and folders whose path starts with `prefix` (folders end in `/`); hidden ones only when asked for.
+    static func paths(completing prefix: String) -> [String] {
+        let slash = prefix.lastIndex(of: "/")
+        let folder = slash.map { String(prefix[...$0]) } ?? ""
+        let namePrefix = slash.map { String(prefix[prefix.index(after: $0)...]) } ?? prefix
+        let expanded = folder.hasPrefix("~/") ? NSHomeDirectory() + folder.dropFirst() : folder
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: expanded.isEmpty ? "." : expanded)
+        else { return [] }
+        return names.filter { $0.hasPrefix(namePrefix) && (!$0.hasPrefix(".") || namePrefix.hasPrefix(".")) }.map {
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: expanded + $0, isDirectory: &isDirectory)
+            return folder + $0 + (isDirectory.boolValue ? "/" : "")
         }
     }
 }

@@ -59,6 +59,14 @@ public struct History: Sendable {
         return true
     }
 
+    /// Whether a value looks like a credential: an `Authorization` value (`Bearer …`, `Basic …`) or a JWT.
+    public static func looksLikeCredential(_ value: String) -> Bool {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        let lower = trimmed.lowercased()
+        if lower.hasPrefix("bearer ") || lower.hasPrefix("basic ") { return true }
+        return trimmed.hasPrefix("eyJ") && trimmed.split(separator: ".").count >= 2
+    }
+
     /// Whether a variable's name says it holds a secret.
     public static func isSecretName(_ name: String) -> Bool {
         let upper = name.uppercased()

@@ -1,3 +1,4 @@
+import Automation
 import CReadline
 import Dispatch
 import Foundation
@@ -28,7 +29,12 @@ public final class InteractiveShell: Sendable {
         let client = context.client
         editor = LineEditor(
             completer: Completer(
-                registry: context.registry, cache: cache, willUseServerValues: { cache.refreshIfStale(using: client) }))
+                registry: context.registry, cache: cache, willUseServerValues: { cache.refreshIfStale(using: client) },
+                ruleNames: { [context] in
+                    // The session's rule files, read afresh: they are small, and an edit shows at the next Tab.
+                    (try? RuleFiles.load(context.rulePaths ?? ["rules"]))?.0.rules.map(\.name) ?? []
+                },
+                profileNames: { [context] in context.configuration?.profileNames ?? [] }))
     }
 
     public var prompt: String { "tsee[\(context.connectionLabel)]> " }

@@ -38,7 +38,7 @@ private let attemptCompletion:
         let line = String(decoding: bytes, as: UTF8.self)
         completionMatches = completer.candidates(line: line)
         completionIndex = 0
-        if !completionMatches.isEmpty, completionMatches.allSatisfy({ $0.hasSuffix("=") }) {
+        if !completionMatches.isEmpty, completionMatches.allSatisfy({ $0.hasSuffix("=") || $0.hasSuffix("/") }) {
             tsee_rl_set_completion_append_character(0)
         }
         return rl_completion_matches(text, generateMatch)

@@ -18,11 +18,14 @@ public struct Rendered: Sendable {
     public var table: Table?
     /// Text shown instead of a table (a chart, a confirmation summary).
     public var text: String?
+    /// The CSV columns in order (default: every key of the rows, sorted).
+    public var csvColumns: [String]?
 
-    public init(data: JSONValue, table: Table? = nil, text: String? = nil) {
+    public init(data: JSONValue, table: Table? = nil, text: String? = nil, csvColumns: [String]? = nil) {
         self.data = data
         self.table = table
         self.text = text
+        self.csvColumns = csvColumns
     }
 
     /// The result printed in `format`.
@@ -38,7 +41,7 @@ public struct Rendered: Sendable {
             if case .array(let items) = data { return items.map { $0.description + "\n" }.joined() }
             return data.description + "\n"
         case .csv:
-            return CSVFormatter.format(data)
+            return CSVFormatter.format(data, columns: csvColumns)
         }
     }
 }

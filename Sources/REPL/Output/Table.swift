@@ -13,6 +13,8 @@ public struct Table: Sendable, Equatable {
 
     public func render(colour: Bool = false) -> String {
         if rows.isEmpty { return "(none)\n" }
+        let columns = self.columns.map(Self.inert)
+        let rows = self.rows.map { $0.map(Self.inert) }
         var widths = columns.map(\.count)
         for row in rows {
             for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
@@ -29,6 +31,27 @@ public struct Table: Sendable, Equatable {
         var out = (colour ? "\u{1B}[1m\(header)\u{1B}[0m" : header) + "\n"
         for row in rows { out += line(row) + "\n" }
         return out
+    }
+}
+
+extension Table {
+    /// `text` with control characters (C0, DEL, C1: terminal escapes, carriage returns, …) shown as `\u{1B}`-style
+    /// escapes, so that text from the API or from rule files can never drive the terminal.
+    public static func inert(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func isControl(_ s: Unicode.Scalar) -> Bool {
+        s.value < 0x20 || (0x7F...0x9F).contains(s.value)
     }
 }
 

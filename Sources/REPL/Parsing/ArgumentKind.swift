@@ -16,6 +16,12 @@ public enum ArgumentKind: Sendable, Equatable {
     /// A `help` topic: a command name or `exit-codes`.
     case helpTopic
     case path
+    /// A column of `things`.
+    case column
+    /// A rule name of the session's rule files.
+    case ruleName
+    /// A profile of the configuration file.
+    case profile
     case text
 }
 

@@ -1,3 +1,4 @@
+import Profiles
 import Foundation
 import Synchronization
 import ThingseeAPI
@@ -20,6 +21,10 @@ public final class CommandContext: Sendable {
     public let registry: CommandRegistry
     public let console: Console
     public let cache: CompletionCache
+    /// The configuration file, when there is one (`profiles`).
+    public let configuration: ConfigurationFile?
+    /// The profile in use, if any.
+    public let profileName: String?
     private let state: Mutex<State>
 
     struct State {
@@ -33,8 +38,10 @@ public final class CommandContext: Sendable {
     public init(
         client: ThingseeClient, connectionLabel: String, databasePath: String, registry: CommandRegistry = .standard(),
         console: Console = .standard(), output: OutputFormat? = nil, assumeYes: Bool = false,
-        confirmer: (any Confirmer)? = nil
+        confirmer: (any Confirmer)? = nil, configuration: ConfigurationFile? = nil, profileName: String? = nil
     ) {
+        self.configuration = configuration
+        self.profileName = profileName
         self.client = client
         self.connectionLabel = connectionLabel
         self.databasePath = databasePath
@@ -92,10 +99,8 @@ public final class CommandContext: Sendable {
             return .ok
         } catch {
             if case CommandError.exit(let status) = error { return status }
-            if Task.isCancelled || error is CancellationError || isCancellation(error) {
-                report(CommandError.failed("cancelled", .interrupted), location: location)
-                return .interrupted
-            }
+            // Ctrl-C: the terminal shows ^C already; an error line would only say what the user just did.
+            if Task.isCancelled || error is CancellationError || isCancellation(error) { return .interrupted }
             report(error, location: location)
             return ExitStatus.of(error)
         }
@@ -113,6 +118,8 @@ public final class CommandContext: Sendable {
             context: self, command: command, path: path, arguments: arguments, output: output,
             assumeYes: assumeYes || arguments.has("--yes"))
         try await body(invocation)
+        // Only now: a TUID the API answered 404 (a typo) never enters Tab completion.
+        for tuid in invocation.checkedTUIDs.all { cache.note(tuid: tuid) }
     }
 
     private func isCancellation(_ error: any Error) -> Bool {
@@ -142,6 +149,8 @@ public struct Invocation: Sendable {
     public let arguments: ParsedArguments
     public let output: OutputFormat
     public let assumeYes: Bool
+    /// TUIDs checked by `tuid(at:)`, noted for completion once the command succeeds.
+    let checkedTUIDs = TUIDList()
 
     public var client: ThingseeClient { context.client }
     public var console: Console { context.console }
@@ -174,9 +183,9 @@ public struct Invocation: Sendable {
         guard TUID.isValid(text) else {
             throw .usage(
                 "`\(text)` is not a TUID: expected 17 upper-case letters or digits (a 6-character model code and an "
-                    + "11-character serial), e.g. TSPD04ESY93100802")
+                    + "11-character serial), e.g. TSPD04LLY59881187")
         }
-        context.cache.note(tuid: text)
+        checkedTUIDs.append(text)
         return text
     }
 
@@ -208,4 +217,11 @@ public struct Invocation: Sendable {
         }
         return numbers
     }
+}
+
+/// TUIDs collected while a command runs.
+final class TUIDList: Sendable {
+    private let list = Mutex<[String]>([])
+    func append(_ tuid: String) { list.withLock { $0.append(tuid) } }
+    var all: [String] { list.withLock { $0 } }
 }

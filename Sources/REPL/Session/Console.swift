@@ -9,6 +9,8 @@ import Synchronization
 public struct Console: Sendable {
     /// Whether standard output is a terminal (tables, colour, redrawing).
     public var isTerminal: Bool
+    /// Whether standard error is a terminal (progress bars).
+    public var errorIsTerminal: Bool
     /// Whether to use ANSI colour: only on a terminal and never with `NO_COLOR`.
     public var colour: Bool
     /// The terminal's width in columns (80 when unknown).
@@ -17,10 +19,11 @@ public struct Console: Sendable {
     private let writeErr: @Sendable (String) -> Void
 
     public init(
-        isTerminal: Bool, colour: Bool, width: Int = 80, out: @escaping @Sendable (String) -> Void,
-        err: @escaping @Sendable (String) -> Void
+        isTerminal: Bool, colour: Bool, width: Int = 80, errorIsTerminal: Bool = false,
+        out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void
     ) {
         self.isTerminal = isTerminal
+        self.errorIsTerminal = errorIsTerminal
         self.colour = colour
         self.width = width
         self.writeOut = out
@@ -38,14 +41,17 @@ public struct Console: Sendable {
         let noColour = environment["NO_COLOR"].map { !$0.isEmpty } ?? false
         return Console(
             isTerminal: tty, colour: tty && !noColour && environment["TERM"] != "dumb", width: width,
-            out: { writeAll(1, $0) }, err: { writeAll(2, $0) })
+            errorIsTerminal: isatty(2) == 1, out: { writeAll(1, $0) }, err: { writeAll(2, $0) })
     }
 
     /// A console that keeps what is written, for tests.
-    public static func capturing(isTerminal: Bool = false) -> (Console, CapturedOutput) {
+    public static func capturing(isTerminal: Bool = false, errorIsTerminal: Bool = false) -> (
+        Console, CapturedOutput
+    ) {
         let captured = CapturedOutput()
         let console = Console(
-            isTerminal: isTerminal, colour: false, out: { captured.append(out: $0) }, err: { captured.append(err: $0) })
+            isTerminal: isTerminal, colour: false, errorIsTerminal: errorIsTerminal, out: { captured.append(out: $0) },
+            err: { captured.append(err: $0) })
         return (console, captured)
     }
 
@@ -61,6 +67,8 @@ public final class CapturedOutput: Sendable {
     public init() {}
     public var out: String { state.withLock { $0.out } }
     public var err: String { state.withLock { $0.err } }
+    /// Forgets what was written so far.
+    public func clear() { state.withLock { $0 = ("", "") } }
     func append(out text: String) { state.withLock { $0.out += text } }
     func append(err text: String) { state.withLock { $0.err += text } }
 }
