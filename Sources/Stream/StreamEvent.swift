@@ -1,0 +1,36 @@
+/// What the subscriber reports, in order, on one `AsyncStream`.
+///
+/// Connection changes share the stream with the messages, so a consumer sees exactly where a gap may have
+/// begun (`disconnected`) and ended (`connected`) relative to the messages it got, and knows when to backfill.
+public enum StreamEvent: Sendable, Equatable {
+    /// The broker accepted the connection and the topics are being subscribed. `sessionPresent` false after a
+    /// disconnect means the broker lost the session and with it any message published meanwhile: backfill.
+    case connected(sessionPresent: Bool)
+    /// The connection failed or was lost; the subscriber will try again (see `reconnecting`).
+    case disconnected(reason: String)
+    /// The next connection attempt, after `delay` (doubling per failed attempt, up to the configured maximum).
+    case reconnecting(attempt: Int, delay: Duration)
+    /// The broker refused some of the topic filters (for example, a policy that does not allow them).
+    case subscriptionRefused(topics: [String])
+    /// The new messages of one publish, duplicates already dropped; never empty.
+    case messages([StreamMessage], topic: String)
+    /// A publish, or some items of it, that could not be used: not JSON, not message objects, or messages
+    /// without `tsmTuid`, `tsmId` or `tsmTs`. Usable items of the same publish still arrive as `messages`.
+    case unusable(reason: String, topic: String)
+}
+
+/// Counters since the subscriber started, for metrics and reports.
+public struct StreamStatistics: Sendable, Equatable {
+    /// Publishes received.
+    public var publishes = 0
+    /// Messages delivered in `messages` events.
+    public var messages = 0
+    /// Messages dropped as already seen.
+    public var duplicates = 0
+    /// Publishes or items reported as `unusable`.
+    public var unusable = 0
+    /// Successful connections.
+    public var connections = 0
+
+    public init() {}
+}
