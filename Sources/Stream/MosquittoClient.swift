@@ -242,6 +242,9 @@ final class MosquittoClient: @unchecked Sendable {
         let code = payload.withUnsafeBytes { bytes in
             mosquitto_publish(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos, false)
         }
+        // QoS 1 while disconnected: libmosquitto has queued the message (and set `mid`) before it found no
+        // socket to send it on, and sends it after the next connection; MOSQ_ERR_NO_CONN means just that.
+        if qos > 0, code == Int32(MOSQ_ERR_NO_CONN.rawValue) { return mid }
         try check(code, "publishing on \(topic)")
         return mid
     }

@@ -84,6 +84,10 @@ public struct StreamConfiguration: Sendable, Equatable {
         guard deduplicationWindow >= 0 else {
             throw StreamError(.invalidSetting, "the de-duplication window must not be negative")
         }
+        if !broker.usesTLS, !Self.isLoopback(broker.host) {
+            throw StreamError(
+                .plainTextNotLoopback, "mqtt:// to \(broker.host) is refused: plain text is allowed only to loopback")
+        }
         if (certificateFile == nil) != (keyFile == nil) {
             throw StreamError(.tlsFiles, "a client certificate needs its key and a key its certificate; give both")
         }

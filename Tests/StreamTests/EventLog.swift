@@ -45,7 +45,10 @@ actor EventLog {
     func wait(timeout: Duration = .seconds(10), until condition: @Sendable (isolated EventLog) -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while !condition(self) {
-            guard ContinuousClock.now < deadline else { return false }
+            guard ContinuousClock.now < deadline else {
+                print("EventLog: timed out after \(timeout); events so far: \(events)")
+                return false
+            }
             try? await Task.sleep(for: .milliseconds(10))
         }
         return true
