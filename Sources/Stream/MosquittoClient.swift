@@ -101,6 +101,8 @@ final class MosquittoClient: @unchecked Sendable {
     private let control = NSCondition()
     private var stopRequested = false
     private var started = false
+    private var finished = false
+    private var finishWaiters: [CheckedContinuation<Void, Never>] = []
 
     private static let libraryInitialised: Bool = {
         mosquitto_lib_init()
@@ -189,7 +191,8 @@ final class MosquittoClient: @unchecked Sendable {
             let sinks = Unmanaged<Sinks>.fromOpaque(user).takeUnretainedValue()
             let topic = message.pointee.topic.map { String(cString: $0) } ?? ""
             let length = Int(message.pointee.payloadlen)
-            let payload = length > 0 && message.pointee.payload != nil
+            let payload =
+                length > 0 && message.pointee.payload != nil
                 ? Data(bytes: message.pointee.payload, count: length) : Data()
             sinks.continuation.yield(.message(topic: topic, payload: payload))
         }
@@ -302,6 +305,30 @@ final class MosquittoClient: @unchecked Sendable {
             }
         }
         sinks.continuation.finish()
+        markFinished()
+    }
+
+    private func markFinished() {
+        control.lock()
+        finished = true
+        let waiters = finishWaiters
+        finishWaiters = []
+        control.unlock()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the network thread has ended (at once if it never started).
+    func waitUntilFinished() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            control.lock()
+            if finished || !started {
+                control.unlock()
+                continuation.resume()
+            } else {
+                finishWaiters.append(continuation)
+                control.unlock()
+            }
+        }
     }
 
     /// The first connection. MQTT 5 carries the session expiry as a CONNECT property, which only the blocking

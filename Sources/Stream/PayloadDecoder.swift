@@ -1,6 +1,7 @@
 import Foundation
 
-/// Reads one publish: a message object or an array of them, tolerantly, as the REST decoder reads a page.
+/// Reads one publish (what `StreamSubscriber` does with each; public for tools and tests that have payloads
+/// without a broker): a message object or an array of them, tolerantly, as the REST decoder reads a page.
 ///
 /// A byte-level scanner, not `JSONSerialization`: it checks the whole payload is valid JSON, finds each top-level
 /// object's bytes, and reads only the header fields; the properties stay as the object's own bytes in
@@ -8,19 +9,19 @@ import Foundation
 /// missing (read as 0), `tsmTs` in seconds, milliseconds or ISO-8601 (UTC without a zone). An item without
 /// `tsmTuid` (outgoing command rows carry only `tsmDstTuid`), `tsmId` or `tsmTs` (network-down events) is not
 /// usable: it is skipped and named in `problems`, and the rest of the payload is used.
-enum PayloadDecoder {
-    struct Decoded: Sendable, Equatable {
-        var messages: [StreamMessage]
+public enum PayloadDecoder {
+    public struct Decoded: Sendable, Equatable {
+        public var messages: [StreamMessage]
         /// One line per item that could not be used.
-        var problems: [String]
-        var itemCount: Int
+        public var problems: [String]
+        public var itemCount: Int
     }
 
     /// Objects nested deeper than this are refused rather than recursed into.
     static let maximumDepth = 64
 
     /// The usable messages of a payload, or why none of it is usable (not JSON, not an object or array).
-    static func decode(_ payload: Data, topic: StreamTopic?) -> Result<Decoded, PayloadProblem> {
+    public static func decode(_ payload: Data, topic: StreamTopic?) -> Result<Decoded, PayloadProblem> {
         payload.withUnsafeBytes { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
             var scanner = Scanner(bytes: bytes)
@@ -35,8 +36,8 @@ enum PayloadDecoder {
 }
 
 /// Why a payload could not be read at all.
-struct PayloadProblem: Error, Sendable, Equatable {
-    let reason: String
+public struct PayloadProblem: Error, Sendable, Equatable {
+    public let reason: String
 }
 
 /// A header value as found: only strings and numbers matter; anything else is `.other`.

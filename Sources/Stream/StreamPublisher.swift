@@ -21,6 +21,10 @@ public actor StreamPublisher {
         self.configuration = configuration
     }
 
+    deinit {
+        client?.stop()
+    }
+
     /// Connects in the background; `waitUntilConnected` tells when it is up.
     /// - Throws: `StreamError` when the settings or TLS files are refused.
     public func start() throws {

@@ -11,26 +11,33 @@ import Foundation
 /// processed when the process dies is not redelivered: the consumer's REST backfill from its own cursor after
 /// a start is what closes that gap (as after any disconnect whose `connected` event says the session was lost).
 ///
-/// An actor: the de-duplication window and the counters are touched only on it. Events from libmosquitto's
-/// network thread reach it through an `AsyncStream` (see `MosquittoClient`).
+/// An actor for starting and stopping. libmosquitto's network thread hands raw events to one translating task
+/// (see `EventTranslator`), which decodes, de-duplicates and yields into the returned stream; a consumer on an
+/// actor then takes whatever is buffered without an executor hop per event.
 public actor StreamSubscriber {
     public nonisolated let configuration: StreamConfiguration
-    /// Counters since `start()`.
-    public private(set) var statistics = StreamStatistics()
     private var client: MosquittoClient?
-    private var pump: Task<Void, Never>?
-    private var deduplicator: Deduplicator
-    private var output: AsyncStream<StreamEvent>.Continuation?
+    private var translator: EventTranslator?
+    private var translation: Task<Void, Never>?
 
     public init(configuration: StreamConfiguration) {
         self.configuration = configuration
-        deduplicator = Deduplicator(capacity: configuration.deduplicationWindow)
     }
 
-    /// Connects in the background and returns the events; call once.
+    deinit {
+        // The network thread keeps its client alive; without this, a subscriber dropped unstopped stays connected.
+        client?.stop()
+    }
+
+    /// Counters since `start()`, counting what the consumer has taken from the stream.
+    public var statistics: StreamStatistics {
+        translator?.statistics ?? StreamStatistics()
+    }
+
+    /// Connects in the background and returns the events; call once. Iterate the stream from one task.
     /// - Throws: `StreamError` when the settings or TLS files are refused; connection failures are events.
     public func start() throws -> AsyncStream<StreamEvent> {
-        guard client == nil else {
+        guard client == nil, translator == nil else {
             throw StreamError(.invalidSetting, "the stream subscriber is already started")
         }
         try configuration.validate()
@@ -47,79 +54,112 @@ public actor StreamSubscriber {
                         keyFile: configuration.keyFile) : nil,
                 subscriptions: configuration.topics, reconnectDelay: configuration.reconnectDelay,
                 maximumReconnectDelay: configuration.maximumReconnectDelay))
+        let translator = EventTranslator(
+            events: client.events, topics: configuration.topics, window: configuration.deduplicationWindow)
         self.client = client
-        let (events, continuation) = AsyncStream.makeStream(of: StreamEvent.self, bufferingPolicy: .unbounded)
-        output = continuation
-        pump = Task { [weak self, events = client.events] in
-            for await event in events {
-                guard let self else { return }
-                await self.handle(event)
-            }
-            await self?.finish()
+        self.translator = translator
+        let (events, output) = AsyncStream.makeStream(of: StreamEvent.self, bufferingPolicy: .unbounded)
+        // Not isolated to this actor: translating never waits for start() or stop().
+        translation = Task.detached {
+            while let event = await translator.next() { output.yield(event) }
+            output.finish()
         }
         client.start()
         return events
     }
 
-    /// Sends DISCONNECT (the broker keeps the session) and ends the event stream once the connection is closed.
+    /// Sends DISCONNECT (the broker keeps the session) and waits until the connection is closed; the event
+    /// stream ends after its last event.
     public func stop() async {
         guard let client else { return }
         client.stop()
-        await pump?.value
+        await client.waitUntilFinished()
+        await translation?.value
         self.client = nil
-        pump = nil
+        translation = nil
+    }
+}
+
+/// Turns libmosquitto's raw events into `StreamEvent`s: decoding, de-duplication, counters.
+///
+/// `@unchecked Sendable`, safe because `next()` is called from one task only (the subscriber's translating
+/// task), one call at a time, so `iterator`, `deduplicator` and `pending` are never touched concurrently;
+/// `counters` is also read from other tasks, and sits behind `lock`.
+final class EventTranslator: @unchecked Sendable {
+    private var iterator: AsyncStream<MosquittoEvent>.AsyncIterator
+    private var deduplicator: Deduplicator
+    private let topics: [String]
+    /// Events made from one raw event and not yet handed out (an `unusable` and a `messages` from one publish).
+    private var pending: [StreamEvent] = []
+    private let lock = NSLock()
+    private var counters = StreamStatistics()
+
+    init(events: AsyncStream<MosquittoEvent>, topics: [String], window: Int) {
+        iterator = events.makeAsyncIterator()
+        deduplicator = Deduplicator(capacity: window)
+        self.topics = topics
     }
 
-    private func finish() {
-        output?.finish()
-        output = nil
+    var statistics: StreamStatistics {
+        lock.withLock { counters }
     }
 
-    private func handle(_ event: MosquittoEvent) {
-        guard let output else { return }
+    func next() async -> StreamEvent? {
+        while pending.isEmpty {
+            guard let raw = await iterator.next() else { return nil }
+            translate(raw)
+        }
+        return pending.removeFirst()
+    }
+
+    private func translate(_ event: MosquittoEvent) {
         switch event {
         case .connected(let sessionPresent):
-            statistics.connections += 1
-            output.yield(.connected(sessionPresent: sessionPresent))
+            lock.withLock { counters.connections += 1 }
+            pending.append(.connected(sessionPresent: sessionPresent))
         case .refused(let reason):
-            output.yield(.disconnected(reason: "the broker refused the connection: \(reason)"))
+            pending.append(.disconnected(reason: "the broker refused the connection: \(reason)"))
         case .disconnected(let reason):
-            output.yield(.disconnected(reason: reason))
+            pending.append(.disconnected(reason: reason))
         case .reconnecting(let attempt, let delay):
-            output.yield(.reconnecting(attempt: attempt, delay: delay))
+            pending.append(.reconnecting(attempt: attempt, delay: delay))
         case .subscribed(let granted):
-            let refused = zip(configuration.topics, granted).filter { $0.1 > 2 }.map(\.0)
-            if !refused.isEmpty { output.yield(.subscriptionRefused(topics: refused)) }
+            // SUBACK codes above 2 (0x80 and the MQTT 5 reason codes) are refusals.
+            let refused = zip(topics, granted).filter { $0.1 > 2 }.map(\.0)
+            if !refused.isEmpty { pending.append(.subscriptionRefused(topics: refused)) }
         case .published:
             break
         case .message(let topic, let payload):
-            for event in receive(topic: topic, payload: payload) { output.yield(event) }
+            receive(topic: topic, payload: payload)
         }
     }
 
     /// Decodes and de-duplicates one publish.
-    func receive(topic: String, payload: Data) -> [StreamEvent] {
-        statistics.publishes += 1
+    private func receive(topic: String, payload: Data) {
         switch PayloadDecoder.decode(payload, topic: StreamTopic(topic)) {
         case .failure(let problem):
-            statistics.unusable += 1
-            return [.unusable(reason: problem.reason, topic: topic)]
+            lock.withLock {
+                counters.publishes += 1
+                counters.unusable += 1
+            }
+            pending.append(.unusable(reason: problem.reason, topic: topic))
         case .success(let decoded):
-            var events: [StreamEvent] = []
             if !decoded.problems.isEmpty {
-                statistics.unusable += decoded.problems.count
                 let summary =
                     decoded.itemCount == 1
                     ? decoded.problems[0]
                     : "\(decoded.problems.count) of \(decoded.itemCount) messages unusable: "
                         + decoded.problems.joined(separator: "; ")
-                events.append(.unusable(reason: summary, topic: topic))
+                pending.append(.unusable(reason: summary, topic: topic))
             }
             let fresh = decoded.messages.filter { deduplicator.admit($0.key) }
-            statistics.duplicates += decoded.messages.count - fresh.count
-            statistics.messages += fresh.count
-            if !fresh.isEmpty { events.append(.messages(fresh, topic: topic)) }
-            return events
+            lock.withLock {
+                counters.publishes += 1
+                counters.unusable += decoded.problems.count
+                counters.duplicates += decoded.messages.count - fresh.count
+                counters.messages += fresh.count
+            }
+            if !fresh.isEmpty { pending.append(.messages(fresh, topic: topic)) }
         }
     }
 }

@@ -58,7 +58,8 @@ final class Broker: @unchecked Sendable {
 
     /// Starts mosquitto and waits (bounded) until it accepts TCP connections.
     func start() throws {
-        let pid = try spawn(try mosquittoExecutable().path, ["-c", directory.appendingPathComponent("mosquitto.conf").path])
+        let pid = try spawn(
+            try mosquittoExecutable().path, ["-c", directory.appendingPathComponent("mosquitto.conf").path])
         self.pid = pid
         let deadline = ContinuousClock.now + .seconds(10)
         while !acceptsConnections() {
@@ -174,12 +175,17 @@ enum Certificates {
         let san = directory.appendingPathComponent("san.cnf")
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(to: san, atomically: true, encoding: .utf8)
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try openssl(["req", "-x509"] + ec + ["-keyout", "\(d)/ca.key", "-out", "\(d)/ca.pem", "-days", "2",
-            "-subj", "/CN=tsee test CA"])
+        try openssl(
+            ["req", "-x509"] + ec + [
+                "-keyout", "\(d)/ca.key", "-out", "\(d)/ca.pem", "-days", "2",
+                "-subj", "/CN=tsee test CA",
+            ])
         for (name, subject) in [("server", "/CN=localhost"), ("client", "/CN=tsee-test-client")] {
             try openssl(["req"] + ec + ["-keyout", "\(d)/\(name).key", "-out", "\(d)/\(name).csr", "-subj", subject])
-            var sign = ["x509", "-req", "-in", "\(d)/\(name).csr", "-CA", "\(d)/ca.pem", "-CAkey", "\(d)/ca.key",
-                "-CAcreateserial", "-out", "\(d)/\(name).pem", "-days", "2"]
+            var sign = [
+                "x509", "-req", "-in", "\(d)/\(name).csr", "-CA", "\(d)/ca.pem", "-CAkey", "\(d)/ca.key",
+                "-CAcreateserial", "-out", "\(d)/\(name).pem", "-days", "2",
+            ]
             if name == "server" { sign += ["-extfile", san.path] }
             try openssl(sign)
         }

@@ -8,7 +8,8 @@ struct ConnectionTests {
     @Test func aBrokerRestartIsReportedAndTheStreamResumes() async throws {
         let broker = try Broker()
         try await withBrokerClients(broker: broker) { _, log, publisher in
-            try await publisher.publish(topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_000).utf8))
+            try await publisher.publish(
+                topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_000).utf8))
             #expect(await log.wait { $0.messages.count == 1 })
             broker.stop()
             #expect(await log.wait { !$0.disconnections.isEmpty })
@@ -17,7 +18,8 @@ struct ConnectionTests {
             // The broker kept the session across its restart (persistence), and says so.
             #expect(await log.wait { $0.connections == [false, true] })
             #expect(await publisher.waitUntilConnected(timeout: .seconds(10)))
-            try await publisher.publish(topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_060).utf8))
+            try await publisher.publish(
+                topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_060).utf8))
             #expect(await log.wait { $0.messages.count == 2 })
             #expect(await log.messages.map(\.tsmTs) == [1_700_000_000, 1_700_000_060])
             // Order on the one stream: connected, message, disconnected, reconnecting…, connected, message.
@@ -47,7 +49,8 @@ struct ConnectionTests {
         let publisher = StreamPublisher(configuration: try fastConfiguration(broker.url, clientID: clientID + "-pub"))
         try await publisher.start()
         for ts in [1_700_000_000, 1_700_000_060, 1_700_000_120] {
-            try await publisher.publish(topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: ts).utf8))
+            try await publisher.publish(
+                topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: ts).utf8))
         }
         #expect(await publisher.waitUntilDelivered(timeout: .seconds(10)))
         await publisher.stop()
@@ -70,7 +73,8 @@ struct ConnectionTests {
             // A publisher that has never been connected: libmosquitto queues the QoS 1 message.
             let publisher = StreamPublisher(configuration: try fastConfiguration(broker.url, clientID: "tsee-late-pub"))
             try await publisher.start()
-            try await publisher.publish(topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_000).utf8))
+            try await publisher.publish(
+                topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_000).utf8))
             #expect(await publisher.isConnected == false)
             #expect(await publisher.unacknowledged == 1)
             try broker.start()
@@ -97,7 +101,8 @@ struct ConnectionTests {
         let publisher = StreamPublisher(configuration: try configuration(id + "-pub"))
         try await publisher.start()
         #expect(await publisher.waitUntilConnected(timeout: .seconds(10)))
-        try await publisher.publish(topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_000).utf8))
+        try await publisher.publish(
+            topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_000).utf8))
         #expect(await log.wait { $0.messages.count == 1 })
         await publisher.stop()
         await subscriber.stop()
@@ -138,7 +143,9 @@ struct ConnectionTests {
         let error = try await #require(throws: StreamError.self) { _ = try await subscriber.start() }
         #expect(error.kind == .plainTextNotLoopback)
         // TLS to a remote host is fine.
-        #expect(throws: Never.self) { try StreamConfiguration(url: "mqtts://a1b2c3-ats.iot.eu-west-1.amazonaws.com", clientID: "tsee") }
+        #expect(throws: Never.self) {
+            try StreamConfiguration(url: "mqtts://a1b2c3-ats.iot.eu-west-1.amazonaws.com", clientID: "tsee")
+        }
     }
 
     @Test func badSettingsAreRefusedUpFront() throws {

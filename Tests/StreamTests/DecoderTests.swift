@@ -39,10 +39,11 @@ struct DecoderTests {
         let decoded = try decode(text)
         #expect(decoded.itemCount == 7)
         #expect(decoded.messages.map(\.tsmTs) == [5])
-        #expect(decoded.problems == [
-            "item 0: is not a message object", "item 1: tsmTuid is not a string", "item 2: tsmId is missing",
-            "item 3: tsmId is not an integer", "item 4: tsmTs is not a time", "item 5: tsmTuid is not a string",
-        ])
+        #expect(
+            decoded.problems == [
+                "item 0: is not a message object", "item 1: tsmTuid is not a string", "item 2: tsmId is missing",
+                "item 3: tsmId is not an integer", "item 4: tsmTs is not a time", "item 5: tsmTuid is not a string",
+            ])
     }
 
     @Test(arguments: [
@@ -64,14 +65,21 @@ struct DecoderTests {
 
     @Test func topics() throws {
         let topic = try #require(StreamTopic("cloudext/json/pr/fi/prfi00haltianhq/TSPD04ABC00000001/12100"))
-        #expect(topic == StreamTopic(
-            environment: "pr", country: "fi", groupID: "prfi00haltianhq", tuid: "TSPD04ABC00000001", tsmId: 12100))
+        #expect(
+            topic
+                == StreamTopic(
+                    environment: "pr", country: "fi", groupID: "prfi00haltianhq", tuid: "TSPD04ABC00000001",
+                    tsmId: 12100))
         #expect(topic.name == "cloudext/json/pr/fi/prfi00haltianhq/TSPD04ABC00000001/12100")
         #expect(StreamTopic("cloudext/json/pr/fi/group/tuid") == nil)
         #expect(StreamTopic("other/json/pr/fi/g/t/1") == nil)
-        #expect(StreamTopic.forMessage(groupID: "dmse00demo", tuid: "T", tsmId: 1).name == "cloudext/json/dm/se/dmse00demo/T/1")
+        #expect(
+            StreamTopic.forMessage(groupID: "dmse00demo", tuid: "T", tsmId: 1).name
+                == "cloudext/json/dm/se/dmse00demo/T/1")
         // Group ids that do not follow the convention get the production defaults.
-        #expect(StreamTopic.forMessage(groupID: "cold-chain", tuid: "T", tsmId: 1).name == "cloudext/json/pr/fi/cold-chain/T/1")
+        #expect(
+            StreamTopic.forMessage(groupID: "cold-chain", tuid: "T", tsmId: 1).name
+                == "cloudext/json/pr/fi/cold-chain/T/1")
         #expect(StreamTopic.forMessage(groupID: "PRFI00X", tuid: "T", tsmId: 1).environment == "pr")
         #expect(StreamTopic.forMessage(groupID: "rdde00lab", tuid: "T", tsmId: 1).country == "de")
     }

@@ -46,10 +46,14 @@ struct SubscriberTests {
     @Test func objectAndArrayPayloadsArriveDecoded() async throws {
         let broker = try Broker()
         try await withBrokerClients(broker: broker) { _, log, publisher in
-            try await publisher.publish(topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_000).utf8))
-            let array = "[" + messageJSON("TSPD04ABC00000002", ts: 1_700_000_010) + ","
-                + messageJSON("TSPD04ABC00000002", id: 1500, event: 31, ts: 1_700_000_020, extra: "\"transactionId\":42") + "]"
-            try await publisher.publish(topic: "cloudext/json/pr/fi/prfi00testgroup/TSPD04ABC00000002/12100", payload: Data(array.utf8))
+            try await publisher.publish(
+                topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_000).utf8))
+            let array =
+                "[" + messageJSON("TSPD04ABC00000002", ts: 1_700_000_010) + ","
+                + messageJSON(
+                    "TSPD04ABC00000002", id: 1500, event: 31, ts: 1_700_000_020, extra: "\"transactionId\":42") + "]"
+            try await publisher.publish(
+                topic: "cloudext/json/pr/fi/prfi00testgroup/TSPD04ABC00000002/12100", payload: Data(array.utf8))
             #expect(await log.wait { $0.messages.count == 3 })
             let messages = await log.messages
             #expect(messages.map(\.tsmTuid) == ["TSPD04ABC00000001", "TSPD04ABC00000002", "TSPD04ABC00000002"])
@@ -57,8 +61,14 @@ struct SubscriberTests {
             #expect(messages[2].tsmEv == 31 && messages[2].transactionId == 42 && messages[2].tsmId == 1500)
             // The group comes from the topic when the message has none; the raw object is kept for the decoder.
             #expect(messages[0].deploymentGroupId == "prfi00testgroup")
-            #expect(String(decoding: messages[0].json, as: UTF8.self) == messageJSON("TSPD04ABC00000001", ts: 1_700_000_000))
-            #expect(await log.events.contains(.messages([messages[1], messages[2]], topic: "cloudext/json/pr/fi/prfi00testgroup/TSPD04ABC00000002/12100")))
+            #expect(
+                String(decoding: messages[0].json, as: UTF8.self) == messageJSON("TSPD04ABC00000001", ts: 1_700_000_000)
+            )
+            #expect(
+                await log.events.contains(
+                    .messages(
+                        [messages[1], messages[2]], topic: "cloudext/json/pr/fi/prfi00testgroup/TSPD04ABC00000002/12100"
+                    )))
         }
     }
 
@@ -72,15 +82,18 @@ struct SubscriberTests {
             try await publisher.publish(topic: sampleTopic, payload: Data(first.utf8))
             try await publisher.publish(topic: sampleTopic, payload: Data("[\(first),\(second)]".utf8))
             // Milliseconds and a different property do not make it a new message: the key is tuid:id:ev:ts.
-            try await publisher.publish(topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_060_000, extra: "\"temp\":99").utf8))
+            try await publisher.publish(
+                topic: sampleTopic,
+                payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_060_000, extra: "\"temp\":99").utf8))
             let marker = messageJSON("TSPD04ABC00000009", ts: 1_700_000_100)
             try await publisher.publish(topic: sampleTopic, payload: Data(marker.utf8))
             #expect(await log.wait { $0.messages.contains { $0.tsmTuid == "TSPD04ABC00000009" } })
             let messages = await log.messages
-            #expect(messages.map(\.deduplicationKey) == [
-                "TSPD04ABC00000001:12100:10:1700000000", "TSPD04ABC00000001:12100:10:1700000060",
-                "TSPD04ABC00000009:12100:10:1700000100",
-            ])
+            #expect(
+                messages.map(\.deduplicationKey) == [
+                    "TSPD04ABC00000001:12100:10:1700000000", "TSPD04ABC00000001:12100:10:1700000060",
+                    "TSPD04ABC00000009:12100:10:1700000100",
+                ])
             let statistics = await subscriber.statistics
             #expect(statistics.duplicates == 3)
             #expect(statistics.publishes == 5)
@@ -103,7 +116,8 @@ struct SubscriberTests {
                 try await publisher.publish(topic: sampleTopic, payload: Data(payload.utf8))
             }
             // An array with one unusable item (an outgoing command row): the good item still arrives.
-            let mixed = "[{\"tsmId\":1500,\"tsmEv\":30,\"tsmTs\":1700000000,\"tsmDstTuid\":\"TSPD04ABC00000001\"},"
+            let mixed =
+                "[{\"tsmId\":1500,\"tsmEv\":30,\"tsmTs\":1700000000,\"tsmDstTuid\":\"TSPD04ABC00000001\"},"
                 + messageJSON("TSPD04ABC00000001", ts: 1_700_000_001) + "]"
             try await publisher.publish(topic: sampleTopic, payload: Data(mixed.utf8))
             #expect(await log.wait { $0.unusable.count == bad.count + 1 && $0.messages.count == 1 })

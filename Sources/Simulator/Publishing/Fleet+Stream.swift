@@ -28,7 +28,10 @@ extension Fleet {
                 guard let id = item["tsmId"]?.number, let time = item["tsmTs"]?.number else { continue }
                 let topic = StreamTopic.forMessage(groupID: group, tuid: device.tuid, tsmId: Int(id))
                 found.append(
-                    (time, index, Int(id), FleetStreamMessage(time: time, topic: topic.name, payload: [UInt8](item.encoded()))))
+                    (
+                        time, index, Int(id),
+                        FleetStreamMessage(time: time, topic: topic.name, payload: [UInt8](item.encoded()))
+                    ))
             }
         }
         found.sort { ($0.time, $0.device, $0.id) < ($1.time, $1.device, $1.id) }

@@ -44,7 +44,9 @@ public actor FleetPublisher {
     /// Publishes `server`'s fleet to the broker at `url` (`mqtt://127.0.0.1:PORT`, or `mqtts://` with the TLS
     /// files of `configuration`).
     /// - Throws: `StreamError` for a URL that is not allowed.
-    public init(server: SimulatorServer, url: String, clientID: String = "tsee-sim", tick: Duration = .milliseconds(100))
+    public init(
+        server: SimulatorServer, url: String, clientID: String = "tsee-sim", tick: Duration = .milliseconds(100)
+    )
         throws
     {
         let configuration = try StreamConfiguration(url: url, clientID: clientID)
