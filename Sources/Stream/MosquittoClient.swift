@@ -14,6 +14,8 @@ enum MosquittoEvent: Sendable {
     /// PUBACK for an outgoing QoS 1 message.
     case published(mid: Int32)
     case message(topic: String, payload: Data)
+    /// An error line libmosquitto logged (OpenSSL's reason for a failed handshake, say); never key material.
+    case libraryError(String)
 }
 
 /// One libmosquitto client handle and the network thread that drives it.
@@ -185,6 +187,11 @@ final class MosquittoClient: @unchecked Sendable {
         mosquitto_publish_callback_set(handle) { _, user, mid in
             let sinks = Unmanaged<Sinks>.fromOpaque(user!).takeUnretainedValue()
             sinks.continuation.yield(.published(mid: mid))
+        }
+        mosquitto_log_callback_set(handle) { _, user, level, text in
+            guard level == MOSQ_LOG_ERR, let user, let text else { return }
+            let sinks = Unmanaged<Sinks>.fromOpaque(user).takeUnretainedValue()
+            sinks.continuation.yield(.libraryError(String(cString: text)))
         }
         mosquitto_message_callback_set(handle) { _, user, message in
             guard let user, let message else { return }

@@ -118,7 +118,7 @@ public actor StreamPublisher {
         case .published(let mid):
             if pending.remove(mid) != nil { acknowledged += 1 }
             if pending.isEmpty { resumeAll(.delivery, with: true) }
-        case .reconnecting, .subscribed, .message:
+        case .reconnecting, .subscribed, .message, .libraryError:
             break
         }
     }

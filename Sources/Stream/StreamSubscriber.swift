@@ -93,6 +93,8 @@ final class EventTranslator: @unchecked Sendable {
     private var pending: [StreamEvent] = []
     private let lock = NSLock()
     private var counters = StreamStatistics()
+    /// libmosquitto's error lines since the last disconnection, added to the next one's reason.
+    private var libraryErrors: [String] = []
 
     init(events: AsyncStream<MosquittoEvent>, topics: [String], window: Int) {
         iterator = events.makeAsyncIterator()
@@ -120,7 +122,11 @@ final class EventTranslator: @unchecked Sendable {
         case .refused(let reason):
             pending.append(.disconnected(reason: "the broker refused the connection: \(reason)"))
         case .disconnected(let reason):
-            pending.append(.disconnected(reason: reason))
+            let details = libraryErrors.isEmpty ? "" : " (\(libraryErrors.joined(separator: "; ")))"
+            libraryErrors = []
+            pending.append(.disconnected(reason: reason + details))
+        case .libraryError(let line):
+            if libraryErrors.count < 5 { libraryErrors.append(line) }
         case .reconnecting(let attempt, let delay):
             pending.append(.reconnecting(attempt: attempt, delay: delay))
         case .subscribed(let granted):
