@@ -20,7 +20,8 @@ final class Broker: @unchecked Sendable {
         let clientKey: String
     }
 
-    init(tls: Bool = false) throws {
+    /// - Parameter extraConfiguration: lines added to `mosquitto.conf` (`acl_file …`, say).
+    init(tls: Bool = false, extraConfiguration: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-mqtt-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try freeLoopbackPort()
@@ -35,6 +36,7 @@ final class Broker: @unchecked Sendable {
 
             """
         if geteuid() == 0 { config += "user root\n" }
+        config += extraConfiguration
         if let files = self.tls {
             config += """
                 cafile \(files.ca)

@@ -119,9 +119,25 @@ struct ConnectionTests {
             })
         #expect(await refusedLog.connections.isEmpty)
         let reasons = await refusedLog.disconnections
+        // Each attempt waits twice as long as the one before, up to the maximum (50 ms … 400 ms here).
+        #expect(await refusedLog.wait { $0.reconnectDelays.count >= 5 })
+        let delays = await refusedLog.reconnectDelays
+        #expect(Array(delays.prefix(5)) == [50, 100, 200, 400, 400].map { Duration.milliseconds($0) })
         // The reason carries OpenSSL's words ("…alert certificate required"), so an operator sees why.
         #expect(reasons.first?.contains("certificate") == true)
         await refused.stop()
+    }
+
+    /// mosquitto's ACLs grant every subscription and filter at delivery, so the refusal (AWS IoT Core answers
+    /// a SUBACK of 0x80 for a filter its policy denies) is fed to the translator directly.
+    @Test func aFilterThePolicyRefusesIsReported() async {
+        let (raw, feed) = AsyncStream.makeStream(of: MosquittoEvent.self)
+        let translator = EventTranslator(
+            events: raw, topics: ["cloudext/json/pr/#", "cloudext/json/dm/#", "x/#"], window: 10)
+        feed.yield(.subscribed(granted: [1, 0x80, 1]))
+        feed.finish()
+        #expect(await translator.next() == .subscriptionRefused(topics: ["cloudext/json/dm/#"]))
+        #expect(await translator.next() == nil)
     }
 
     @Test func plainTextIsRefusedToAnyHostButLoopback() async throws {

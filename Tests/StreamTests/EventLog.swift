@@ -34,6 +34,14 @@ actor EventLog {
         }
     }
 
+    /// The delays of the `reconnecting` events, in order.
+    var reconnectDelays: [Duration] {
+        events.compactMap { event in
+            if case .reconnecting(_, let delay) = event { return delay }
+            return nil
+        }
+    }
+
     var unusable: [String] {
         events.compactMap { event in
             if case .unusable(let reason, _) = event { return reason }
