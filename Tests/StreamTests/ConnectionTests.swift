@@ -65,6 +65,37 @@ struct ConnectionTests {
         await second.stop()
     }
 
+    /// The first connection attempt fails; the session settings (MQTT 5's expiry) still hold for the later ones.
+    @Test(arguments: [StreamConfiguration.ProtocolVersion.v311, .v5])
+    func aSubscriberStartedBeforeTheBrokerConnectsWhenItComes(version: StreamConfiguration.ProtocolVersion)
+        async throws
+    {
+        let broker = try Broker()
+        broker.stop()
+        let clientID = "tsee-early-\(UUID().uuidString.prefix(8))"
+        let configuration = try fastConfiguration(broker.url, clientID: clientID, protocolVersion: version)
+        let first = StreamSubscriber(configuration: configuration)
+        let firstLog = EventLog(try await first.start())
+        #expect(await firstLog.wait { !$0.disconnections.isEmpty && !$0.reconnectDelays.isEmpty })
+        try broker.start()
+        #expect(await firstLog.wait { $0.connections == [false] })
+        try await waitForSubscription(broker: broker, clientID: clientID)
+        await first.stop()
+
+        let publisher = StreamPublisher(configuration: try fastConfiguration(broker.url, clientID: clientID + "-pub"))
+        try await publisher.start()
+        try await publisher.publish(
+            topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: 1_700_000_000).utf8))
+        #expect(await publisher.waitUntilDelivered(timeout: .seconds(10)))
+        await publisher.stop()
+
+        let second = StreamSubscriber(configuration: configuration)
+        let secondLog = EventLog(try await second.start())
+        #expect(await secondLog.wait { $0.messages.count == 1 })
+        #expect(await secondLog.connections == [true])
+        await second.stop()
+    }
+
     @Test func messagesPublishedWhileTheBrokerIsDownAreSentOnceItIsBack() async throws {
         let broker = try Broker()
         try await withBrokerClients(broker: broker) { _, log, _ in
