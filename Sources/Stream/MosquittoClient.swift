@@ -17,9 +17,11 @@ import Foundation
 /// - libmosquitto calls the callbacks on the network thread, inside `mosquitto_loop`. They touch no Swift state:
 ///   each copies what it was given (topic, payload, codes) into a `MosquittoEvent` value and yields it into an
 ///   `AsyncStream` continuation, which is thread-safe; `Sinks` holds only that continuation, immutable
-///   configuration and a lock-protected flag. Everything else happens in whoever consumes `events`.
-/// - The stop request is a flag under `control`'s lock; the thread waits on the same condition between
-///   reconnection attempts, so a stop cuts a back-off short.
+///   configuration and a lock-protected flag. Everything else happens in whoever consumes `events`. The one
+///   other thing a callback does is a libmosquitto call: the connect callback subscribes, as libmosquitto
+///   recommends, with C strings `Sinks` made once and never changes.
+/// - `stopRequested`, `started`, `finished` and `finishWaiters` are read and written under `control`'s lock only.
+///   The thread waits on the same condition between reconnection attempts, so a stop cuts a back-off short.
 final class MosquittoClient: @unchecked Sendable {
     struct Settings: Sendable {
         var host: String
