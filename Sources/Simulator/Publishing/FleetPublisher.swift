@@ -41,8 +41,8 @@ public actor FleetPublisher {
         self.tick = tick
     }
 
-    /// Publishes `server`'s fleet to the broker at `url` (`mqtt://127.0.0.1:PORT`, or `mqtts://` with the TLS
-    /// files of `configuration`).
+    /// Publishes `server`'s fleet to the broker at `url` (`mqtt://127.0.0.1:PORT`; for `mqtts://` with
+    /// certificate files, build the `StreamPublisher` and use the other initialiser).
     /// - Throws: `StreamError` for a URL that is not allowed.
     public init(
         server: SimulatorServer, url: String, clientID: String = "tsee-sim", tick: Duration = .milliseconds(100)
