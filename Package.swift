@@ -22,6 +22,9 @@ let package = Package(
         // C libraries, each behind its own module and imported by exactly one Swift module.
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .systemLibrary(name: "CSQLite3", path: "Sources/CSQLite3", pkgConfig: "sqlite3"),
+        .systemLibrary(
+            name: "CMosquitto", path: "Sources/CMosquitto", pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]),
 
         // The Open Service API: models, HTTP client, token handling.
         .target(name: "ThingseeAPI"),
@@ -29,9 +32,11 @@ let package = Package(
         .target(name: "Rules"),
         // SQLite: action log, rule state, cursors, cycles.
         .target(name: "Store", dependencies: ["CSQLite3"]),
+        // The data integration stream: MQTT subscriber and publisher over libmosquitto.
+        .target(name: "Stream", dependencies: ["CMosquitto"]),
         // The built-in API simulator: virtual fleet + HTTP server. Written from the API document,
         // deliberately independent of ThingseeAPI's types.
-        .target(name: "Simulator", dependencies: [.product(name: "FlyingFox", package: "FlyingFox")]),
+        .target(name: "Simulator", dependencies: ["Stream", .product(name: "FlyingFox", package: "FlyingFox")]),
         // The scheduler: polling, evaluation, exactly-once actions, reconciliation.
         .target(
             name: "Automation",
@@ -72,6 +77,7 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
+        .testTarget(name: "StreamTests", dependencies: ["Stream", "Simulator"]),
         .testTarget(
             name: "AutomationTests",
             dependencies: [

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what tsee builds and tests with, when any of it is missing: Debian's readline and SQLite development
-# packages and the sqlite3 shell, and Python's pexpect, pytest and prometheus-client for the pty and service tests.
+# Installs what tsee builds and tests with, when any of it is missing: Debian's readline, SQLite and libmosquitto
+# development packages, the sqlite3 shell, the mosquitto broker and openssl (the stream tests start their own
+# broker and make throwaway certificates), and Python's pexpect, pytest and prometheus-client for the pty and
+# service tests.
 set -euo pipefail
 need=()
-for pkg in libreadline-dev libsqlite3-dev sqlite3; do
+for pkg in libreadline-dev libsqlite3-dev sqlite3 libmosquitto-dev mosquitto openssl; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
