@@ -73,19 +73,19 @@ struct PayloadReader {
             raw: data)
     }
 
-    func message(_ value: JSONValue, index: Int) throws -> Message {
-        let path = "data[\(index)]."
-        let o = try object(value, "data[\(index)]")
+    /// A message, or `nil` for an item no message can be made of: not an object, no `tsmTuid` (outgoing command
+    /// rows carry only `tsmDstTuid`), no integer `tsmId`, or no usable `tsmTs` (network-down events may lack it).
+    func usableMessage(_ value: JSONValue) -> Message? {
+        guard let o = value.objectValue, let tuid = optionalString(o, "tsmTuid"), !tuid.isEmpty,
+            let tsmId = optionalInt(o, "tsmId"), let ts = optionalTime(o, "tsmTs")
+        else { return nil }
         var properties = o
         for key in Message.headerKeys { properties.removeValue(forKey: key) }
-        guard let ts = optionalTime(o, "tsmTs") else {
-            throw fail(path + "tsmTs", o["tsmTs"] == nil ? "is missing" : "is not a time")
-        }
         return Message(
-            tsmId: try requiredInt(o, "tsmId", in: path),
+            tsmId: tsmId,
             tsmEv: optionalInt(o, "tsmEv") ?? 0,
             tsmTs: ts,
-            tsmTuid: try requiredString(o, "tsmTuid", in: path),
+            tsmTuid: tuid,
             tsmGw: optionalString(o, "tsmGw"),
             deploymentGroupId: optionalString(o, "deploymentGroupId"),
             transactionId: optionalInt(o, "transactionId"),
@@ -93,8 +93,33 @@ struct PayloadReader {
             raw: value)
     }
 
-    func messages(_ data: JSONValue) throws -> [Message] {
-        try array(data, "data").enumerated().map { try message($0.element, index: $0.offset) }
+    /// A page's messages, and the items skipped because no message can be made of them.
+    func messagesSkippingUnusable(_ data: JSONValue) throws -> (messages: [Message], skipped: [JSONValue]) {
+        let items = try array(data, "data")
+        var messages: [Message] = []
+        messages.reserveCapacity(items.count)
+        var skipped: [JSONValue] = []
+        for item in items {
+            if let m = usableMessage(item) { messages.append(m) } else { skipped.append(item) }
+        }
+        return (messages, skipped)
+    }
+
+    func alertingTUIDs(_ data: JSONValue) throws -> [String] {
+        // `{"alerting_tuids": [...]}`; tolerate a bare list, and items that are strings or {"tuid": …}.
+        let list = try array(data.objectValue?["alerting_tuids"] ?? data, "data.alerting_tuids")
+        return try list.enumerated().map { index, item in
+            if let s = item.stringValue { return s }
+            if let s = item["tuid"]?.stringValue { return s }
+            throw fail("data.alerting_tuids[\(index)]", "is neither a TUID nor an object with `tuid`")
+        }
+    }
+
+    func alertCount(_ data: JSONValue) throws -> Int {
+        let value = data.objectValue?["alert_count"] ?? data
+        if let n = value.intValue { return n }
+        if let s = value.stringValue, let n = Int(s.trimmingCharacters(in: .whitespaces)) { return n }
+        throw fail("data.alert_count", value.isNull ? "is missing" : "is not a count (got \(kind(value)))")
     }
 
     func alerts(_ data: JSONValue) throws -> [AlertRecord] {
