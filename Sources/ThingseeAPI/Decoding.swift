@@ -73,19 +73,26 @@ struct PayloadReader {
             raw: data)
     }
 
-    /// A message, or `nil` for an item no message can be made of: not an object, no `tsmTuid` (outgoing command
-    /// rows carry only `tsmDstTuid`), no integer `tsmId`, or no usable `tsmTs` (network-down events may lack it).
-    func usableMessage(_ value: JSONValue) -> Message? {
-        guard let o = value.objectValue, let tuid = optionalString(o, "tsmTuid"), !tuid.isEmpty,
-            let tsmId = optionalInt(o, "tsmId"), let ts = optionalTime(o, "tsmTs")
-        else { return nil }
+    /// A message, or `nil` for a row the API documents but a client cannot use: a row without `tsmTuid`
+    /// (outgoing command rows carry only `tsmDstTuid`), or a network-down event (`tsmEv` 18) without `tsmTs`.
+    /// Anything else that is not a message (not an object, no `tsmId`, values of the wrong type) is a malformed
+    /// answer and fails the page, naming the field.
+    func message(_ value: JSONValue, index: Int) throws -> Message? {
+        let path = "data[\(index)]."
+        let o = try object(value, "data[\(index)]")
+        let absent = { (key: String) in o[key] == nil || o[key]!.isNull }
+        if absent("tsmTuid"), o["tsmId"] != nil { return nil }
+        if absent("tsmTs"), optionalInt(o, "tsmEv") == 18 { return nil }
+        guard let ts = optionalTime(o, "tsmTs") else {
+            throw fail(path + "tsmTs", o["tsmTs"] == nil ? "is missing" : "is not a time")
+        }
         var properties = o
         for key in Message.headerKeys { properties.removeValue(forKey: key) }
         return Message(
-            tsmId: tsmId,
+            tsmId: try requiredInt(o, "tsmId", in: path),
             tsmEv: optionalInt(o, "tsmEv") ?? 0,
             tsmTs: ts,
-            tsmTuid: tuid,
+            tsmTuid: try requiredString(o, "tsmTuid", in: path),
             tsmGw: optionalString(o, "tsmGw"),
             deploymentGroupId: optionalString(o, "deploymentGroupId"),
             transactionId: optionalInt(o, "transactionId"),
@@ -93,14 +100,14 @@ struct PayloadReader {
             raw: value)
     }
 
-    /// A page's messages, and the items skipped because no message can be made of them.
+    /// A page's messages, and the documented rows skipped because a client cannot use them.
     func messagesSkippingUnusable(_ data: JSONValue) throws -> (messages: [Message], skipped: [JSONValue]) {
         let items = try array(data, "data")
         var messages: [Message] = []
         messages.reserveCapacity(items.count)
         var skipped: [JSONValue] = []
-        for item in items {
-            if let m = usableMessage(item) { messages.append(m) } else { skipped.append(item) }
+        for (index, item) in items.enumerated() {
+            if let m = try message(item, index: index) { messages.append(m) } else { skipped.append(item) }
         }
         return (messages, skipped)
     }

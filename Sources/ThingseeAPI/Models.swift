@@ -36,10 +36,11 @@ public struct ThingInfo: Sendable, Equatable {
     public var raw: JSONValue
 }
 
-/// Messages read from the API, with the count of items skipped because no message could be made of them.
+/// Messages read from the API, with the count of rows skipped because a client cannot use them.
 public struct MessageBatch: Sendable, Equatable {
     public var messages: [Message]
-    /// Items without `tsmTuid` (outgoing command rows), `tsmId` or a usable `tsmTs`, each counted once.
+    /// Rows skipped because a client cannot use them (no `tsmTuid`, as outgoing command rows; network-down
+    /// events without `tsmTs`), each counted once.
     public var skipped: Int
     /// Requests it took.
     public var pages: Int

@@ -88,14 +88,15 @@ public final class ThingseeClient: Sendable {
         return try reader.thing(data)
     }
 
-    /// `GET /things/{tuid}/messages`: one page, in the order the API sent it, without the items no message can
-    /// be made of (see `messagesCounted`).
+    /// `GET /things/{tuid}/messages`: one page, in the order the API sent it, without the rows a client cannot
+    /// use (see `messagesCounted`).
     public func messages(_ tuid: String, _ query: MessageQuery) async throws -> [Message] {
         try await messagesCounted(tuid, query).messages
     }
 
-    /// `GET /things/{tuid}/messages`: one page, in the order the API sent it. Items without `tsmTuid` (outgoing
-    /// command rows carry only `tsmDstTuid`), `tsmId` or a usable `tsmTs` are skipped and counted.
+    /// `GET /things/{tuid}/messages`: one page, in the order the API sent it. Rows a client cannot use — without
+    /// `tsmTuid` (outgoing command rows carry only `tsmDstTuid`), network-down events without `tsmTs` — are
+    /// skipped and counted; an item that is no message at all is a malformed answer (`ThingseeError.decoding`).
     public func messagesCounted(_ tuid: String, _ query: MessageQuery) async throws -> MessageBatch {
         let (data, reader) = try await call(.GET, ["things", tuid, "messages"], query: Self.messageQuery(query))
         let (messages, skipped) = try reader.messagesSkippingUnusable(data)

@@ -35,14 +35,29 @@ struct DecodingTests {
              {"tsmId": 1110, "tsmEv": 10, "tsmTs": 101, "batl": 40},
              {"tsmId": 1500, "tsmEv": 30, "tsmTs": 102, "tsmDstTuid": "TSPD04ESY93100802", "reportInterval": 60},
              {"tsmId": 17100, "tsmEv": 18, "tsmTuid": "TSPD04ESY93100802"},
-             {"tsmEv": 10, "tsmTs": 103, "tsmTuid": "TSPD04ESY93100802"},
-             "not an object",
              {"tsmId": 12100, "tsmEv": 10, "tsmTs": 104, "tsmTuid": "TSPD04ESY93100802", "temp": 21}]
             """)
         let (messages, skipped) = try reader.messagesSkippingUnusable(data)
         #expect(messages.map(\.tsmTs) == [100, 104])
-        #expect(skipped.count == 5)
+        #expect(skipped.count == 3)
         #expect(try Message.decodePage(Data(#"{"data": \#(data.description)}"#.utf8)).count == 2)
+    }
+
+    @Test func somethingThatIsNoMessageAtAllFailsThePageNamingTheField() throws {
+        for (item, field) in [
+            (#"{"tsmId": 1110, "tsmEv": 10, "tsmTuid": "X"}"#, "data[1].tsmTs"),
+            (#"{"tsmEv": 10, "tsmTs": 103, "tsmTuid": "X"}"#, "data[1].tsmId"),
+            (#"{"tsmId": 1110, "tsmEv": 10, "tsmTs": 103, "tsmTuid": [7]}"#, "data[1].tsmTuid"),
+            (#"{"junk": 1, "filler": "x"}"#, "data[1].tsmTs"),
+            (#""not an object""#, "data[1]"),
+        ] {
+            let page = try json(#"[{"tsmId": 1110, "tsmEv": 10, "tsmTs": 100, "tsmTuid": "X"}, \#(item)]"#)
+            #expect {
+                try reader.messagesSkippingUnusable(page)
+            } throws: { error in
+                (error as? ThingseeError)?.description.contains("field `\(field)`") == true
+            }
+        }
     }
 
     @Test func pageThatIsNotAListNamesEndpointAndField() throws {
