@@ -78,7 +78,7 @@ public final class ThingseeClient: Sendable {
 
     /// `POST /auth/client-token`, forcing a new token even if the cached one is still valid.
     public func login() async throws {
-        await tokens.invalidateAll()
+        tokens.invalidateAll()
         _ = try await token()
     }
 
@@ -358,7 +358,7 @@ public final class ThingseeClient: Sendable {
             case 401 where !reauthenticated:
                 // The token expired early or was revoked: log in again and retry once.
                 reauthenticated = true
-                await tokens.invalidate(token)
+                tokens.invalidate(token)
             case 401:
                 let (_, message) = Self.apiError(response)
                 throw ThingseeError.authentication(endpoint: endpoint, status: 401, message: message)
@@ -562,92 +562,5 @@ public final class ThingseeClient: Sendable {
             let (error, message) = Self.apiError(response)
             throw ThingseeError.api(endpoint: endpoint, status: response.status, error: error, message: message)
         }
-    }
-}
-
-/// Percent-encoding of URL path segments and query parts: everything but RFC 3986's unreserved characters.
-enum URLEscaping {
-    static func escape(_ text: String) -> String {
-        if text.utf8.allSatisfy(isUnreserved) { return text }
-        var out = ""
-        out.reserveCapacity(text.utf8.count * 3)
-        for byte in text.utf8 {
-            if isUnreserved(byte) {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                let hex = Array("0123456789ABCDEF".unicodeScalars)
-                out.unicodeScalars.append("%")
-                out.unicodeScalars.append(hex[Int(byte >> 4)])
-                out.unicodeScalars.append(hex[Int(byte & 0x0F)])
-            }
-        }
-        return out
-    }
-
-    private static func isUnreserved(_ b: UInt8) -> Bool {
-        (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2D || b == 0x2E
-            || b == 0x5F || b == 0x7E
-    }
-}
-
-/// The client's view of the injected clock: time elapsed since the client was made, and sleeping.
-struct ClientClock: Sendable {
-    let elapsed: @Sendable () -> Duration
-    let sleep: @Sendable (Duration) async throws -> Void
-
-    init(_ clock: any Clock<Duration>) {
-        self.init(opening: clock)
-    }
-
-    private init<C: Clock<Duration>>(opening clock: C) {
-        let origin = clock.now
-        elapsed = { origin.duration(to: clock.now) }
-        sleep = { duration in try await clock.sleep(until: clock.now.advanced(by: duration), tolerance: nil) }
-    }
-}
-
-/// The cached access token: one login at a time, shared by every waiting request.
-///
-/// A token the API rejects as expired earlier than assumed teaches the cache a shorter lifetime, so later tokens
-/// are renewed before they expire instead of costing a 401 each time.
-actor TokenCache {
-    private let clock: ClientClock
-    private var token: Secret?
-    private var issuedAt: Duration = .zero
-    private var expiresAt: Duration = .zero
-    private var learnedLifetime: Duration?
-    private var pending: Task<Secret, any Error>?
-
-    init(clock: ClientClock) {
-        self.clock = clock
-    }
-
-    func current(lifetime: Double, login: @escaping @Sendable () async throws -> Secret) async throws -> Secret {
-        if let token, clock.elapsed() < expiresAt { return token }
-        if let pending { return try await pending.value }
-        let task = Task { try await login() }
-        pending = task
-        defer { pending = nil }
-        let fresh = try await task.value
-        token = fresh
-        issuedAt = clock.elapsed()
-        let assumed = Duration.milliseconds(Int64(max(lifetime, 1) * 1000))
-        expiresAt = issuedAt + min(assumed, learnedLifetime ?? assumed)
-        return fresh
-    }
-
-    /// Forgets `stale` if it is still the cached token (another request may have renewed it already).
-    func invalidate(_ stale: Secret) {
-        guard token == stale else { return }
-        let now = clock.elapsed()
-        if now < expiresAt {
-            // Rejected before its assumed expiry: renew at 80 % of the age it reached from now on.
-            learnedLifetime = max((now - issuedAt) * 0.8, .milliseconds(200))
-        }
-        token = nil
-    }
-
-    func invalidateAll() {
-        token = nil
     }
 }

@@ -91,7 +91,7 @@ struct TokenCacheTests {
         clock.advance(by: .seconds(100))
         #expect(try await cache.current(lifetime: 900, login: login) == first)
         // The API said it expired after 100 s although 900 s were assumed.
-        await cache.invalidate(first)
+        cache.invalidate(first)
         let second = try await cache.current(lifetime: 900, login: login)
         #expect(second != first)
         clock.advance(by: .seconds(79))
