@@ -30,8 +30,9 @@ struct ConnectionOptions: ParsableArguments {
     /// Opens the connection: a client for the configured API, or for a simulator started in-process (which is
     /// announced with `announce`).
     /// - Parameter retry: how retryable failures are retried; `tsee run` is more patient than an interactive command.
+    /// - Parameter concurrency: requests in flight at once, and the size of the client's connection pool.
     func open(
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = RetryPolicy(), concurrency: Int = 8,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         announce: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     ) async throws -> Connection {
@@ -57,7 +58,7 @@ struct ConnectionOptions: ParsableArguments {
             let client = ThingseeClient(
                 configuration: try ClientConfiguration(
                     baseURL: url.absoluteString, clientID: configuration.clientID,
-                    clientSecret: Secret(configuration.clientSecret), retry: retry))
+                    clientSecret: Secret(configuration.clientSecret), retry: retry, concurrency: concurrency))
             return Connection(client: client, label: "sim", simulator: server)
         }
         if timeScale != nil {
@@ -77,7 +78,7 @@ struct ConnectionOptions: ParsableArguments {
                 "no client secret: set THINGSEE_CLIENT_SECRET or pass --client-secret-file FILE")
         }
         let configuration = try ClientConfiguration(
-            baseURL: base!, clientID: id, clientSecret: Secret(secret), retry: retry)
+            baseURL: base!, clientID: id, clientSecret: Secret(secret), retry: retry, concurrency: concurrency)
         return Connection(
             client: ThingseeClient(configuration: configuration), label: configuration.displayHost, simulator: nil)
     }
@@ -106,6 +107,7 @@ struct Connection: Sendable {
     let simulator: SimulatorServer?
 
     func close() async {
+        await client.shutdown()
         await simulator?.stop()
     }
 }
