@@ -47,6 +47,7 @@ final class HTTPTransport: Sendable {
     private let timeout: TimeAmount
     private let maximumBodyBytes: Int
     private let isShutDown = Atomic<Bool>(false)
+    private let deadlines: DeadlineWatch
 
     init(configuration: ClientConfiguration, maximumBodyBytes: Int = ClientConfiguration.maximumBodyBytes) {
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -73,7 +74,11 @@ final class HTTPTransport: Sendable {
         http.connectionPool.retryConnectionEstablishment = false
         http.decompression = .enabled(limit: .size(maximumBodyBytes))
         http.httpVersion = .http1Only
+        // No spans: with no tracer bootstrapped, AsyncHTTPClient would still build no-op spans per request
+        // (4 % of a request's CPU, measured).
+        http.tracing.tracer = nil
         client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: http)
+        deadlines = DeadlineWatch(loop: client.eventLoopGroup.next())
     }
 
     deinit {
@@ -94,7 +99,7 @@ final class HTTPTransport: Sendable {
         let expired = Atomic<Bool>(false)
         let work = Task { try await self.exchange(request, deadline: deadline) }
         // The deadline covers the body too (AsyncHTTPClient's own deadline ends with the response head).
-        let timer = client.eventLoopGroup.any().scheduleTask(deadline: deadline) {
+        let watch = deadlines.watch(until: deadline) {
             expired.store(true, ordering: .releasing)
             work.cancel()
         }
@@ -103,7 +108,7 @@ final class HTTPTransport: Sendable {
         } onCancel: {
             work.cancel()
         }
-        timer.cancel()
+        deadlines.forget(watch)
         switch result {
         case .success(let response):
             return response
@@ -194,5 +199,62 @@ final class HTTPTransport: Sendable {
             return "TLS handshake failed: the server does not speak TLS on this port"
         }
         return "TLS handshake failed (\(text))"
+    }
+}
+
+/// The total deadlines of the requests in flight, checked ten times a second by one timer that runs only while
+/// some request is in flight. Cheaper than a timer per request, which costs two wake-ups of an event loop (to
+/// arm and to cancel it); a deadline fires at most 100 ms late.
+final class DeadlineWatch: Sendable {
+    private struct Entry {
+        let deadline: NIODeadline
+        let expire: @Sendable () -> Void
+    }
+
+    private struct State {
+        var entries: [UInt64: Entry] = [:]
+        var nextID: UInt64 = 0
+        var sweeping = false
+    }
+
+    private let loop: any EventLoop
+    private let interval = TimeAmount.milliseconds(100)
+    private let state = Mutex(State())
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    /// Calls `expire` once `deadline` has passed, unless `forget` is called first.
+    func watch(until deadline: NIODeadline, expire: @escaping @Sendable () -> Void) -> UInt64 {
+        let (id, start) = state.withLock { s -> (UInt64, Bool) in
+            s.nextID += 1
+            s.entries[s.nextID] = Entry(deadline: deadline, expire: expire)
+            defer { s.sweeping = true }
+            return (s.nextID, !s.sweeping)
+        }
+        if start {
+            loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] task in sweep(task) }
+        }
+        return id
+    }
+
+    func forget(_ id: UInt64) {
+        _ = state.withLock { $0.entries.removeValue(forKey: id) }
+    }
+
+    private func sweep(_ task: RepeatedTask) {
+        let now = NIODeadline.now()
+        let (due, idle) = state.withLock { s -> ([Entry], Bool) in
+            var due: [Entry] = []
+            for (id, entry) in s.entries where entry.deadline <= now {
+                due.append(entry)
+                s.entries.removeValue(forKey: id)
+            }
+            if s.entries.isEmpty { s.sweeping = false }
+            return (due, !s.sweeping)
+        }
+        if idle { task.cancel() }
+        for entry in due { entry.expire() }
     }
 }
