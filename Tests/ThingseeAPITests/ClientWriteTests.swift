@@ -90,6 +90,21 @@ struct ClientWriteTests {
         await client.shutdown()
     }
 
+    @Test func aWriteToAHostThatDoesNotResolveIsSentAgain() async throws {
+        // `.invalid` never resolves (RFC 2606): the request cannot have left.
+        let server = try await FaultServer.start { _ in nil }
+        await server.stop()
+        let client = try server.client(
+            retry: RetryPolicy(maxAttempts: 3, baseDelay: 0.001, maxDelay: 0.002),
+            baseURL: "https://tsee-test-host.invalid/prod/v1")
+        await #expect {
+            _ = try await client.setInstallationStatus(Self.tuid, .quarantine)
+        } throws: { error in
+            if case .unreachable(_, _, 3)? = error as? ThingseeError { true } else { false }
+        }
+        await client.shutdown()
+    }
+
     @Test func writesAnsweredWithoutABodyReturnWhatWasAskedFor() async throws {
         try await FaultServer.with({ request in
             if request.isLogin { return nil }
