@@ -153,7 +153,8 @@ final class HTTPTransport: Sendable {
             case .remoteConnectionClosed: return .lost("the connection closed before the answer was complete")
             case .alreadyShutdown: return .notSent("the client was shut down")
             case .invalidURL, .emptyHost, .emptyScheme: return .notSent("invalid URL")
-            default: return .lost(e.description)
+            case .bodyLengthMismatch: return .lost("the answer's body did not have the announced length")
+            default: return .lost("HTTP failure: \(e.shortDescription.lowercased())")
             }
         case let e as NIOConnectionError:
             if e.connectionErrors.isEmpty { return .notSent("host not found: \(e.host)") }
