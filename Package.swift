@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // C libraries, each behind its own module and imported by exactly one Swift module.
@@ -27,7 +31,17 @@ let package = Package(
             providers: [.apt(["libmosquitto-dev"])]),
 
         // The Open Service API: models, HTTP client, token handling.
-        .target(name: "ThingseeAPI"),
+        .target(
+            name: "ThingseeAPI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
+            ]
+        ),
         // The rules language: lexer, parser, diagnostics, evaluator. Pure: no I/O.
         .target(name: "Rules"),
         // SQLite: action log, rule state, cursors, cycles.
@@ -73,7 +87,17 @@ let package = Package(
 
         // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it.
         .target(name: "TestSupport", dependencies: ["Simulator", "ThingseeAPI"], path: "Tests/TestSupport"),
-        .testTarget(name: "ThingseeAPITests", dependencies: ["ThingseeAPI", "Simulator", "TestSupport"]),
+        .testTarget(
+            name: "ThingseeAPITests",
+            dependencies: [
+                "ThingseeAPI", "Simulator", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
+            ]
+        ),
         .testTarget(name: "RulesTests", dependencies: ["Rules"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),

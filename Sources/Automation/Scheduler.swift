@@ -612,7 +612,7 @@ public actor Scheduler {
         for (rule, firings) in result.firingsByRule {
             outcome.firings += firings.count
             let moves = firings.contains { $0.actions.contains { if case .moveTo = $0 { true } else { false } } }
-            if moves, !options.dryRun, let current = try? await client.installations(tuid).first?.installationStatus {
+            if moves, !options.dryRun, let current = try? await client.installations(tuid, limit: 1).first?.installationStatus {
                 status = current
             }
             let planned = firings.flatMap {

@@ -73,14 +73,21 @@ struct PayloadReader {
             raw: data)
     }
 
-    func message(_ value: JSONValue, index: Int) throws -> Message {
+    /// A message, or `nil` for a row the API documents but a client cannot use: a row without `tsmTuid`
+    /// (outgoing command rows carry only `tsmDstTuid`), or a network-down event (`tsmEv` 18) without `tsmTs`.
+    /// Anything else that is not a message (not an object, no `tsmId`, values of the wrong type) is a malformed
+    /// answer and fails the page, naming the field.
+    func message(_ value: JSONValue, index: Int) throws -> Message? {
         let path = "data[\(index)]."
         let o = try object(value, "data[\(index)]")
-        var properties = o
-        for key in Message.headerKeys { properties.removeValue(forKey: key) }
+        let absent = { (key: String) in o[key] == nil || o[key]!.isNull }
+        if absent("tsmTuid"), o["tsmId"] != nil { return nil }
+        if absent("tsmTs"), optionalInt(o, "tsmEv") == 18 { return nil }
         guard let ts = optionalTime(o, "tsmTs") else {
             throw fail(path + "tsmTs", o["tsmTs"] == nil ? "is missing" : "is not a time")
         }
+        var properties = o
+        for key in Message.headerKeys { properties.removeValue(forKey: key) }
         return Message(
             tsmId: try requiredInt(o, "tsmId", in: path),
             tsmEv: optionalInt(o, "tsmEv") ?? 0,
@@ -93,8 +100,33 @@ struct PayloadReader {
             raw: value)
     }
 
-    func messages(_ data: JSONValue) throws -> [Message] {
-        try array(data, "data").enumerated().map { try message($0.element, index: $0.offset) }
+    /// A page's messages, and the documented rows skipped because a client cannot use them.
+    func messagesSkippingUnusable(_ data: JSONValue) throws -> (messages: [Message], skipped: [JSONValue]) {
+        let items = try array(data, "data")
+        var messages: [Message] = []
+        messages.reserveCapacity(items.count)
+        var skipped: [JSONValue] = []
+        for (index, item) in items.enumerated() {
+            if let m = try message(item, index: index) { messages.append(m) } else { skipped.append(item) }
+        }
+        return (messages, skipped)
+    }
+
+    func alertingTUIDs(_ data: JSONValue) throws -> [String] {
+        // `{"alerting_tuids": [...]}`; tolerate a bare list, and items that are strings or {"tuid": …}.
+        let list = try array(data.objectValue?["alerting_tuids"] ?? data, "data.alerting_tuids")
+        return try list.enumerated().map { index, item in
+            if let s = item.stringValue { return s }
+            if let s = item["tuid"]?.stringValue { return s }
+            throw fail("data.alerting_tuids[\(index)]", "is neither a TUID nor an object with `tuid`")
+        }
+    }
+
+    func alertCount(_ data: JSONValue) throws -> Int {
+        let value = data.objectValue?["alert_count"] ?? data
+        if let n = value.intValue { return n }
+        if let s = value.stringValue, let n = Int(s.trimmingCharacters(in: .whitespaces)) { return n }
+        throw fail("data.alert_count", value.isNull ? "is missing" : "is not a count (got \(kind(value)))")
     }
 
     func alerts(_ data: JSONValue) throws -> [AlertRecord] {

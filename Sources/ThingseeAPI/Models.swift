@@ -36,6 +36,22 @@ public struct ThingInfo: Sendable, Equatable {
     public var raw: JSONValue
 }
 
+/// Messages read from the API, with the count of rows skipped because a client cannot use them.
+public struct MessageBatch: Sendable, Equatable {
+    public var messages: [Message]
+    /// Rows skipped because a client cannot use them (no `tsmTuid`, as outgoing command rows; network-down
+    /// events without `tsmTs`), each counted once.
+    public var skipped: Int
+    /// Requests it took.
+    public var pages: Int
+
+    public init(messages: [Message], skipped: Int, pages: Int) {
+        self.messages = messages
+        self.skipped = skipped
+        self.pages = pages
+    }
+}
+
 /// One device message: the typed header plus every other property, kept as sent.
 public struct Message: Sendable, Equatable {
     public var tsmId: Int
@@ -72,13 +88,15 @@ public struct AlertRecord: Sendable, Equatable {
     public var raw: JSONValue
 }
 
-/// A configuration command to send: `tsmId`, `tsmEv` 30, a `transactionId` and parameters.
+/// A configuration command to send: `tsmId`, `tsmEv` 30, usually a `transactionId`, and parameters. Without
+/// parameters (the header only) it asks the device to echo its current configuration; without a
+/// `transactionId` its echo cannot be told from another one's.
 public struct Command: Sendable, Equatable {
     public var tsmId: Int
-    public var transactionId: Int
+    public var transactionId: Int?
     public var parameters: [(name: String, value: Double)]
 
-    public init(tsmId: Int, transactionId: Int, parameters: [(name: String, value: Double)]) {
+    public init(tsmId: Int, transactionId: Int?, parameters: [(name: String, value: Double)] = []) {
         self.tsmId = tsmId
         self.transactionId = transactionId
         self.parameters = parameters
@@ -94,9 +112,8 @@ public struct Command: Sendable, Equatable {
     }
 
     var json: JSONValue {
-        var o: [String: JSONValue] = [
-            "tsmId": .number(Double(tsmId)), "tsmEv": 30, "transactionId": .number(Double(transactionId)),
-        ]
+        var o: [String: JSONValue] = ["tsmId": .number(Double(tsmId)), "tsmEv": 30]
+        if let transactionId { o["transactionId"] = .number(Double(transactionId)) }
         for p in parameters { o[p.name] = .number(p.value) }
         return .object(o)
     }

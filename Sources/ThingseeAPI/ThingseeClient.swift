@@ -1,9 +1,8 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Synchronization
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// Counters of what a client has done, for summaries and benchmarks.
 public struct ClientMetrics: Sendable, Equatable {
@@ -17,34 +16,58 @@ public struct ClientMetrics: Sendable, Equatable {
 /// A typed async client of the Thingsee Open Service API.
 ///
 /// One login is shared by all concurrent requests, renewed before the token expires, and repeated once when a
-/// request is answered 401. Requests answered 429 or 5xx, timed out or refused are retried with bounded
-/// exponential backoff and jitter, honouring `Retry-After`; other 4xx answers are never retried.
+/// request is answered 401. Reads answered 429 or 5xx, timed out, dropped or refused are retried with bounded
+/// exponential backoff and jitter, honouring `Retry-After`. A write (POST, DELETE) is retried only when it
+/// certainly did not take effect (connection refused, 429); when its outcome is unknown (5xx, the connection lost
+/// or the deadline passed after it went out) it fails with `ThingseeError.outcomeUnknown` and is never sent again
+/// by the client. Other 4xx answers are never retried, and no redirect is ever followed.
+///
+/// Time comes from the injected clock: backoff sleeps, token expiry and the advance of `serverNow()` between
+/// responses. The total deadline of each request (`ClientConfiguration.timeout`) runs on the I/O event loop's
+/// real time.
 public final class ThingseeClient: Sendable {
     public let configuration: ClientConfiguration
     private let transport: HTTPTransport
-    private let tokens = TokenCache()
+    private let clock: ClientClock
+    private let tokens: TokenCache
+    private let maximumBodyBytes: Int
     private let state = Mutex(State())
 
     private struct State {
         var metrics = ClientMetrics()
-        /// The newest server time seen (from `Date` headers) and the local instant it was seen at.
-        var serverTime: (unix: Int64, seenAt: ContinuousClock.Instant)?
+        /// The newest server time seen (from `Date` headers) and the clock's reading when it was seen.
+        var serverTime: (unix: Int64, seenAt: Duration)?
+        /// The `Date` header last parsed: an unchanged header is not parsed again.
+        var lastDateHeader: String?
     }
 
-    public init(configuration: ClientConfiguration) {
+    public convenience init(configuration: ClientConfiguration, clock: any Clock<Duration> = ContinuousClock()) {
+        self.init(configuration: configuration, clock: clock, maximumBodyBytes: ClientConfiguration.maximumBodyBytes)
+    }
+
+    init(configuration: ClientConfiguration, clock: any Clock<Duration>, maximumBodyBytes: Int) {
         self.configuration = configuration
-        self.transport = HTTPTransport(timeout: configuration.timeout)
+        self.clock = ClientClock(clock)
+        self.tokens = TokenCache(clock: self.clock)
+        self.maximumBodyBytes = maximumBodyBytes
+        self.transport = HTTPTransport(configuration: configuration, maximumBodyBytes: maximumBodyBytes)
+    }
+
+    /// Closes the client's connections. Call it when done; a client released without it closes them in the
+    /// background.
+    public func shutdown() async {
+        await transport.shutdown()
     }
 
     public var metrics: ClientMetrics { state.withLock { $0.metrics } }
 
-    /// The API's clock, read from the newest response's `Date` header and advanced by the local clock since;
-    /// the local clock when no response has been seen yet.
+    /// The API's clock, read from the newest response's `Date` header and advanced by the injected clock since;
+    /// the system's clock when no response has been seen yet.
     public func serverNow() -> Int64 {
-        state.withLock { s in
+        let now = clock.elapsed()
+        return state.withLock { s in
             guard let t = s.serverTime else { return Int64(Date().timeIntervalSince1970) }
-            let elapsed = ContinuousClock.now - t.seenAt
-            return t.unix + elapsed.components.seconds
+            return t.unix + (now - t.seenAt).components.seconds
         }
     }
 
@@ -55,18 +78,98 @@ public final class ThingseeClient: Sendable {
 
     /// `POST /auth/client-token`, forcing a new token even if the cached one is still valid.
     public func login() async throws {
-        await tokens.invalidateAll()
+        tokens.invalidateAll()
         _ = try await token()
     }
 
     /// `GET /things/{tuid}`.
     public func thing(_ tuid: String) async throws -> ThingInfo {
-        let (data, reader) = try await call(.get, ["things", tuid])
+        let (data, reader) = try await call(.GET, ["things", tuid])
         return try reader.thing(data)
     }
 
-    /// `GET /things/{tuid}/messages`: one page, in the order the API sent it.
+    /// `GET /things/{tuid}/messages`: one page, in the order the API sent it, without the rows a client cannot
+    /// use (see `messagesCounted`).
     public func messages(_ tuid: String, _ query: MessageQuery) async throws -> [Message] {
+        try await messagesCounted(tuid, query).messages
+    }
+
+    /// `GET /things/{tuid}/messages`: one page, in the order the API sent it. Rows a client cannot use — without
+    /// `tsmTuid` (outgoing command rows carry only `tsmDstTuid`), network-down events without `tsmTs` — are
+    /// skipped and counted; an item that is no message at all is a malformed answer (`ThingseeError.decoding`).
+    public func messagesCounted(_ tuid: String, _ query: MessageQuery) async throws -> MessageBatch {
+        let (data, reader) = try await call(.GET, ["things", tuid, "messages"], query: Self.messageQuery(query))
+        let (messages, skipped) = try reader.messagesSkippingUnusable(data)
+        return MessageBatch(messages: messages, skipped: skipped.count, pages: 1)
+    }
+
+    /// All messages in `[from, to]`, sorted by `tsmTs` and de-duplicated; see `allMessagesCounted`.
+    public func allMessages(
+        _ tuid: String, from: Int64, to: Int64? = nil, pageSize: Int = 1000, messageIDs: [Int] = [],
+        eventIDs: [Int] = [], maxPages: Int = 1000
+    ) async throws -> [Message] {
+        try await allMessagesCounted(
+            tuid, from: from, to: to, pageSize: pageSize, messageIDs: messageIDs, eventIDs: eventIDs,
+            maxPages: maxPages
+        ).messages
+    }
+
+    /// All messages in `[from, to]`, fetched page by page by time until a page brings nothing new (a page
+    /// shorter than `pageSize` is not taken for the end: servers cap pages and filter after limiting), at most
+    /// `maxPages` pages; sorted by `tsmTs` and de-duplicated. Works whichever order the API lists a page in.
+    /// Unusable items are skipped and counted once each.
+    public func allMessagesCounted(
+        _ tuid: String, from: Int64, to: Int64? = nil, pageSize: Int = 1000, messageIDs: [Int] = [],
+        eventIDs: [Int] = [], maxPages: Int = 1000
+    ) async throws -> MessageBatch {
+        var seen = Set<String>()
+        var skippedSeen = Set<String>()
+        var all: [Message] = []
+        var lower = from
+        var upper = to
+        var pages = 0
+        // Pages are listed newest first unless a page shows otherwise.
+        var ascending = false
+        var largestPage = 0
+        while pages < max(maxPages, 1) {
+            if let upper, upper < lower { break }
+            pages += 1
+            let query = MessageQuery(
+                limit: pageSize, messageIDs: messageIDs, eventIDs: eventIDs, from: lower, to: upper)
+            let (data, reader) = try await call(.GET, ["things", tuid, "messages"], query: Self.messageQuery(query))
+            let (page, skipped) = try reader.messagesSkippingUnusable(data)
+            var fresh = 0
+            for m in page where seen.insert(m.deduplicationKey).inserted {
+                all.append(m)
+                fresh += 1
+            }
+            for item in skipped where skippedSeen.insert(item.description).inserted { fresh += 1 }
+            let count = page.count + skipped.count
+            let previousLargest = largestPage
+            largestPage = max(largestPage, count)
+            guard let first = page.first, let last = page.last else { break }
+            if first.tsmTs != last.tsmTs { ascending = first.tsmTs < last.tsmTs }
+            var oldest = first.tsmTs
+            var newest = first.tsmTs
+            for m in page {
+                oldest = min(oldest, m.tsmTs)
+                newest = max(newest, m.tsmTs)
+            }
+            // Bounds are inclusive: the bounding second may hold more than the page showed.
+            if fresh == 0 {
+                // Nothing new: the range is exhausted, unless the page held only the bounding second and was as
+                // long as any page so far (a cap may have cut that second): then step past it.
+                guard oldest == newest, count >= previousLargest else { break }
+                if ascending { lower = newest + 1 } else { upper = oldest - 1 }
+                continue
+            }
+            if ascending { lower = newest } else { upper = oldest }
+        }
+        all.sort { ($0.tsmTs, $0.tsmId, $0.tsmEv) < ($1.tsmTs, $1.tsmId, $1.tsmEv) }
+        return MessageBatch(messages: all, skipped: skippedSeen.count, pages: pages)
+    }
+
+    private static func messageQuery(_ query: MessageQuery) -> [(String, String)] {
         var items = [("limit", String(query.limit))]
         if !query.messageIDs.isEmpty {
             items.append(("messageid", query.messageIDs.map(String.init).joined(separator: ",")))
@@ -74,40 +177,7 @@ public final class ThingseeClient: Sendable {
         if !query.eventIDs.isEmpty { items.append(("eventid", query.eventIDs.map(String.init).joined(separator: ","))) }
         if let from = query.from { items.append(("from", String(from))) }
         if let to = query.to { items.append(("to", String(to))) }
-        let (data, reader) = try await call(.get, ["things", tuid, "messages"], query: items)
-        return try reader.messages(data)
-    }
-
-    /// All messages in `[from, to]`, fetched page by page while a page comes back full, sorted by `tsmTs` and
-    /// de-duplicated. Works whichever order the API lists a page in.
-    public func allMessages(
-        _ tuid: String, from: Int64, to: Int64? = nil, pageSize: Int = 1000, messageIDs: [Int] = [],
-        eventIDs: [Int] = [], maxPages: Int = 1000
-    ) async throws -> [Message] {
-        var seen = Set<String>()
-        var all: [Message] = []
-        var lower = from
-        var upper = to
-        for _ in 0..<maxPages {
-            let page = try await messages(
-                tuid, MessageQuery(limit: pageSize, messageIDs: messageIDs, eventIDs: eventIDs, from: lower, to: upper))
-            for m in page where seen.insert(m.deduplicationKey).inserted { all.append(m) }
-            guard page.count >= pageSize, let first = page.first, let last = page.last else { break }
-            let oldest = min(first.tsmTs, last.tsmTs)
-            let newest = max(first.tsmTs, last.tsmTs)
-            if first.tsmTs >= last.tsmTs {
-                // Newest first: continue below the oldest seen. If the whole page shares one second, step past it.
-                let next = (oldest == upper) ? oldest - 1 : oldest
-                if next < lower { break }
-                upper = next
-            } else {
-                let next = (newest == lower) ? newest + 1 : newest
-                if let upper, next > upper { break }
-                lower = next
-            }
-        }
-        all.sort { ($0.tsmTs, $0.tsmId, $0.tsmEv) < ($1.tsmTs, $1.tsmId, $1.tsmEv) }
-        return all
+        return items
     }
 
     /// `GET /things/{tuid}/alerts`.
@@ -115,33 +185,55 @@ public final class ThingseeClient: Sendable {
         var items: [(String, String)] = []
         if let from { items.append(("from", String(from))) }
         if let to { items.append(("to", String(to))) }
-        let (data, reader) = try await call(.get, ["things", tuid, "alerts"], query: items)
+        let (data, reader) = try await call(.GET, ["things", tuid, "alerts"], query: items)
         return try reader.alerts(data)
     }
 
+    /// `GET /things/alerts`: every device with an open alert. Deployments without the call answer 404 or 403
+    /// (`ThingseeError.api`); callers then fall back to per-device `alerts`.
+    public func alertingTUIDs() async throws -> [String] {
+        let (data, reader) = try await call(.GET, ["things", "alerts"])
+        return try reader.alertingTUIDs(data)
+    }
+
+    /// `GET /things/alerts/count`: how many devices have an open alert (the API sends the number as a string).
+    public func alertCount() async throws -> Int {
+        let (data, reader) = try await call(.GET, ["things", "alerts", "count"])
+        return try reader.alertCount(data)
+    }
+
     /// `POST /things/{tuid}/commands`. A success only means the API accepted the commands; the device's
-    /// `tsmEv` 31 echo with the same `transactionId` is the proof that they took effect.
+    /// `tsmEv` 31 echo with the same `transactionId` is the proof that they took effect. An answer without a body
+    /// is a success; the receipt then lists the commands as sent.
     public func sendCommands(_ tuid: String, _ commands: [Command]) async throws -> CommandReceipt {
-        let (data, reader) = try await call(.post, ["things", tuid, "commands"], body: .array(commands.map(\.json)))
+        let (data, reader) = try await call(.POST, ["things", tuid, "commands"], body: .array(commands.map(\.json)))
+        guard data.objectValue != nil else {
+            return CommandReceipt(responsible: nil, commands: commands.map(\.json), raw: data)
+        }
         return try reader.commandReceipt(data)
     }
 
-    /// `GET /things/{tuid}/commands`, newest first.
-    public func commandHistory(_ tuid: String) async throws -> [CommandHistoryEntry] {
-        let (data, reader) = try await call(.get, ["things", tuid, "commands"])
+    /// `GET /things/{tuid}/commands`, newest first; `limit` 1 asks for the newest only, 0 for all.
+    public func commandHistory(_ tuid: String, limit: Int? = nil) async throws -> [CommandHistoryEntry] {
+        let (data, reader) = try await call(.GET, ["things", tuid, "commands"], query: Self.limit(limit))
         return try reader.commandHistory(data)
     }
 
-    /// `POST /things/{tuid}/installations`.
+    /// `POST /things/{tuid}/installations`. An answer without the fields is a success with the status asked for.
     public func setInstallationStatus(_ tuid: String, _ status: InstallationStatus) async throws -> Installation {
         let (data, reader) = try await call(
-            .post, ["things", tuid, "installations"], body: ["installation_status": .string(status.rawValue)])
-        return try reader.installation(data)
+            .POST, ["things", tuid, "installations"], body: ["installation_status": .string(status.rawValue)])
+        var result =
+            data.objectValue == nil
+            ? Installation(tuid: nil, installationStatus: nil, groupId: nil, raw: data) : try reader.installation(data)
+        result.tuid = result.tuid ?? tuid
+        result.installationStatus = result.installationStatus ?? status.rawValue
+        return result
     }
 
-    /// `GET /things/{tuid}/installations`, newest first.
-    public func installations(_ tuid: String) async throws -> [InstallationEntry] {
-        let (data, reader) = try await call(.get, ["things", tuid, "installations"])
+    /// `GET /things/{tuid}/installations`, newest first; `limit` 1 asks for the current status only, 0 for all.
+    public func installations(_ tuid: String, limit: Int? = nil) async throws -> [InstallationEntry] {
+        let (data, reader) = try await call(.GET, ["things", tuid, "installations"], query: Self.limit(limit))
         return try reader.installationHistory(data)
     }
 
@@ -149,90 +241,132 @@ public final class ThingseeClient: Sendable {
     public func groups(search: String? = nil, limit: Int? = nil) async throws -> [Group] {
         var items: [(String, String)] = []
         if let search { items.append(("q", search)) }
-        if let limit { items.append(("limit", String(limit))) }
-        let (data, reader) = try await call(.get, ["groups"], query: items)
+        items += Self.limit(limit)
+        let (data, reader) = try await call(.GET, ["groups"], query: items)
         return try reader.groups(data)
     }
 
-    /// `POST /groups`.
+    /// `POST /groups`. An answer without the group is a success: the group is then what was asked for.
     public func createGroup(_ id: String, description: String? = nil) async throws -> Group {
         var body: [String: JSONValue] = ["group_id": .string(id)]
         if let description { body["group_description"] = .string(description) }
-        let (data, reader) = try await call(.post, ["groups"], body: .object(body))
-        // Some deployments answer with an empty body; the group is then what was asked for.
+        let (data, reader) = try await call(.POST, ["groups"], body: .object(body))
         if data.objectValue?["group_id"] == nil {
             return Group(groupId: id, groupDescription: description, raw: data)
         }
         return try reader.group(data, path: "data")
     }
 
+    /// `POST /groups/{id}/rename` with `{"group_id": NEW}`: the group under its new id.
+    public func renameGroup(_ id: String, to newID: String) async throws -> Group {
+        let (data, reader) = try await call(.POST, ["groups", id, "rename"], body: ["group_id": .string(newID)])
+        if data.objectValue?["group_id"] == nil {
+            return Group(groupId: newID, groupDescription: nil, raw: data)
+        }
+        return try reader.group(data, path: "data")
+    }
+
     /// `GET /groups/{id}/things`.
     public func groupThings(_ id: String) async throws -> GroupThings {
-        let (data, reader) = try await call(.get, ["groups", id, "things"])
+        let (data, reader) = try await call(.GET, ["groups", id, "things"])
         return try reader.groupThings(data)
     }
 
-    /// `POST /things/{tuid}/group`. Assigning to `unassigned` takes the device out of its group.
-    public func assignGroup(_ tuid: String, to group: String) async throws -> Installation {
-        let (data, reader) = try await call(.post, ["things", tuid, "group"], body: ["group_id": .string(group)])
-        return try reader.installation(data)
+    /// `GET /things/{tuid}/group`: the id of the device's group (`unassigned` when it is in none).
+    public func groupOf(_ tuid: String) async throws -> String {
+        let (data, reader) = try await call(.GET, ["things", tuid, "group"])
+        let o = try reader.object(data, "data")
+        return try reader.requiredString(o, "group_id", in: "data.")
     }
 
-    /// `DELETE /groups/{id}`.
+    /// `POST /things/{tuid}/group`. Assigning to `unassigned` takes the device out of its group. An answer
+    /// without the fields is a success with the group asked for.
+    public func assignGroup(_ tuid: String, to group: String) async throws -> Installation {
+        let (data, reader) = try await call(.POST, ["things", tuid, "group"], body: ["group_id": .string(group)])
+        var result =
+            data.objectValue == nil
+            ? Installation(tuid: nil, installationStatus: nil, groupId: nil, raw: data) : try reader.installation(data)
+        result.tuid = result.tuid ?? tuid
+        result.groupId = result.groupId ?? group
+        return result
+    }
+
+    /// `DELETE /groups/{id}`. An answer without a body is a success.
     public func deleteGroup(_ id: String) async throws -> GroupDeletion {
-        let (data, reader) = try await call(.delete, ["groups", id])
-        return try reader.groupDeletion(data)
+        let (data, reader) = try await call(.DELETE, ["groups", id])
+        guard data.objectValue != nil else { return GroupDeletion(groupId: id, deleted: true, raw: data) }
+        var result = try reader.groupDeletion(data)
+        result.groupId = result.groupId ?? id
+        return result
+    }
+
+    private static func limit(_ limit: Int?) -> [(String, String)] {
+        limit.map { [("limit", String($0))] } ?? []
     }
 
     // MARK: - Requests
 
-    enum Method: String {
-        case get = "GET", post = "POST", delete = "DELETE"
-    }
-
-    private func url(_ segments: [String], query: [(String, String)]) -> URL {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "/;?#")
-        let path = segments.map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }.joined(
-            separator: "/")
-        var components = URLComponents(url: configuration.baseURL, resolvingAgainstBaseURL: false)!
-        components.percentEncodedPath = components.percentEncodedPath + "/" + path
-        if !query.isEmpty {
-            components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
-            // URLComponents leaves `+` alone, which servers read as a space.
-            components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+    /// The request URL: the configured origin and base path, then each segment percent-encoded on its own (a
+    /// TUID is sent as it is), then the query.
+    func url(_ segments: [String], query: [(String, String)]) -> String {
+        var url = configuration.prefix
+        for segment in segments {
+            url += "/"
+            url += URLEscaping.escape(segment)
         }
-        return components.url!
+        for (index, item) in query.enumerated() {
+            url += index == 0 ? "?" : "&"
+            url += URLEscaping.escape(item.0)
+            url += "="
+            url += URLEscaping.escape(item.1)
+        }
+        return url
     }
 
-    /// Sends one API call with authentication and retries; returns the `data` payload.
-    func call(
-        _ method: Method, _ segments: [String], query: [(String, String)] = [], body: JSONValue? = nil
+    private func request(_ method: HTTPMethod, url: String, body: JSONValue?) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept-Encoding", value: "gzip, deflate")
+        request.headers.add(name: "User-Agent", value: "tsee")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body.description))
+        }
+        return request
+    }
+
+    /// Sends one API call with authentication and retries; returns the `data` payload (`null` when a write was
+    /// answered without one).
+    private func call(
+        _ method: HTTPMethod, _ segments: [String], query: [(String, String)] = [], body: JSONValue? = nil
     ) async throws -> (JSONValue, PayloadReader) {
         let endpoint = "\(method.rawValue) /\(segments.joined(separator: "/"))"
         let reader = PayloadReader(endpoint: endpoint)
-        var request = URLRequest(url: url(segments, query: query))
-        request.httpMethod = method.rawValue
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        if let body {
-            request.httpBody = Data(body.description.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
+        let mutating = method != .GET
+        var request = request(method, url: url(segments, query: query), body: body)
         var reauthenticated = false
         while true {
             let token = try await token()
-            request.setValue("Bearer \(token.value)", forHTTPHeaderField: "Authorization")
-            let response = try await sendRetrying(request, endpoint: endpoint, mutating: method != .get)
+            request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token.value)")
+            let response = try await sendRetrying(request, endpoint: endpoint, mutating: mutating)
             switch response.status {
             case 200..<300:
-                return (try payload(response, reader: reader), reader)
+                return (try payload(response, reader: reader, mutating: mutating), reader)
+            case 300..<400:
+                throw redirect(response, endpoint: endpoint)
             case 401 where !reauthenticated:
                 // The token expired early or was revoked: log in again and retry once.
                 reauthenticated = true
-                await tokens.invalidate(token)
+                tokens.invalidate(token)
             case 401:
                 let (_, message) = Self.apiError(response)
                 throw ThingseeError.authentication(endpoint: endpoint, status: 401, message: message)
+            case 500..<600 where mutating:
+                let (error, message) = Self.apiError(response)
+                throw ThingseeError.outcomeUnknown(
+                    endpoint: endpoint, status: response.status,
+                    reason: "\(response.status) \(error)\(message.isEmpty ? "" : ": \(message)")")
             default:
                 let (error, message) = Self.apiError(response)
                 throw ThingseeError.api(endpoint: endpoint, status: response.status, error: error, message: message)
@@ -240,37 +374,72 @@ public final class ThingseeClient: Sendable {
         }
     }
 
-    /// Sends a request, retrying refused or dropped connections, timeouts, 429 and 5xx with backoff. Returns the
-    /// first answer that is not retryable, or the last answer when the attempts are used up.
-    private func sendRetrying(_ request: URLRequest, endpoint: String, mutating: Bool) async throws -> HTTPResponse {
+    private func redirect(_ response: HTTPResponse, endpoint: String) -> ThingseeError {
+        var target = "elsewhere"
+        if let location = response.header("Location"), let url = URL(string: location) {
+            if let scheme = url.scheme, let host = url.host {
+                target = "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")"
+            } else {
+                target = "another path of \(configuration.displayHost)"
+            }
+        }
+        return .api(
+            endpoint: endpoint, status: response.status, error: "Redirect",
+            message: "the API redirected to \(target), and tsee follows no redirects")
+    }
+
+    /// Sends a request, retrying what certainly did not take effect (refused connections, 429) and, for reads,
+    /// also what may have (5xx, dropped connections, timeouts), with backoff. Returns the first answer that is not
+    /// retried, or the last answer when the attempts are used up.
+    private func sendRetrying(_ request: HTTPClientRequest, endpoint: String, mutating: Bool) async throws
+        -> HTTPResponse
+    {
         var attempt = 0
+        let policy = configuration.retry
         while true {
             attempt += 1
-            switch await exchange(request, endpoint: endpoint, mutating: mutating) {
+            let failure: TransportFailure
+            switch await exchange(request, mutating: mutating) {
             case .success(let response):
-                let retryable = response.status == 429 || response.status >= 500
-                guard retryable, attempt < configuration.retry.maxAttempts else { return response }
+                let retryable = response.status == 429 || (response.status >= 500 && !mutating)
+                guard retryable, attempt < policy.maxAttempts else { return response }
                 try await backoff(attempt: attempt, retryAfter: Self.retryAfter(response), endpoint: endpoint)
-            case .failure(.cancelled):
-                throw ThingseeError.cancelled(endpoint: endpoint)
-            case .failure(let failure):
-                guard attempt < configuration.retry.maxAttempts else {
-                    let reason =
-                        switch failure {
-                        case .timedOut: "timed out after \(Int(configuration.timeout)) s"
-                        case .connection(let text): text
-                        case .cancelled: "cancelled"
-                        }
-                    throw ThingseeError.unreachable(endpoint: endpoint, reason: reason, attempts: attempt)
-                }
-                try await backoff(attempt: attempt, retryAfter: nil, endpoint: endpoint)
+                continue
+            case .failure(let f):
+                failure = f
             }
+            let reason: String
+            switch failure {
+            case .cancelled:
+                throw ThingseeError.cancelled(endpoint: endpoint)
+            case .tls(let text):
+                throw ThingseeError.unreachable(endpoint: endpoint, reason: text, attempts: attempt)
+            case .tooLarge:
+                throw ThingseeError.decoding(
+                    endpoint: endpoint, field: "(body)",
+                    reason: "is larger than \(maximumBodyBytes >> 20) MiB after decompression; refused")
+            case .notSent(let text):
+                reason = text
+            case .lost(let text):
+                if mutating { throw ThingseeError.outcomeUnknown(endpoint: endpoint, status: nil, reason: text) }
+                reason = text
+            case .timedOut:
+                let text = "no complete answer within \(Self.seconds(configuration.timeout))"
+                if mutating { throw ThingseeError.outcomeUnknown(endpoint: endpoint, status: nil, reason: text) }
+                reason = "timed out: \(text)"
+            }
+            guard attempt < policy.maxAttempts else {
+                throw ThingseeError.unreachable(endpoint: endpoint, reason: reason, attempts: attempt)
+            }
+            try await backoff(attempt: attempt, retryAfter: nil, endpoint: endpoint)
         }
     }
 
-    private func exchange(_ request: URLRequest, endpoint: String, mutating: Bool) async -> Result<
-        HTTPResponse, TransportFailure
-    > {
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+
+    private func exchange(_ request: HTTPClientRequest, mutating: Bool) async -> Result<HTTPResponse, TransportFailure> {
         state.withLock {
             $0.metrics.requests += 1
             if mutating { $0.metrics.mutatingRequests += 1 }
@@ -285,11 +454,18 @@ public final class ThingseeClient: Sendable {
     }
 
     private func record(_ response: HTTPResponse) {
-        let date = response.header("Date").flatMap(ISOTime.parseHTTPDate)
-        state.withLock { s in
+        let header = response.header("Date")
+        let now = clock.elapsed()
+        let known = state.withLock { s in
             s.metrics.bytesReceived += response.body.count
+            return header == nil || header == s.lastDateHeader
+        }
+        guard !known, let header else { return }
+        let date = ISOTime.parseHTTPDate(header)
+        state.withLock { s in
+            s.lastDateHeader = header
             if let date, date >= (s.serverTime?.unix ?? .min) {
-                s.serverTime = (date, ContinuousClock.now)
+                s.serverTime = (date, now)
             }
         }
     }
@@ -298,22 +474,27 @@ public final class ThingseeClient: Sendable {
         state.withLock { $0.metrics.retries += 1 }
         let seconds = configuration.retry.delay(afterAttempt: attempt, retryAfter: retryAfter)
         do {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            try await clock.sleep(.milliseconds(Int64((seconds * 1000).rounded())))
         } catch {
             throw ThingseeError.cancelled(endpoint: endpoint)
         }
     }
 
-    private func payload(_ response: HTTPResponse, reader: PayloadReader) throws -> JSONValue {
-        if response.body.isEmpty { return .null }
+    private func payload(_ response: HTTPResponse, reader: PayloadReader, mutating: Bool) throws -> JSONValue {
+        if response.body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return .null }
         let json: JSONValue
         do {
             json = try JSONValue.parse(response.body)
         } catch {
+            // After a write the status is what counts; the body is only informative.
+            if mutating { return .null }
             throw reader.fail("(body)", "is not valid JSON (\(response.body.count) bytes)")
         }
         if let object = json.objectValue {
-            guard let data = object["data"] else { throw reader.fail("data", "is missing") }
+            guard let data = object["data"] else {
+                if mutating { return .null }
+                throw reader.fail("data", "is missing")
+            }
             return data
         }
         return json
@@ -321,7 +502,7 @@ public final class ThingseeClient: Sendable {
 
     /// The API's `error` and `message`, or what can be made of a body that lacks them.
     static func apiError(_ response: HTTPResponse) -> (String, String) {
-        let reason = HTTPURLResponse.localizedString(forStatusCode: response.status).capitalized
+        let reason = HTTPResponseStatus(statusCode: response.status).reasonPhrase.capitalized
         if let json = try? JSONValue.parse(response.body), let o = json.objectValue {
             let error = o["error"]?.stringValue ?? reason
             let message = o["message"]?.stringValue ?? o["Message"]?.stringValue ?? ""
@@ -332,10 +513,14 @@ public final class ThingseeClient: Sendable {
         return (reason, text)
     }
 
+    /// `Retry-After` in seconds: a number, or an HTTP date measured against the same response's `Date`.
     static func retryAfter(_ response: HTTPResponse) -> Double? {
         guard let value = response.header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
-        if let seconds = Double(value) { return seconds }
-        if let date = ISOTime.parseHTTPDate(value) { return Double(date) - Date().timeIntervalSince1970 }
+        if let seconds = Double(value), seconds.isFinite { return seconds }
+        if let date = ISOTime.parseHTTPDate(value) {
+            let now = response.header("Date").flatMap(ISOTime.parseHTTPDate) ?? Int64(Date().timeIntervalSince1970)
+            return Double(date - now)
+        }
         return nil
     }
 
@@ -350,21 +535,25 @@ public final class ThingseeClient: Sendable {
     private func requestToken() async throws -> Secret {
         let endpoint = "POST /auth/client-token"
         let reader = PayloadReader(endpoint: endpoint)
-        var request = URLRequest(url: url(["auth", "client-token"], query: []))
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         let body: JSONValue = [
             "client_id": .string(configuration.clientID), "client_secret": .string(configuration.clientSecret.value),
         ]
-        request.httpBody = Data(body.description.utf8)
+        let request = request(.POST, url: url(["auth", "client-token"], query: []), body: body)
         state.withLock { $0.metrics.logins += 1 }
+        // Logging in changes nothing on the server: it is retried like a read.
         let response = try await sendRetrying(request, endpoint: endpoint, mutating: false)
         switch response.status {
         case 200..<300:
-            let data = try payload(response, reader: reader)
+            let data = try payload(response, reader: reader, mutating: false)
             guard let token = data["token"]?.stringValue ?? data["access_token"]?.stringValue, !token.isEmpty
             else { throw reader.fail("data.token", "is missing") }
             return Secret(token)
+        case 300..<400:
+            throw redirect(response, endpoint: endpoint)
+        case 403 where Self.apiError(response).1 == ThingseeError.missingAuthenticationToken:
+            // API Gateway's answer to an unknown route: a wrong base URL, not wrong credentials.
+            let (error, message) = Self.apiError(response)
+            throw ThingseeError.api(endpoint: endpoint, status: 403, error: error, message: message)
         case 400, 401, 403:
             let (error, message) = Self.apiError(response)
             throw ThingseeError.authentication(
@@ -373,46 +562,5 @@ public final class ThingseeClient: Sendable {
             let (error, message) = Self.apiError(response)
             throw ThingseeError.api(endpoint: endpoint, status: response.status, error: error, message: message)
         }
-    }
-}
-
-/// The cached access token: one login at a time, shared by every waiting request.
-///
-/// A token the API rejects as expired earlier than assumed teaches the cache a shorter lifetime, so later tokens
-/// are renewed before they expire instead of costing a 401 each time.
-actor TokenCache {
-    private var token: Secret?
-    private var issuedAt: ContinuousClock.Instant = .now
-    private var expiresAt: ContinuousClock.Instant = .now
-    private var learnedLifetime: Duration?
-    private var pending: Task<Secret, any Error>?
-
-    func current(lifetime: Double, login: @escaping @Sendable () async throws -> Secret) async throws -> Secret {
-        if let token, ContinuousClock.now < expiresAt { return token }
-        if let pending { return try await pending.value }
-        let task = Task { try await login() }
-        pending = task
-        defer { pending = nil }
-        let fresh = try await task.value
-        token = fresh
-        issuedAt = .now
-        let assumed = Duration.milliseconds(Int(max(lifetime, 1) * 1000))
-        expiresAt = issuedAt + min(assumed, learnedLifetime ?? assumed)
-        return fresh
-    }
-
-    /// Forgets `stale` if it is still the cached token (another request may have renewed it already).
-    func invalidate(_ stale: Secret) {
-        guard token == stale else { return }
-        let age = ContinuousClock.now - issuedAt
-        if ContinuousClock.now < expiresAt {
-            // Rejected before its assumed expiry: renew at 80 % of the age it reached from now on.
-            learnedLifetime = max(age * 0.8, .milliseconds(200))
-        }
-        token = nil
-    }
-
-    func invalidateAll() {
-        token = nil
     }
 }

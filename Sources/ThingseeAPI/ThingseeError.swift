@@ -17,12 +17,17 @@ public enum ThingseeError: Error, Sendable, Equatable {
     case configuration(String)
     /// The request was cancelled (Ctrl-C, shutdown).
     case cancelled(endpoint: String)
+    /// A write (POST, DELETE) went out but its outcome is unknown: the API answered 5xx, or the connection was
+    /// lost or the deadline passed after the request was sent. The API may or may not have applied it; reconcile
+    /// (command history, installation status, group) before sending it again. Never retried by the client.
+    case outcomeUnknown(endpoint: String, status: Int?, reason: String)
 
     /// The HTTP status, where there was one.
     public var status: Int? {
         switch self {
         case .api(_, let status, _, _): status
         case .authentication(_, let status, _): status
+        case .outcomeUnknown(_, let status, _): status
         default: nil
         }
     }
@@ -33,7 +38,7 @@ extension ThingseeError: CustomStringConvertible, LocalizedError {
         switch self {
         case .api(let endpoint, let status, let error, let message):
             let detail = message.isEmpty ? error : message
-            return "\(endpoint): \(status) \(error): \(detail)\(Self.hint(status: status))"
+            return "\(endpoint): \(status) \(error): \(detail)\(Self.hint(status: status, message: message))"
         case .authentication(let endpoint, let status, let message):
             let code = status.map { " (\($0))" } ?? ""
             return "\(endpoint): authentication failed\(code): \(message); "
@@ -47,13 +52,22 @@ extension ThingseeError: CustomStringConvertible, LocalizedError {
             return message
         case .cancelled(let endpoint):
             return "\(endpoint): cancelled"
+        case .outcomeUnknown(let endpoint, _, let reason):
+            return "\(endpoint): outcome unknown (\(reason)): the API may or may not have applied it; "
+                + "reconcile before retrying"
         }
     }
 
     public var errorDescription: String? { description }
 
-    private static func hint(status: Int) -> String {
+    /// API Gateway's answer to a route it does not know, usually a wrong base URL.
+    static let missingAuthenticationToken = "Missing Authentication Token"
+
+    private static func hint(status: Int, message: String) -> String {
         switch status {
+        case 403 where message == missingAuthenticationToken:
+            " (no such route: check the base URL, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod/v1)"
+        case 300..<400: " (tsee follows no redirects: check the base URL)"
         case 404: " (check the TUID or group id)"
         case 409: " (it already exists)"
         case 429: " (rate limited; try again later)"

@@ -96,8 +96,9 @@ struct ConnectionOptions: ParsableArguments {
     /// Opens the connection: a client for the configured API, or for a simulator started in-process (which is
     /// announced with `announce` unless `--quiet`).
     /// - Parameter retry: how retryable failures are retried; `tsee run` is more patient than an interactive command.
+    /// - Parameter concurrency: requests in flight at once, and the size of the client's connection pool.
     func open(
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = RetryPolicy(), concurrency: Int = 8,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         announce: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     ) async throws -> Connection {
@@ -123,7 +124,7 @@ struct ConnectionOptions: ParsableArguments {
             let client = ThingseeClient(
                 configuration: try ClientConfiguration(
                     baseURL: url.absoluteString, clientID: configuration.clientID,
-                    clientSecret: Secret(configuration.clientSecret), retry: retry))
+                    clientSecret: Secret(configuration.clientSecret), retry: retry, concurrency: concurrency))
             return Connection(client: client, label: "sim", simulator: server, resolved: resolved)
         }
         if timeScale != nil {
@@ -146,7 +147,7 @@ struct ConnectionOptions: ParsableArguments {
                     + "client_secret_file or client_secret_command")
         }
         let configuration = try ClientConfiguration(
-            baseURL: base, clientID: id, clientSecret: Secret(secret), retry: retry)
+            baseURL: base, clientID: id, clientSecret: Secret(secret), retry: retry, concurrency: concurrency)
         return Connection(
             client: ThingseeClient(configuration: configuration),
             label: resolved.profile?.name ?? configuration.displayHost, simulator: nil, resolved: resolved)
@@ -203,6 +204,7 @@ struct Connection: Sendable {
     }
 
     func close() async {
+        await client.shutdown()
         await simulator?.stop()
     }
 }

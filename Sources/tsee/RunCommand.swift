@@ -162,7 +162,7 @@ struct RunCommand: AsyncParsableCommand {
             // Unattended, with up to `concurrency` requests in flight: a request can meet several of a degraded
             // API's failures in a row, so it gets more attempts than an interactive command (about 25 s of backoff
             // at most) before its device is reported as failed for the cycle.
-            connection = try await self.connection.open(retry: RetryPolicy(maxAttempts: 10))
+            connection = try await self.connection.open(retry: RetryPolicy(maxAttempts: 10), concurrency: concurrency)
         } catch {
             console.err("tsee run: \(error)\n")
             throw ExitCode(ExitStatus.of(error).rawValue)

@@ -60,7 +60,7 @@ struct ExactlyOnceTests {
             // Once the login request is out (and hangs), five minutes pass on the clock with nothing else happening.
             while patient.metrics.requests == 0 { try await Task.sleep(for: .milliseconds(10)) }
             for _ in 0..<31 {
-                await clock.waitForSleepers(1)
+                await clock.waitForSleepers(count: 1)
                 clock.advance(by: .seconds(10))
             }
             let report = await cycle.value
@@ -83,7 +83,7 @@ struct ExactlyOnceTests {
             }
             try await eventually { try await finishedCycles() >= 1 }
             // The second cycle waits for the clock: nothing happens until a minute has passed on it.
-            await clock.waitForSleepers(1)
+            await clock.waitForSleepers(count: 1)
             clock.advance(by: .seconds(59))
             for _ in 0..<100 { await Task.yield() }
             #expect(try await finishedCycles() == 1)
@@ -107,7 +107,7 @@ struct ExactlyOnceTests {
             let running = Task { await run.run() }
             let driver = Task {
                 while !Task.isCancelled {
-                    await clock.waitForSleepers(1)
+                    await clock.waitForSleepers(count: 1)
                     clock.advance(by: .seconds(60))
                 }
             }

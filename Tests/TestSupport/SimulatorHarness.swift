@@ -11,7 +11,8 @@ public struct SimulatorHarness {
     public static func start(
         _ configure: (inout SimulatorConfiguration) -> Void = { _ in },
         retry: RetryPolicy = RetryPolicy(maxAttempts: 5, baseDelay: 0.01, maxDelay: 0.05),
-        secret: String = "sim-secret"
+        secret: String = "sim-secret",
+        clock: any Clock<Duration> = ContinuousClock()
     ) async throws -> SimulatorHarness {
         var configuration = SimulatorConfiguration()
         configuration.devices = 30
@@ -22,11 +23,15 @@ public struct SimulatorHarness {
         let client = ThingseeClient(
             configuration: try ClientConfiguration(
                 baseURL: url.absoluteString, clientID: configuration.clientID, clientSecret: Secret(secret),
-                retry: retry, timeout: 10))
+                retry: retry, timeout: 10),
+            clock: clock)
         return SimulatorHarness(server: server, client: client, baseURL: url)
     }
 
-    public func stop() async { await server.stop() }
+    public func stop() async {
+        await client.shutdown()
+        await server.stop()
+    }
 
     /// Every device of every group, `unassigned` included.
     public func allDevices() async throws -> [String] {
@@ -42,9 +47,10 @@ public struct SimulatorHarness {
         _ configure: (inout SimulatorConfiguration) -> Void = { _ in },
         retry: RetryPolicy = RetryPolicy(maxAttempts: 5, baseDelay: 0.01, maxDelay: 0.05),
         secret: String = "sim-secret",
+        clock: any Clock<Duration> = ContinuousClock(),
         _ body: (SimulatorHarness) async throws -> T
     ) async throws -> T {
-        let harness = try await start(configure, retry: retry, secret: secret)
+        let harness = try await start(configure, retry: retry, secret: secret, clock: clock)
         do {
             let result = try await body(harness)
             await harness.stop()

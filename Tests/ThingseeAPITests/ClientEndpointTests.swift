@@ -59,7 +59,7 @@ struct ClientEndpointTests {
         }
     }
 
-    @Test func allMessagesPagesUntilThePageIsNotFull() async throws {
+    @Test func allMessagesIsTheSameWhateverThePageSize() async throws {
         try await SimulatorHarness.with { sim in
             let tuid = try #require(try await sim.allDevices().first { !$0.hasPrefix("TSGW") })
             let now = sim.client.serverNow()

@@ -17,7 +17,7 @@ struct DecodingTests {
               "tsmGw": "TSGW01ABCDEFGHIJK", "deploymentGroupId": "foo", "batl": 74.5, "chrg": 0,
               "extra": {"nested": [1, 2]}, "label": "x"}]
             """)
-        let m = try #require(try reader.messages(data).first)
+        let m = try #require(try reader.messagesSkippingUnusable(data).messages.first)
         #expect(m.tsmId == 1110)
         #expect(m.tsmEv == 10)
         #expect(m.tsmTs == 1_559_638_241)
@@ -28,13 +28,53 @@ struct DecodingTests {
         #expect(m.deduplicationKey == "TSPD04ESY93100802:1110:10:1559638241")
     }
 
-    @Test func missingFieldNamesEndpointAndField() throws {
-        let data = try json(#"[{"tsmId": 1110, "tsmEv": 10, "tsmTuid": "X"}]"#)
-        #expect {
-            try reader.messages(data)
-        } throws: { error in
-            (error as? ThingseeError)?.description == "GET /test: unexpected response: field `data[0].tsmTs` is missing"
+    @Test func unusableItemsAreSkippedAndCountedAndTheRestOfThePageIsUsed() throws {
+        let data = try json(
+            """
+            [{"tsmId": 1110, "tsmEv": 10, "tsmTs": 100, "tsmTuid": "TSPD04ESY93100802", "batl": 50},
+             {"tsmId": 1110, "tsmEv": 10, "tsmTs": 101, "batl": 40},
+             {"tsmId": 1500, "tsmEv": 30, "tsmTs": 102, "tsmDstTuid": "TSPD04ESY93100802", "reportInterval": 60},
+             {"tsmId": 17100, "tsmEv": 18, "tsmTuid": "TSPD04ESY93100802"},
+             {"tsmId": 12100, "tsmEv": 10, "tsmTs": 104, "tsmTuid": "TSPD04ESY93100802", "temp": 21}]
+            """)
+        let (messages, skipped) = try reader.messagesSkippingUnusable(data)
+        #expect(messages.map(\.tsmTs) == [100, 104])
+        #expect(skipped.count == 3)
+        #expect(try Message.decodePage(Data(#"{"data": \#(data.description)}"#.utf8)).count == 2)
+    }
+
+    @Test func somethingThatIsNoMessageAtAllFailsThePageNamingTheField() throws {
+        for (item, field) in [
+            (#"{"tsmId": 1110, "tsmEv": 10, "tsmTuid": "X"}"#, "data[1].tsmTs"),
+            (#"{"tsmEv": 10, "tsmTs": 103, "tsmTuid": "X"}"#, "data[1].tsmId"),
+            (#"{"tsmId": 1110, "tsmEv": 10, "tsmTs": 103, "tsmTuid": [7]}"#, "data[1].tsmTuid"),
+            (#"{"junk": 1, "filler": "x"}"#, "data[1].tsmTs"),
+            (#""not an object""#, "data[1]"),
+        ] {
+            let page = try json(#"[{"tsmId": 1110, "tsmEv": 10, "tsmTs": 100, "tsmTuid": "X"}, \#(item)]"#)
+            #expect {
+                try reader.messagesSkippingUnusable(page)
+            } throws: { error in
+                (error as? ThingseeError)?.description.contains("field `\(field)`") == true
+            }
         }
+    }
+
+    @Test func pageThatIsNotAListNamesEndpointAndField() throws {
+        #expect {
+            try reader.messagesSkippingUnusable(try json(#"{"tsmId": 1}"#))
+        } throws: { error in
+            (error as? ThingseeError)?.description
+                == "GET /test: unexpected response: field `data` is not a list (got an object)"
+        }
+    }
+
+    @Test func fleetAlertCallsDecode() throws {
+        #expect(try reader.alertingTUIDs(try json(#"{"alerting_tuids": ["A", {"tuid": "B"}]}"#)) == ["A", "B"])
+        #expect(try reader.alertingTUIDs(try json(#"["A"]"#)) == ["A"])
+        #expect(try reader.alertCount(try json(#"{"alert_count": "207"}"#)) == 207)
+        #expect(try reader.alertCount(try json(#"{"alert_count": 3}"#)) == 3)
+        #expect(throws: ThingseeError.self) { try reader.alertCount(try json(#"{"alert_count": "many"}"#)) }
     }
 
     @Test func groupThingsAcceptsStringsOrObjects() throws {

@@ -68,6 +68,8 @@ struct ActionRunner: Sendable {
             return .unknown(reason: String(describing: error))
         }
         switch error {
+        case .outcomeUnknown:
+            return .unknown(reason: error.description)
         case .api(_, let status, _, _) where status >= 500:
             return .unknown(reason: error.description)
         case .api(_, let status, _, _):
@@ -80,6 +82,8 @@ struct ActionRunner: Sendable {
         case .configuration:
             return .failed(httpStatus: nil, error: error.description)
         case .unreachable, .cancelled:
+            // The client retried what never left; what is left may or may not have reached the API, and an
+            // action that failed for good would be a firing lost: reconciliation decides.
             return .unknown(reason: error.description)
         }
     }
@@ -98,7 +102,7 @@ struct ActionRunner: Sendable {
             let applied = try await client.commandHistory(tuid).contains { $0.transactionId.map(Int64.init) == tx }
             return applied ? .applied : .notApplied
         case .move(let status):
-            let current = try await client.installations(tuid).first?.installationStatus
+            let current = try await client.installations(tuid, limit: 1).first?.installationStatus
             return current == status ? .applied : .notApplied
         case .assign(let group):
             return try await client.groupThings(group).tuids.contains(tuid) ? .applied : .notApplied

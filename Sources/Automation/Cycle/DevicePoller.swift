@@ -53,7 +53,7 @@ struct DevicePoller: Sendable {
             snapshot.alertsFetchedAt = recordedFetch(at: now, previous: snapshot.alertsFetchedAt, tuid: tuid)
         }
         if needs.usesStatus, isStale(snapshot.statusFetchedAt, now: now) {
-            snapshot.observations.status = try await client.installations(tuid).first?.installationStatus
+            snapshot.observations.status = try await client.installations(tuid, limit: 1).first?.installationStatus
             snapshot.statusFetchedAt = recordedFetch(at: now, previous: snapshot.statusFetchedAt, tuid: tuid)
         }
         // For `battery` alone, thing info is only the fallback when no `batl` was ever reported: skip the

@@ -51,7 +51,7 @@ extension CommandDefinition {
         if old == "unassigned" { throw CommandError.usage("`unassigned` cannot be renamed: every device starts there") }
         let new = try Self.newGroupID(inv.positionals[1])
         if let warning = Self.namingWarning(new) { inv.note(warning) }
-        try await inv.client.renameGroup(old, to: new)
+        _ = try await inv.client.renameGroup(old, to: new)
         inv.context.cache.forget(group: old)
         inv.context.cache.note(group: new)
         inv.emit(

@@ -45,7 +45,7 @@ public struct ExitStatus: RawRepresentable, Sendable, Hashable, CustomStringConv
             switch e {
             case .api(_, let status, _, _): (400..<500).contains(status) ? .refused : .unavailable
             case .authentication: .authentication
-            case .unreachable, .decoding: .unavailable
+            case .unreachable, .decoding, .outcomeUnknown: .unavailable
             case .configuration: .usage
             case .cancelled: .interrupted
             }
