@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -394,12 +395,13 @@ public final class ThingseeClient: Sendable {
     private func sendRetrying(_ request: HTTPClientRequest, endpoint: String, mutating: Bool) async throws
         -> HTTPResponse
     {
+        let route = Self.route(endpoint)
         var attempt = 0
         let policy = configuration.retry
         while true {
             attempt += 1
             let failure: TransportFailure
-            switch await exchange(request, mutating: mutating) {
+            switch await exchange(request, route: route, mutating: mutating) {
             case .success(let response):
                 let retryable = response.status == 429 || (response.status >= 500 && !mutating)
                 guard retryable, attempt < policy.maxAttempts else { return response }
@@ -439,18 +441,38 @@ public final class ThingseeClient: Sendable {
         value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 
-    private func exchange(_ request: HTTPClientRequest, mutating: Bool) async -> Result<HTTPResponse, TransportFailure> {
+    private func exchange(_ request: HTTPClientRequest, route: String, mutating: Bool) async -> Result<
+        HTTPResponse, TransportFailure
+    > {
         state.withLock {
             $0.metrics.requests += 1
             if mutating { $0.metrics.mutatingRequests += 1 }
         }
+        let started = clock.elapsed()
+        let result: Result<HTTPResponse, TransportFailure>
         do {
             let response = try await transport.send(request)
             record(response)
-            return .success(response)
+            result = .success(response)
         } catch {
-            return .failure(error)
+            result = .failure(error)
         }
+        let code = (try? result.get()).map { String($0.status) } ?? "error"
+        Counter(label: "tsee_api_requests_total", dimensions: [("endpoint", route), ("code", code)]).increment()
+        CoreMetrics.Timer(label: "tsee_api_request_duration_seconds", dimensions: [("endpoint", route)])
+            .recordNanoseconds((clock.elapsed() - started).nanoseconds)
+        return result
+    }
+
+    /// An endpoint as a route template for metrics: `GET /things/{tuid}/messages`, `POST /groups/{id}/rename`, so
+    /// that a fleet of devices makes a handful of series, not one per device.
+    static func route(_ endpoint: String) -> String {
+        var parts = endpoint.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        for i in parts.indices.dropFirst() where i + 1 < parts.count {
+            if parts[i] == "things", !["alerts"].contains(parts[i + 1]) { parts[i + 1] = "{tuid}" }
+            if parts[i] == "groups" { parts[i + 1] = "{id}" }
+        }
+        return parts.joined(separator: "/")
     }
 
     private func record(_ response: HTTPResponse) {
@@ -562,5 +584,12 @@ public final class ThingseeClient: Sendable {
             let (error, message) = Self.apiError(response)
             throw ThingseeError.api(endpoint: endpoint, status: response.status, error: error, message: message)
         }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, for metrics.
+    var nanoseconds: Int64 {
+        components.seconds &* 1_000_000_000 &+ components.attoseconds / 1_000_000_000
     }
 }

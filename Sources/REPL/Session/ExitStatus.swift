@@ -1,3 +1,4 @@
+import Store
 import ThingseeAPI
 
 /// The exit codes of `tsee`, documented in `help exit-codes`; scripts depend on them.
@@ -50,6 +51,9 @@ public struct ExitStatus: RawRepresentable, Sendable, Hashable, CustomStringConv
             case .cancelled: .interrupted
             }
         case is CancellationError: .interrupted
+        // A database that cannot be read or written is a local problem to fix (path, permissions, disk), not the
+        // API being unreachable.
+        case is StoreError: .usage
         default: .unavailable
         }
     }
