@@ -11,7 +11,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries, each behind its own module and imported by exactly one Swift module.
@@ -26,7 +28,16 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSQLite3"]),
         // The built-in API simulator: virtual fleet + HTTP server. Written from the API document,
         // deliberately independent of ThingseeAPI's types.
-        .target(name: "Simulator", dependencies: [.product(name: "FlyingFox", package: "FlyingFox")]),
+        .target(
+            name: "Simulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
         // The scheduler: polling, evaluation, exactly-once actions, reconciliation.
         .target(name: "Automation", dependencies: ["ThingseeAPI", "Rules", "Store"]),
         // The REPL and script runner: command table, parsing, completion, output.

@@ -2,7 +2,8 @@ import Foundation
 
 /// "gateway connection lost" episodes: hashed per device and day, plus the ones open at the origin.
 ///
-/// While an episode lasts, the device's periodic and battery messages are not delivered.
+/// While an episode lasts, none of the device's messages (echoes included) reach the API: they arrive when it
+/// ends, with their own `tsmTs`, so a client sees them late and out of order.
 extension Fleet {
     struct Episode: Sendable, Equatable {
         let from: Double
@@ -44,16 +45,19 @@ extension Fleet {
         return result.sorted { $0.from < $1.from }
     }
 
-    /// Whether the device's messages reach the cloud at `time`.
-    func isConnected(_ device: Device, _ time: Double) -> Bool {
-        if let (openFrom, openTo) = device.openEpisode, time >= openFrom, time < openTo { return false }
-        let day = (time / 86_400).rounded(.down)
-        for slot in [day - 1, day] {
-            if let episode = randomEpisode(device, day: slot), time >= episode.from, time < episode.to {
-                return false
-            }
-        }
-        return true
+    /// The device's episodes open at `time`: begun, not yet ended (an episode lasts at most six hours).
+    func openEpisodes(_ device: Device, at time: Double) -> [Episode] {
+        episodes(device, from: time, to: time).filter { $0.from <= time && $0.to > time }
+    }
+
+    /// `GET /things/alerts`: every device with an alert open now.
+    func alertingTUIDs(now: Double) -> JSON {
+        .object([("alerting_tuids", .array(tuidsWithOpenAlert(at: now).map(JSON.string)))])
+    }
+
+    /// `GET /things/alerts/count`: how many devices have an alert open now, as a string (as the API has it).
+    func alertCount(now: Double) -> JSON {
+        .object([("alert_count", .string(String(tuidsWithOpenAlert(at: now).count)))])
     }
 
     /// `GET /things/{tuid}/alerts`: the episodes in range, newest first; an ongoing one has no `to`.

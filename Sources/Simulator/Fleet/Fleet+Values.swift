@@ -24,15 +24,15 @@ extension Fleet {
     func occupancy(_ device: Device, _ time: Double) -> Double {
         let hour = hourOfDay(time)
         let day = weekday(time)
-        let profile = GroupProfile.all[device.profile].id
+        let place = GroupProfile.all[device.profile].place
         let open: ClosedRange<Double>
-        switch profile {
-        case "office-hq":
+        switch place {
+        case .office:
             guard day < 5 else { return 0 }
             open = 8...17
-        case "retail-tampere":
+        case .retail:
             open = day == 6 ? 12...18 : 9...20
-        case "warehouse-north", "cold-chain":
+        case .warehouse, .coldRooms:
             guard day < 5 else { return 0 }
             open = 6...22
         default:
@@ -79,20 +79,23 @@ extension Fleet {
         let occ = occupancy(device, time)
         let hour = hourOfDay(time)
         let daily = sin((hour - 9) / 24 * 2 * .pi)
-        let profile = GroupProfile.all[device.profile].id
+        let place = GroupProfile.all[device.profile].place
         switch tsmID {
         case 1110:
-            return [("batl", round(battery(device, time), 1)), ("chrg", .int(device.model.isMainsPowered ? 1 : 0))]
+            // Whole percent, as the API document's example and Haltian's own clients have it.
+            return [
+                ("batl", .int(Int(battery(device, time).rounded()))), ("chrg", .int(device.model.isMainsPowered ? 1 : 0)),
+            ]
         case 12100:
             let temp: Double
             let humd: Double
             let light: Double
-            switch profile {
-            case "cold-chain":
+            switch place {
+            case .coldRooms:
                 temp = 3 + 1.5 * device.scale + 0.8 * daily + excursion(device, time)
                 humd = 82 + 5 * daily
                 light = occ > 0.3 ? 40 * occ : 0
-            case "warehouse-north":
+            case .warehouse:
                 temp = 12 + 2 * device.scale + 3 * daily
                 humd = 45 - 8 * daily
                 light = occ > 0 ? 150 + 150 * occ : 2

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// A JSON value with ordered object keys, so responses read like the API document.
 enum JSON: Sendable, Equatable {
@@ -50,6 +51,14 @@ enum JSON: Sendable, Equatable {
         var out = ""
         write(to: &out)
         return Data(out.utf8)
+    }
+
+    /// The same serialisation, as a response body.
+    func buffer() -> ByteBuffer {
+        var out = ""
+        out.reserveCapacity(256)
+        write(to: &out)
+        return ByteBuffer(string: out)
     }
 
     private func write(to out: inout String) {
