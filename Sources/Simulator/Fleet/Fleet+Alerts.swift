@@ -47,7 +47,15 @@ extension Fleet {
 
     /// The device's episodes open at `time`: begun, not yet ended (an episode lasts at most six hours).
     func openEpisodes(_ device: Device, at time: Double) -> [Episode] {
-        episodes(device, from: time, to: time).filter { $0.from <= time && $0.to > time }
+        var open: [Episode] = []
+        if let (from, to) = device.openEpisode, from <= time, to > time { open.append(Episode(from: from, to: to)) }
+        let day = (time / 86_400).rounded(.down)
+        for slot in stride(from: day - 1, through: day, by: 1) {
+            if let episode = randomEpisode(device, day: slot), episode.from <= time, episode.to > time {
+                open.append(episode)
+            }
+        }
+        return open
     }
 
     /// `GET /things/alerts`: every device with an alert open now.
