@@ -16,10 +16,10 @@ extension Fleet {
     private func randomEpisode(_ device: Device, day: Double) -> Episode? {
         let key = UInt64(bitPattern: Int64(day))
         let i = UInt64(device.index)
-        guard SplitMix64.unit(seed, i, "episode".key, key) < Self.episodeChancePerDay else { return nil }
-        let start = (day * 86_400 + SplitMix64.unit(seed, i, "episodeStart".key, key) * 86_400).rounded(.down)
+        guard SplitMix64.unit(seed, i, Labels.episode, key) < Self.episodeChancePerDay else { return nil }
+        let start = (day * 86_400 + SplitMix64.unit(seed, i, Labels.episodeStart, key) * 86_400).rounded(.down)
         // Five minutes to six hours, most of them short.
-        let length = (300 * pow(72, SplitMix64.unit(seed, i, "episodeLength".key, key))).rounded(.down)
+        let length = (300 * pow(72, SplitMix64.unit(seed, i, Labels.episodeLength, key))).rounded(.down)
         let episode = Episode(from: start, to: start + length)
         guard episode.from >= device.installedAt else { return nil }
         if let (openFrom, openTo) = device.openEpisode, episode.from < openTo, episode.to > openFrom {

@@ -143,7 +143,7 @@ extension Fleet {
 
     /// Whether an unusable item follows this message, and which: fixed by the seed, the device and the message.
     private func badItem(after message: Message, device index: Int) -> BadItem? {
-        let roll = SplitMix64.hash(seed, UInt64(index), "bad".key, message.time.key, UInt64(message.tsmID))
+        let roll = SplitMix64.hash(seed, UInt64(index), Labels.bad, message.time.key, UInt64(message.tsmID))
         guard Double(roll >> 11) / Double(1 << 53) < badItemRate else { return nil }
         let kinds = BadItem.allCases
         return kinds[Int(SplitMix64.mix(roll) % UInt64(kinds.count))]
@@ -180,7 +180,7 @@ extension Fleet {
     func gatewayTUID(_ device: Device, _ time: Double) -> String {
         guard device.model != .gateway else { return device.tuid }
         var gateway = device.gateway
-        if noise(device, "reroute", time) < 0.05 {
+        if noise(device, key: Labels.reroute, time) < 0.05 {
             let neighbour = gateway + clusterSize
             gateway = neighbour < devices.count ? neighbour : max(0, gateway - clusterSize)
         }

@@ -48,65 +48,100 @@ enum JSON: Sendable, Equatable {
 
     /// Serialises compactly, keeping object keys in order.
     func encoded() -> Data {
-        var out = ""
+        var out: [UInt8] = []
         write(to: &out)
-        return Data(out.utf8)
+        return Data(out)
     }
 
     /// The same serialisation, as a response body.
     func buffer() -> ByteBuffer {
-        var out = ""
-        out.reserveCapacity(256)
+        var out: [UInt8] = []
+        out.reserveCapacity(1_024)
         write(to: &out)
-        return ByteBuffer(string: out)
+        return ByteBuffer(bytes: out)
     }
 
-    private func write(to out: inout String) {
+    // Bytes, not a String: appending to a String re-checks its UTF-8 and counts at every step, which made
+    // serialising most of the cost of a messages page.
+    private func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .int(let value): out += String(value)
+        case .null: Self.append("null", to: &out)
+        case .bool(let value): Self.append(value ? "true" : "false", to: &out)
+        case .int(let value): Self.writeInteger(value, to: &out)
         case .double(let value):
-            if value.isFinite {
-                out += value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+            if !value.isFinite {
+                Self.append("null", to: &out)
+            } else if value == value.rounded() && abs(value) < 1e15 {
+                Self.writeInteger(Int(value), to: &out)
             } else {
-                out += "null"
+                Self.append(value.description, to: &out)
             }
         case .string(let value): Self.writeString(value, to: &out)
         case .array(let values):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 value.write(to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let pairs):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (index, pair) in pairs.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 Self.writeString(pair.0, to: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 pair.1.write(to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func writeString(_ value: String, to out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let s where s.value < 0x20:
-                out += String(format: "\\u%04x", s.value)
-            default: out.unicodeScalars.append(scalar)
+    private static func append(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    private static func writeInteger(_ value: Int, to out: inout [UInt8]) {
+        guard value != 0 else {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while magnitude > 0 {
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            }
+            out.append(contentsOf: buffer[(24 - count)...])
+        }
+    }
+
+    private static func writeString(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { bytes in
+            // Keys, TUIDs and most values need no escaping: appended whole.
+            guard bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): append("\\\"", to: &out)
+                case UInt8(ascii: "\\"): append("\\\\", to: &out)
+                case UInt8(ascii: "\n"): append("\\n", to: &out)
+                case UInt8(ascii: "\r"): append("\\r", to: &out)
+                case UInt8(ascii: "\t"): append("\\t", to: &out)
+                case let control where control < 0x20: append(String(format: "\\u%04x", control), to: &out)
+                default: out.append(byte)
+                }
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Parses a request body; nil when it is not valid JSON.
