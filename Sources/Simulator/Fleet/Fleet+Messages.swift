@@ -107,38 +107,56 @@ extension Fleet {
         let index = try deviceIndex(tuid)
         let group = group(of: tuid) ?? Self.unassigned
         let limit = pageCap > 0 ? min(query.limit, pageCap) : query.limit
-        var items: [JSON] = []
+        let messages = try messages(tuid: tuid, query: query, now: now)
+        // Written straight into bytes: the hot path of every poller.
+        var out = JSONWriter(capacity: 64 + messages.count * 200)
+        var items = 0
         var bad = 0
-        for message in try messages(tuid: tuid, query: query, now: now) {
-            guard items.count < limit else { break }
-            let header: [(String, JSON)] = [
-                ("tsmId", .int(message.tsmID)), ("tsmEv", .int(message.tsmEv)), ("tsmTs", .int(Int(message.time))),
-                ("tsmTuid", .string(tuid)), ("tsmGw", .string(message.gateway)), ("deploymentGroupId", .string(group)),
-            ]
-            items.append(.object(header + message.fields))
-            guard badItemRate > 0, items.count < limit, let kind = badItem(after: message, device: index) else {
-                continue
-            }
+        out.beginArray()
+        for message in messages {
+            guard items < limit else { break }
+            items += 1
+            out.beginObject()
+            writeHeader(message, tuid: tuid, group: group, to: &out)
+            for (name, value) in message.fields { out.field(name, value) }
+            out.endObject()
+            guard badItemRate > 0, items < limit, let kind = badItem(after: message, device: index) else { continue }
+            items += 1
             bad += 1
+            out.beginObject()
             switch kind {
             case .withoutTUID:
-                items.append(.object(header.filter { $0.0 != "tsmTuid" } + message.fields))
+                writeHeader(message, tuid: nil, group: group, to: &out)
+                for (name, value) in message.fields { out.field(name, value) }
             case .outgoingCommand:
-                items.append(
-                    .object([
-                        ("tsmId", .int(1500)), ("tsmEv", .int(30)), ("tsmTs", .int(Int(message.time))),
-                        ("tsmDstTuid", .string(tuid)), ("deploymentGroupId", .string(group)),
-                        ("measurementInterval", .int(60)), ("reportInterval", .int(600)),
-                    ]))
+                out.field("tsmId", 1500)
+                out.field("tsmEv", 30)
+                out.field("tsmTs", Int(message.time))
+                out.field("tsmDstTuid", tuid)
+                out.field("deploymentGroupId", group)
+                out.field("measurementInterval", 60)
+                out.field("reportInterval", 600)
             case .networkDownWithoutTime:
-                items.append(
-                    .object([
-                        ("tsmId", .int(message.tsmID)), ("tsmEv", .int(18)), ("tsmTuid", .string(tuid)),
-                        ("tsmGw", .string(message.gateway)), ("deploymentGroupId", .string(group)),
-                    ]))
+                out.field("tsmId", message.tsmID)
+                out.field("tsmEv", 18)
+                out.field("tsmTuid", tuid)
+                out.field("tsmGw", message.gateway)
+                out.field("deploymentGroupId", group)
             }
+            out.endObject()
         }
-        return (.array(items), bad)
+        out.endArray()
+        return (.raw(out.bytes), bad)
+    }
+
+    /// The header fields, in the API's order; `tuid` nil leaves `tsmTuid` out.
+    private func writeHeader(_ message: Message, tuid: String?, group: String, to out: inout JSONWriter) {
+        out.field("tsmId", message.tsmID)
+        out.field("tsmEv", message.tsmEv)
+        out.field("tsmTs", Int(message.time))
+        if let tuid { out.field("tsmTuid", tuid) }
+        out.field("tsmGw", message.gateway)
+        out.field("deploymentGroupId", group)
     }
 
     /// Whether an unusable item follows this message, and which: fixed by the seed, the device and the message.

@@ -10,6 +10,8 @@ enum JSON: Sendable, Equatable {
     case string(String)
     case array([JSON])
     case object([(String, JSON)])
+    /// Serialised JSON, written as it is (a messages page, written without building its tree).
+    case raw([UInt8])
 
     static func == (lhs: JSON, rhs: JSON) -> Bool {
         switch (lhs, rhs) {
@@ -19,6 +21,7 @@ enum JSON: Sendable, Equatable {
         case let (.double(a), .double(b)): return a == b
         case let (.string(a), .string(b)): return a == b
         case let (.array(a), .array(b)): return a == b
+        case let (.raw(a), .raw(b)): return a == b
         case let (.object(a), .object(b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
@@ -63,7 +66,7 @@ enum JSON: Sendable, Equatable {
 
     // Bytes, not a String: appending to a String re-checks its UTF-8 and counts at every step, which made
     // serialising most of the cost of a messages page.
-    private func write(to out: inout [UInt8]) {
+    func write(to out: inout [UInt8]) {
         switch self {
         case .null: Self.append("null", to: &out)
         case .bool(let value): Self.append(value ? "true" : "false", to: &out)
@@ -77,6 +80,7 @@ enum JSON: Sendable, Equatable {
                 Self.append(value.description, to: &out)
             }
         case .string(let value): Self.writeString(value, to: &out)
+        case .raw(let bytes): out.append(contentsOf: bytes)
         case .array(let values):
             out.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
@@ -101,7 +105,7 @@ enum JSON: Sendable, Equatable {
         text.withUTF8 { out.append(contentsOf: $0) }
     }
 
-    private static func writeInteger(_ value: Int, to out: inout [UInt8]) {
+    static func writeInteger(_ value: Int, to out: inout [UInt8]) {
         guard value != 0 else {
             out.append(UInt8(ascii: "0"))
             return
@@ -120,7 +124,7 @@ enum JSON: Sendable, Equatable {
         }
     }
 
-    private static func writeString(_ value: String, to out: inout [UInt8]) {
+    static func writeString(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { bytes in
@@ -174,5 +178,55 @@ enum JSON: Sendable, Equatable {
         default:
             self = .null
         }
+    }
+}
+
+/// Writes JSON objects and arrays straight into bytes, separating members with commas as it goes.
+struct JSONWriter {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    private mutating func separate() {
+        if let last = bytes.last, last != UInt8(ascii: "{"), last != UInt8(ascii: "[") {
+            bytes.append(UInt8(ascii: ","))
+        }
+    }
+
+    mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+    }
+
+    mutating func endArray() { bytes.append(UInt8(ascii: "]")) }
+
+    mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    mutating func endObject() { bytes.append(UInt8(ascii: "}")) }
+
+    private mutating func key(_ key: String) {
+        separate()
+        JSON.writeString(key, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    mutating func field(_ name: String, _ value: Int) {
+        key(name)
+        JSON.writeInteger(value, to: &bytes)
+    }
+
+    mutating func field(_ name: String, _ value: String) {
+        key(name)
+        JSON.writeString(value, to: &bytes)
+    }
+
+    mutating func field(_ name: String, _ value: JSON) {
+        key(name)
+        value.write(to: &bytes)
     }
 }
