@@ -129,19 +129,19 @@ extension Fleet {
                 writeHeader(message, tuid: nil, group: group, to: &out)
                 for (name, value) in message.fields { out.field(name, value) }
             case .outgoingCommand:
-                out.field("tsmId", 1500)
-                out.field("tsmEv", 30)
-                out.field("tsmTs", Int(message.time))
-                out.field("tsmDstTuid", tuid)
-                out.field("deploymentGroupId", group)
-                out.field("measurementInterval", 60)
-                out.field("reportInterval", 600)
+                out.field(fixed: "tsmId", 1500)
+                out.field(fixed: "tsmEv", 30)
+                out.field(fixed: "tsmTs", Int(message.time))
+                out.field(fixed: "tsmDstTuid", tuid)
+                out.field(fixed: "deploymentGroupId", group)
+                out.field(fixed: "measurementInterval", 60)
+                out.field(fixed: "reportInterval", 600)
             case .networkDownWithoutTime:
-                out.field("tsmId", message.tsmID)
-                out.field("tsmEv", 18)
-                out.field("tsmTuid", tuid)
-                out.field("tsmGw", message.gateway)
-                out.field("deploymentGroupId", group)
+                out.field(fixed: "tsmId", message.tsmID)
+                out.field(fixed: "tsmEv", 18)
+                out.field(fixed: "tsmTuid", tuid)
+                out.field(fixed: "tsmGw", message.gateway)
+                out.field(fixed: "deploymentGroupId", group)
             }
             out.endObject()
         }
@@ -151,12 +151,12 @@ extension Fleet {
 
     /// The header fields, in the API's order; `tuid` nil leaves `tsmTuid` out.
     private func writeHeader(_ message: Message, tuid: String?, group: String, to out: inout JSONWriter) {
-        out.field("tsmId", message.tsmID)
-        out.field("tsmEv", message.tsmEv)
-        out.field("tsmTs", Int(message.time))
-        if let tuid { out.field("tsmTuid", tuid) }
-        out.field("tsmGw", message.gateway)
-        out.field("deploymentGroupId", group)
+        out.field(fixed: "tsmId", message.tsmID)
+        out.field(fixed: "tsmEv", message.tsmEv)
+        out.field(fixed: "tsmTs", Int(message.time))
+        if let tuid { out.field(fixed: "tsmTuid", tuid) }
+        out.field(fixed: "tsmGw", message.gateway)
+        out.field(fixed: "deploymentGroupId", group)
     }
 
     /// Whether an unusable item follows this message, and which: fixed by the seed, the device and the message.

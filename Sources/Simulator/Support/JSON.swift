@@ -215,6 +215,25 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
+    /// A key known to need no escaping, copied as it is.
+    private mutating func key(_ key: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    mutating func field(fixed name: StaticString, _ value: Int) {
+        key(name)
+        JSON.writeInteger(value, to: &bytes)
+    }
+
+    mutating func field(fixed name: StaticString, _ value: String) {
+        key(name)
+        JSON.writeString(value, to: &bytes)
+    }
+
     mutating func field(_ name: String, _ value: Int) {
         key(name)
         JSON.writeInteger(value, to: &bytes)
