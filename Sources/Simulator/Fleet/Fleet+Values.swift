@@ -75,7 +75,7 @@ extension Fleet {
     }
 
     private func round(_ value: Double, _ decimals: Int) -> JSON {
-        let factor = pow(10, Double(decimals))
+        let factor = decimals == 1 ? 10 : decimals == 2 ? 100 : pow(10, Double(decimals))
         return .double((value * factor).rounded() / factor)
     }
 
