@@ -11,7 +11,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -51,7 +50,17 @@ let package = Package(
         .target(name: "Stream", dependencies: ["CMosquitto"]),
         // The built-in API simulator: virtual fleet + HTTP server. Written from the API document,
         // deliberately independent of ThingseeAPI's types.
-        .target(name: "Simulator", dependencies: ["Stream", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .target(
+            name: "Simulator",
+            dependencies: [
+                "Stream",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
         // The scheduler: polling, evaluation, exactly-once actions, reconciliation.
         .target(
             name: "Automation",

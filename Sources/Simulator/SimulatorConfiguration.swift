@@ -1,4 +1,6 @@
 /// How the simulator serves: where it listens, the fleet it simulates, its clock and the faults it injects.
+///
+/// Every fault and real-API variant is off by default.
 public struct SimulatorConfiguration: Sendable {
     /// An IPv4 (or IPv6) literal to listen on; loopback by default.
     public var host = "127.0.0.1"
@@ -27,6 +29,29 @@ public struct SimulatorConfiguration: Sendable {
     public var echoDelay: Double = 3
     public var clientID = "sim"
     public var clientSecret = "sim-secret"
+
+    // MARK: Real-API variants
+
+    /// If > 0, a messages page holds at most this many items whatever `limit` asks for.
+    public var pageCap: Int = 0
+    /// Fraction of messages followed, in their page, by an item a client cannot use: a row without `tsmTuid`,
+    /// an outgoing command row (`tsmDstTuid` only) or a network-down event (`tsmEv` 18) without `tsmTs`.
+    /// Which messages get one is fixed by the seed, so the same read returns the same page.
+    public var badItemRate: Double = 0
+    /// Fraction of successful writes (commands, installations, groups) that are applied and then answered
+    /// 504 or not answered at all (the connection is closed), the two taking turns.
+    public var ambiguousWriteRate: Double = 0
+    /// Successful writes answer, in turn, 204, an empty 200 and `{"data": "OK"}` instead of their body.
+    public var emptyWriteBodies = false
+    /// Every API answer but the token's is trickled: one byte every `slowBodyByteIntervalMs`.
+    public var slowBody = false
+    public var slowBodyByteIntervalMs: Int = 1_000
+    /// For tests of a client's limits: every successful `GET` API answer is a JSON body that never ends.
+    public var endlessBody = false
+    /// For tests of a client's limits: every successful `GET` API answer is a gzip stream (`Content-Encoding:
+    /// gzip`) of `gzipBombBytes` bytes once decompressed, about 160 times smaller on the wire.
+    public var gzipBomb = false
+    public var gzipBombBytes: Int = 1 << 30
 
     public init() {}
 }

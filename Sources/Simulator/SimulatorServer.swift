@@ -1,49 +1,38 @@
-import FlyingFox
-import FlyingSocks
 import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOPosix
 
-/// The Thingsee Open Service API simulator, served over HTTP on loopback.
+/// The Thingsee Open Service API simulator, served over HTTP (Hummingbird) on loopback.
 ///
-/// Every endpoint of the API document is served under `/prod/v1`, plus `GET /_sim/stats` (no token) with
-/// the request counters. Every response carries the simulated clock in its `Date` header.
+/// Every endpoint of the API document is served under `/prod/v1`, with the calls Haltian's own clients add
+/// (`/things/alerts`, `/things/alerts/count`, `GET /things/{tuid}/group`, `POST /groups/{id}/rename`), plus
+/// `GET /_sim/stats` (no token) with the request counters. Every response carries the simulated clock in its
+/// `Date` header.
 ///
-/// Faults are injected in this order: latency (every request but `/_sim`), then the rate limit (every
-/// request but `/_sim`, token requests included, as a gateway throttles everything), then 503 failures
-/// (API requests only, unknown routes included: never `/auth/client-token`, so a client can always log in,
-/// and `failEvery` counts only those requests), then authentication, then the endpoint itself; last, a
-/// successful `GET` API answer may get a malformed body (`malformedRate`, `malformedEvery`).
+/// Faults and variants are middleware, each present only when configured, outermost first: the counters; the
+/// trickled body; latency (every request but `/_sim`); the rate limit (token requests included, as a gateway
+/// throttles everything); 503 failures (API requests only, unknown routes included: never `/auth/client-token`,
+/// so a client can always log in); 403 for unknown routes; malformed, endless or gzip-bomb bodies for successful
+/// reads; ambiguous answers and empty bodies for successful writes. Authentication and the endpoint come last.
 ///
-/// Not modelled: duplicated or out-of-order delivery, `tsmEv` other than 10 and 31, history of a device's
-/// group (messages carry its current group), buffering of messages during a gateway outage (they are
-/// lost), daylight saving time in office hours, and per-model acceptance of commands (every device
-/// takes all four configuration ids).
+/// Not modelled: duplicated delivery, `tsmEv` other than 10 and 31 (but for the unusable items of
+/// `badItemRate`), history of a device's group (messages carry its current group), daylight saving time in
+/// office hours, and per-model acceptance of commands (every device takes every configuration id).
 public actor SimulatorServer {
     public nonisolated let configuration: SimulatorConfiguration
-    let clock: SimulatorClock
-    private let tuids: [String]
-    var fleet: Fleet
-    var tokens: [String: ContinuousClock.Instant] = [:]
-    /// Request counters since the server was created.
-    public private(set) var stats = SimulatorStats()
-    private var apiRequests = 0
-    private var failureDice: SplitMix64
-    private var malformedDice: SplitMix64
-    private var successfulReads = 0
-    /// Times of the requests let through in the last real second, oldest first.
-    private var recentRequests: [ContinuousClock.Instant] = []
-    private var server: HTTPServer?
-    private var serverTask: Task<Void, any Error>?
+    nonisolated let state: SimulatorState
+    private nonisolated let tuids: [String]
+    private var serverTask: Task<Void, Never>?
+    private var baseURL: URL?
 
     /// Builds the fleet for the configuration's device count and seed; the simulated clock starts now.
     public init(configuration: SimulatorConfiguration) {
         self.configuration = configuration
-        clock = SimulatorClock(timeScale: configuration.timeScale)
-        fleet = Fleet(
-            devices: configuration.devices, seed: configuration.seed, origin: clock.origin,
-            echoDelay: configuration.echoDelay)
-        tuids = fleet.deviceTUIDs()
-        failureDice = SplitMix64(seed: SplitMix64.hash(configuration.seed, "failures".key))
-        malformedDice = SplitMix64(seed: SplitMix64.hash(configuration.seed, "malformed".key))
+        state = SimulatorState(configuration: configuration)
+        tuids = state.withLock { $0.fleet.deviceTUIDs() }
     }
 
     /// Every device's TUID, gateways included.
@@ -53,165 +42,132 @@ public actor SimulatorServer {
 
     /// The simulated time now.
     public nonisolated var now: Date {
-        Date(timeIntervalSince1970: clock.now())
+        Date(timeIntervalSince1970: state.clock.now())
+    }
+
+    /// The devices whose gateway connection is lost now: their messages, echoes included, are withheld until the
+    /// episode ends.
+    public nonisolated func alertingTUIDs() -> [String] {
+        let now = state.clock.now()
+        return state.withLock { $0.fleet.tuidsWithOpenAlert(at: now) }
     }
 
     /// A copy of the fleet as it stands, for inspection.
     public var fleetSnapshot: Fleet {
-        fleet
+        state.withLock { $0.fleet }
+    }
+
+    /// Request counters since the server was created.
+    public var stats: SimulatorStats {
+        state.withLock { $0.stats }
     }
 
     /// Starts listening and returns the base URL, e.g. `http://127.0.0.1:PORT/prod/v1`.
     public func start() async throws -> URL {
-        if let server, let address = await server.listeningAddress {
-            return try baseURL(address)
+        if let baseURL { return baseURL }
+        let logger = Logger(label: "tsee.simulator") { _ in SwiftLogNoOpLogHandler() }
+        let responder = makeRouter().buildResponder()
+        let clock = state.clock
+        let channel = HTTP1Channel(
+            responder: { request, writer, channel in
+                let context = SimulatorContext(source: .init(channel: channel, logger: logger))
+                var response: Response
+                do {
+                    response = try await responder.respond(to: request, context: context)
+                } catch let error as ConnectionDropped {
+                    // Thrown out of the connection's loop, it closes the connection without an answer.
+                    throw error
+                } catch {
+                    response = Reply.error(APIError(statusCode: 500, message: "\(error)"))
+                }
+                response.headers[.date] = HTTPDate.format(clock.now())
+                try await writer.write(response: response.head, body: response.body)
+            },
+            configuration: .init(idleTimeout: .seconds(300)))
+        let (events, continuation) = AsyncStream.makeStream(of: Result<Int, any Error>.self)
+        let server = Server(
+            childChannelSetup: channel,
+            configuration: ServerConfiguration(address: .hostname(configuration.host, port: Int(configuration.port))),
+            onServerRunning: { continuation.yield(.success($0.localAddress?.port ?? 0)) },
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: logger)
+        let task = Task {
+            do {
+                try await server.run()
+                continuation.yield(.failure(SimulatorError.stoppedBeforeListening))
+            } catch {
+                continuation.yield(.failure(error))
+            }
+            continuation.finish()
         }
-        let address: any SocketAddress =
-            configuration.host.contains(":")
-            ? try sockaddr_in6.inet6(ip6: configuration.host, port: configuration.port)
-            : try sockaddr_in.inet(ip4: configuration.host, port: configuration.port)
-        let server = HTTPServer(
-            address: address, timeout: 60, pool: NoDelaySocketPool(), logger: .disabled,
-            handler: ClosureHTTPHandler { [self] request in await self.handle(request) })
-        self.server = server
-        let task = Task { try await server.run() }
-        serverTask = task
+        var iterator = events.makeAsyncIterator()
+        let port: Int
         do {
-            try await server.waitUntilListening(timeout: 5)
+            guard let first = await iterator.next() else { throw SimulatorError.stoppedBeforeListening }
+            port = try first.get()
         } catch {
             task.cancel()
-            self.server = nil
-            serverTask = nil
+            await task.value
             throw error
         }
-        guard let listening = await server.listeningAddress else {
-            throw SocketError.unsupportedAddress
-        }
-        return try baseURL(listening)
-    }
-
-    /// Stops listening; in-flight requests are cut off.
-    public func stop() async {
-        guard let server else { return }
-        self.server = nil
-        await server.stop()
-        serverTask?.cancel()
-        serverTask = nil
-    }
-
-    private func baseURL(_ address: Socket.Address) throws -> URL {
-        let port: UInt16
-        switch address {
-        case .ip4(_, let value), .ip6(_, let value): port = value
-        case .unix: throw SocketError.unsupportedAddress
-        }
+        serverTask = task
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-        return URL(string: "http://\(host):\(port)\(Route.basePath)")!
+        let url = URL(string: "http://\(host):\(port)\(SimulatorContext.basePath)")!
+        baseURL = url
+        return url
     }
 
-    // MARK: Requests
-
-    func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let route = Route(path: request.path)
-        if route == .simStats {
-            return respond(request.method == .GET ? .success(stats.json) : .failure(unknownRoute(request)))
-        }
-        stats.total += 1
-        stats.byRoute["\(request.method.rawValue) \(route?.template ?? "(unknown)")", default: 0] += 1
-        let isMutating = route != nil && route != .clientToken && (request.method == .POST || request.method == .DELETE)
-        if isMutating { stats.mutating += 1 }
-
-        if configuration.latencyMs > 0 {
-            try? await Task.sleep(for: .milliseconds(configuration.latencyMs))
-        }
-        let body = request.method == .GET ? Data() : ((try? await request.bodyData) ?? Data())
-
-        let outcome: Result<JSON, APIError>
-        if let refusal = throttle() {
-            outcome = .failure(refusal)
-        } else if route != .clientToken, let failure = injectFailure() {
-            outcome = .failure(failure)
-        } else {
-            outcome = Result { try answer(request, route: route, body: body) }.mapError {
-                $0 as? APIError ?? APIError(statusCode: 500, message: "\($0)")
-            }
-        }
-        if isMutating, case .success = outcome { stats.mutatingApplied += 1 }
-        if request.method == .GET, route != .clientToken, case .success(let data) = outcome,
-            let kind = malformation()
-        {
-            stats.malformed += 1
-            return respond(.success(data), body: kind.body(for: data))
-        }
-        return respond(outcome)
+    /// Stops listening and closes every connection; answers in flight (a trickled or endless body, a latency
+    /// wait) are cut off. Returns when the port is free.
+    public func stop() async {
+        guard let task = serverTask else { return }
+        serverTask = nil
+        baseURL = nil
+        task.cancel()
+        await task.value
     }
 
-    /// Which malformation, if any, the next successful read gets.
-    private func malformation() -> Malformation? {
-        guard configuration.malformedEvery > 0 || configuration.malformedRate > 0 else { return nil }
-        successfulReads += 1
-        if configuration.malformedEvery > 0, successfulReads % configuration.malformedEvery == 0 {
-            let kinds = Malformation.allCases
-            return kinds[(successfulReads / configuration.malformedEvery) % kinds.count]
-        }
-        let roll = malformedDice.next()
-        if configuration.malformedRate > 0, Double(roll >> 11) / Double(1 << 53) < configuration.malformedRate {
-            return Malformation.allCases[Int(roll % UInt64(Malformation.allCases.count))]
-        }
-        return nil
-    }
+    /// The routes and, in front of them, the middleware the configuration asks for.
+    private func makeRouter() -> Router<SimulatorContext> {
+        let c = configuration
+        let state = state
+        let router = Router(context: SimulatorContext.self)
+        // Added before any middleware: not counted, never delayed or failed.
+        router.get("_sim/stats") { _, _ in Reply.data(state.withLock { $0.stats.json }) }
 
-    /// - Parameter body: sent instead of the outcome's encoding (a malformed answer keeps its status and headers).
-    private func respond(_ outcome: Result<JSON, APIError>, body replacement: Data? = nil) -> HTTPResponse {
-        let status: HTTPStatusCode
-        let body: JSON
-        var headers: HTTPHeaders = [
-            .contentType: "application/json",
-            .date: HTTPDate.format(clock.now()),
-        ]
-        switch outcome {
-        case .success(let data):
-            status = .ok
-            body = .object([("data", data)])
-        case .failure(let error):
-            status = HTTPStatusCode(error.statusCode, phrase: error.reason)
-            body = error.body
-            if error.statusCode == 429 { headers[HTTPHeader("Retry-After")] = "1" }
+        router.add(middleware: StatsMiddleware(state: state))
+        if c.slowBody {
+            router.add(middleware: SlowBodyMiddleware(interval: .milliseconds(max(0, c.slowBodyByteIntervalMs))))
         }
-        stats.byStatus[status.code, default: 0] += 1
-        return HTTPResponse(statusCode: status, headers: headers, body: replacement ?? body.encoded())
-    }
+        if c.latencyMs > 0 { router.add(middleware: LatencyMiddleware(delay: .milliseconds(c.latencyMs))) }
+        if c.rateLimit > 0 { router.add(middleware: RateLimitMiddleware(state: state, limit: c.rateLimit)) }
+        if c.failEvery > 0 || c.failRate > 0 {
+            router.add(middleware: FailureMiddleware(state: state, every: c.failEvery, rate: c.failRate))
+        }
+        router.add(middleware: UnknownRouteMiddleware())
+        if c.malformedEvery > 0 || c.malformedRate > 0 {
+            router.add(middleware: MalformedBodyMiddleware(state: state, every: c.malformedEvery, rate: c.malformedRate))
+        }
+        if c.gzipBomb {
+            router.add(middleware: OversizedBodyMiddleware(bomb: GzipBomb(decompressedSize: c.gzipBombBytes)))
+        } else if c.endlessBody {
+            router.add(middleware: OversizedBodyMiddleware(bomb: nil))
+        }
+        if c.ambiguousWriteRate > 0 {
+            router.add(middleware: AmbiguousWriteMiddleware(state: state, rate: c.ambiguousWriteRate))
+        }
+        if c.emptyWriteBodies { router.add(middleware: EmptyWriteBodyMiddleware(state: state)) }
 
-    /// The rate limit: at most `rateLimit` requests in any one real second.
-    private func throttle() -> APIError? {
-        guard configuration.rateLimit > 0 else { return nil }
-        let now = ContinuousClock.now
-        let windowStart = now - .seconds(1)
-        if let firstKept = recentRequests.firstIndex(where: { $0 > windowStart }) {
-            recentRequests.removeFirst(firstKept)
-        } else {
-            recentRequests.removeAll()
-        }
-        guard recentRequests.count < configuration.rateLimit else {
-            return .tooManyRequests("Rate limit of \(configuration.rateLimit) requests per second exceeded")
-        }
-        recentRequests.append(now)
-        return nil
+        let endpoints = Endpoints(state: state)
+        let api = router.group(RouterPath(SimulatorContext.basePath))
+        endpoints.registerToken(on: api)
+        endpoints.register(on: api.group().add(middleware: AuthenticationMiddleware(state: state)))
+        return router
     }
+}
 
-    /// `failEvery` answers every Nth API request 503; `failRate` a seeded random share of them.
-    private func injectFailure() -> APIError? {
-        apiRequests += 1
-        if configuration.failEvery > 0, apiRequests % configuration.failEvery == 0 {
-            return .unavailable("Service unavailable (injected: every \(configuration.failEvery) requests)")
-        }
-        if configuration.failRate > 0, Double(failureDice.next() >> 11) / Double(1 << 53) < configuration.failRate {
-            return .unavailable("Service unavailable (injected: fail rate \(configuration.failRate))")
-        }
-        return nil
-    }
-
-    private func unknownRoute(_ request: HTTPRequest) -> APIError {
-        .notFound("No route for \(request.method.rawValue) \(request.path)")
-    }
+/// Why the simulator could not start.
+public enum SimulatorError: Error, Sendable {
+    /// The server stopped before it was listening.
+    case stoppedBeforeListening
 }

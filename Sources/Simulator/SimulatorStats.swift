@@ -6,10 +6,16 @@ public struct SimulatorStats: Sendable, Equatable {
     public var byRoute: [String: Int] = [:]
     /// POST and DELETE API requests received (token requests excepted), whatever their outcome.
     public var mutating = 0
-    /// Of those, the ones that changed something (answered 2xx).
+    /// Of those, the ones that changed something: answered 2xx, or applied and then answered ambiguously.
     public var mutatingApplied = 0
     /// Successful reads answered with a malformed body (`malformedRate`, `malformedEvery`).
     public var malformed = 0
+    /// Writes applied and then answered 504 or not at all (`ambiguousWriteRate`).
+    public var ambiguousWrites = 0
+    /// Of those, the ones whose connection was closed without an answer.
+    public var droppedConnections = 0
+    /// Unusable items served in message pages (`badItemRate`).
+    public var badItems = 0
     /// Answers by status code.
     public var byStatus: [Int: Int] = [:]
 
@@ -28,6 +34,9 @@ public struct SimulatorStats: Sendable, Equatable {
             ("rateLimited", .int(rateLimited)),
             ("unavailable", .int(unavailable)),
             ("malformed", .int(malformed)),
+            ("ambiguousWrites", .int(ambiguousWrites)),
+            ("droppedConnections", .int(droppedConnections)),
+            ("badItems", .int(badItems)),
             ("byRoute", .object(byRoute.keys.sorted().map { ($0, .int(byRoute[$0]!)) })),
             ("byStatus", .object(byStatus.keys.sorted().map { (String($0), .int(byStatus[$0]!)) })),
         ])

@@ -21,12 +21,39 @@ struct SimCommand: AsyncParsableCommand {
     @Option(name: .customLong("latency"), help: "Delay of every response in milliseconds.") var latency = 0
     @Option(name: .customLong("rate-limit"), help: "Requests per second before 429 (0: no limit).") var rateLimit = 0
     @Option(name: .customLong("echo-delay"), help: "Simulated seconds before a command's echo.") var echoDelay = 3.0
+    @Option(name: .customLong("page-cap"), help: "At most N messages per page whatever limit asks (0: no cap).")
+    var pageCap = 0
+    @Option(name: .customLong("bad-items"), help: "Fraction of messages followed by an item a client cannot use.")
+    var badItems: Double = 0
+    @Option(
+        name: .customLong("ambiguous-writes"),
+        help: "Fraction of successful writes applied, then answered 504 or not at all (in turn).")
+    var ambiguousWrites: Double = 0
+    @Flag(name: .customLong("empty-write-bodies"), help: "Successful writes answer 204, an empty 200 or {\"data\":\"OK\"}.")
+    var emptyWriteBodies = false
+    @Flag(name: .customLong("slow-body"), help: "Trickle every API answer but the token's, one byte at a time.")
+    var slowBody = false
+    @Option(name: .customLong("slow-body-interval"), help: "Milliseconds between the bytes of --slow-body.")
+    var slowBodyInterval = 1_000
+    @Flag(name: .customLong("endless-body"), help: "For tests of client limits: successful reads never end.")
+    var endlessBody = false
+    @Flag(name: .customLong("gzip-bomb"), help: "For tests of client limits: successful reads are a gzip bomb.")
+    var gzipBomb = false
+    @Option(name: .customLong("gzip-bomb-size"), help: "Bytes a --gzip-bomb answer inflates to.")
+    var gzipBombSize = 1 << 30
 
     func validate() throws {
         guard devices > 0 else { throw ValidationError("--devices must be positive") }
         guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
         guard (0...1).contains(malformedRate) else { throw ValidationError("--malformed-rate must be between 0 and 1") }
+        guard pageCap >= 0 else { throw ValidationError("--page-cap must not be negative") }
+        guard (0...1).contains(badItems) else { throw ValidationError("--bad-items must be between 0 and 1") }
+        guard (0...1).contains(ambiguousWrites) else {
+            throw ValidationError("--ambiguous-writes must be between 0 and 1")
+        }
+        guard slowBodyInterval >= 0 else { throw ValidationError("--slow-body-interval must not be negative") }
+        guard gzipBombSize > 0 else { throw ValidationError("--gzip-bomb-size must be positive") }
     }
 
     func run() async throws {
@@ -43,6 +70,15 @@ struct SimCommand: AsyncParsableCommand {
         c.latencyMs = latency
         c.rateLimit = rateLimit
         c.echoDelay = echoDelay
+        c.pageCap = pageCap
+        c.badItemRate = badItems
+        c.ambiguousWriteRate = ambiguousWrites
+        c.emptyWriteBodies = emptyWriteBodies
+        c.slowBody = slowBody
+        c.slowBodyByteIntervalMs = slowBodyInterval
+        c.endlessBody = endlessBody
+        c.gzipBomb = gzipBomb
+        c.gzipBombBytes = gzipBombSize
         let server = SimulatorServer(configuration: c)
         let url = try await server.start()
         let text = """

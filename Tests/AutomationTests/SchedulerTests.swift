@@ -170,8 +170,9 @@ struct SchedulerTests {
     @Test func aSentCommandIsConfirmedByItsEcho() async throws {
         try await SimulatorHarness.with({ $0.echoDelay = 1 }) { sim in
             let store = try Store(path: temporaryDatabase())
-            let rules =
-                #"rule gateway-lost: when alert "gateway connection lost" for 1h → send command 1500 measurementInterval=60 reportInterval=5"#
+            // Every device, not only those whose gateway connection is lost: their echoes reach the API only when
+            // the episode ends, hours later.
+            let rules = #"rule configure: when battery below 101 → send command 1500 measurementInterval=60 reportInterval=5"#
             let run = try scheduler(sim, store: store, rules: rules)
             #expect(await run.runCycle().firings > 0)
             #expect(try await !store.pendingConfirmations().isEmpty)

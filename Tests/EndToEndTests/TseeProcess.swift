@@ -95,8 +95,12 @@ struct Fleet {
         }
     }
 
-    /// A sensor that has messages (an environment sensor) and a group with devices.
-    var sensor: String { server.deviceTUIDs().first { $0.hasPrefix("TSEN01") }! }
+    /// A sensor that has messages (an environment sensor) and a group with devices. Not one whose gateway
+    /// connection is lost: its messages and echoes are withheld until the episode ends.
+    var sensor: String {
+        let offline = Set(server.alertingTUIDs())
+        return server.deviceTUIDs().first { $0.hasPrefix("TSEN01") && !offline.contains($0) }!
+    }
 
     func stop() async { await server.stop() }
 }

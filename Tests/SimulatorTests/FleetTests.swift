@@ -201,4 +201,36 @@ struct FleetTests {
         let last = try #require(fleet.deviceTUIDs().last)
         #expect(try !fleet.messages(tuid: last, query: .init(limit: 5), now: origin).isEmpty)
     }
+
+    @Test(arguments: [1, 2, 3, 42, 1000] as [UInt64])
+    func episodesLastFiveMinutesToSixHoursIncludingThoseOpenAtStart(seed: UInt64) throws {
+        let fleet = Fleet(devices: 300, seed: seed, origin: origin)
+        var openAtStart = 0
+        for device in fleet.devices {
+            for episode in fleet.episodes(device, from: origin - 60 * 86_400, to: origin + 60 * 86_400) {
+                #expect((300...21_600).contains(episode.to - episode.from), "\(device.tuid) \(episode)")
+                if episode.from <= origin && episode.to > origin { openAtStart += 1 }
+            }
+        }
+        #expect(openAtStart > 0)
+    }
+
+    @Test func messagesSentDuringAnEpisodeEchoesIncludedArriveWhenItEnds() throws {
+        var fleet = Fleet(devices: 60, seed: 1, origin: origin, echoDelay: 3)
+        let device = try #require(
+            fleet.devices.first { !$0.model.reportIDs.isEmpty && !fleet.openEpisodes($0, at: origin).isEmpty })
+        let episode = try #require(fleet.openEpisodes(device, at: origin).first)
+        let command = JSON.array([.object([("tsmId", .int(1500)), ("tsmEv", .int(30)), ("transactionId", .int(9))])])
+        _ = try fleet.sendCommands(tuid: device.tuid, body: command, now: origin)
+        let query = Fleet.MessageQuery(limit: 10_000, from: episode.from - 3_600, to: origin + 10)
+
+        let during = try fleet.messages(tuid: device.tuid, query: query, now: origin + 10)
+        #expect(!during.isEmpty)
+        #expect(during.allSatisfy { $0.time < episode.from }, "nothing sent during the episode has arrived")
+
+        let after = try fleet.messages(tuid: device.tuid, query: query, now: episode.to)
+        let late = after.filter { $0.time >= episode.from }
+        #expect(late.contains { $0.tsmEv == 10 }, "the reports arrive late, with their own tsmTs")
+        #expect(late.contains { $0.tsmEv == 31 && $0.time == origin + 3 }, "and so does the echo")
+    }
 }

@@ -11,6 +11,8 @@ struct Reply {
     let status: Int
     let headers: [String: String]
     let body: Any?
+    /// The body as received.
+    var raw = Data()
 
     var data: Any? { (body as? [String: Any])?["data"] }
     var object: [String: Any] { data as? [String: Any] ?? [:] }
@@ -57,7 +59,7 @@ struct TestClient {
             headers["\(key)"] = "\(value)"
         }
         let body = data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        return Reply(status: http.statusCode, headers: headers, body: body)
+        return Reply(status: http.statusCode, headers: headers, body: body, raw: data)
     }
 
     func get(_ path: String) async throws -> Reply { try await send("GET", path) }

@@ -77,9 +77,29 @@ struct ValidationTests {
                 try await client.post("/things/TSPD04XXX00000000/group", ["group_id": "cold-chain"]), 404, "Not Found")
             expectError(try await client.get("/groups/no-such-group/things"), 404, "Not Found")
             expectError(try await client.send("DELETE", "/groups/no-such-group"), 404, "Not Found")
-            expectError(try await client.get("/no/such/route"), 404, "Not Found")
-            expectError(try await client.send("PUT", "/groups"), 404, "Not Found")
             expectError(try await client.post("/groups", ["group_id": "cold-chain"]), 409, "Conflict")
+        }
+    }
+
+    @Test func unknownRoutesAnswerAPIGatewaysMissingAuthenticationToken() async throws {
+        try await withSimulator { server, anonymous in
+            let client = try await anonymous.loggedIn()
+            for reply in [
+                try await client.get("/no/such/route"), try await client.send("PUT", "/groups"),
+                try await anonymous.get("/no/such/route"), try await client.get("/things/\(server.deviceTUIDs()[1])/nothing"),
+            ] {
+                #expect(reply.status == 403)
+                #expect(reply.error.sortedKeys == ["message"])
+                #expect(reply.error["message"] as? String == "Missing Authentication Token")
+                #expect(reply.header("Date") != nil)
+            }
+            // Outside the base path too, as when a client is configured with a wrong base URL.
+            let root = anonymous.base.deletingLastPathComponent().deletingLastPathComponent()
+            let wrongBase = try await TestClient(base: root.appendingPathComponent("v1")).post(
+                "/auth/client-token", ["client_id": "sim", "client_secret": "sim-secret"])
+            #expect(wrongBase.status == 403)
+            #expect(wrongBase.error["message"] as? String == "Missing Authentication Token")
+            #expect(await server.stats.byRoute["GET (unknown)"] == 3)
         }
     }
 

@@ -6,7 +6,11 @@ enum CommandCatalogue {
         let defaultValue: Int
     }
 
-    static let allowedIDs: Set<Int> = [1500, 1501, 12200, 13200]
+    /// The seed document's four ids, and the three Haltian's field app also sends (12211 hall mode, 16200
+    /// accelerometer on pod4 firmware, 17220 people-counter orientation).
+    static let allowedIDs: Set<Int> = [1500, 1501, 12200, 13200, 12211, 16200, 17220]
+    /// Ids whose parameters no document lists in full: numeric parameters outside the catalogue are kept.
+    static let keepsUnknownParameters: Set<Int> = [12211, 16200, 17220]
     static let maxTransactionID = 2_147_483_647
 
     /// Parameters per command id, in the order a device echoes them.
@@ -37,6 +41,12 @@ enum CommandCatalogue {
                 Parameter(name: "mode", range: 0...2, defaultValue: 0),
                 Parameter(name: "passiveReportInterval", range: 60...86_400, defaultValue: 3600),
             ]
+        case 12211:
+            return [Parameter(name: "hallMode", range: 0...2, defaultValue: 0)]
+        case 16200:
+            return [Parameter(name: "accelerometerMode", range: 0...3, defaultValue: 0)]
+        case 17220:
+            return [Parameter(name: "orientation", range: 0...1, defaultValue: 0)]
         default:
             return []
         }

@@ -36,7 +36,8 @@ struct CommandRecord: Sendable {
     let timestamp: Double
     let command: JSON
     let tsmID: Int
-    let transactionID: Int
+    /// nil when the command was sent without one; the echo then has none either.
+    let transactionID: Int?
     /// When the device echoes it (`tsmEv` 31), and the config values it echoes, in order.
     let echoAt: Double
     let echoValues: [(String, Int)]
@@ -48,6 +49,6 @@ struct DeviceState: Sendable {
     var installations: [(status: String, timestamp: Double)]
     var commands: [CommandRecord] = []
     var segments: [ScheduleSegment]
-    /// Current configuration per command id (1500, 1501, 12200, 13200).
+    /// Current configuration per command id.
     var config: [Int: [(String, Int)]]
 }

@@ -2,7 +2,8 @@ import Foundation
 
 /// "gateway connection lost" episodes: hashed per device and day, plus the ones open at the origin.
 ///
-/// While an episode lasts, the device's periodic and battery messages are not delivered.
+/// While an episode lasts, none of the device's messages (echoes included) reach the API: they arrive when it
+/// ends, with their own `tsmTs`, so a client sees them late and out of order.
 extension Fleet {
     struct Episode: Sendable, Equatable {
         let from: Double
@@ -15,10 +16,10 @@ extension Fleet {
     private func randomEpisode(_ device: Device, day: Double) -> Episode? {
         let key = UInt64(bitPattern: Int64(day))
         let i = UInt64(device.index)
-        guard SplitMix64.unit(seed, i, "episode".key, key) < Self.episodeChancePerDay else { return nil }
-        let start = (day * 86_400 + SplitMix64.unit(seed, i, "episodeStart".key, key) * 86_400).rounded(.down)
+        guard SplitMix64.unit(seed, i, Labels.episode, key) < Self.episodeChancePerDay else { return nil }
+        let start = (day * 86_400 + SplitMix64.unit(seed, i, Labels.episodeStart, key) * 86_400).rounded(.down)
         // Five minutes to six hours, most of them short.
-        let length = (300 * pow(72, SplitMix64.unit(seed, i, "episodeLength".key, key))).rounded(.down)
+        let length = (300 * pow(72, SplitMix64.unit(seed, i, Labels.episodeLength, key))).rounded(.down)
         let episode = Episode(from: start, to: start + length)
         guard episode.from >= device.installedAt else { return nil }
         if let (openFrom, openTo) = device.openEpisode, episode.from < openTo, episode.to > openFrom {
@@ -44,16 +45,27 @@ extension Fleet {
         return result.sorted { $0.from < $1.from }
     }
 
-    /// Whether the device's messages reach the cloud at `time`.
-    func isConnected(_ device: Device, _ time: Double) -> Bool {
-        if let (openFrom, openTo) = device.openEpisode, time >= openFrom, time < openTo { return false }
+    /// The device's episodes open at `time`: begun, not yet ended (an episode lasts at most six hours).
+    func openEpisodes(_ device: Device, at time: Double) -> [Episode] {
+        var open: [Episode] = []
+        if let (from, to) = device.openEpisode, from <= time, to > time { open.append(Episode(from: from, to: to)) }
         let day = (time / 86_400).rounded(.down)
-        for slot in [day - 1, day] {
-            if let episode = randomEpisode(device, day: slot), time >= episode.from, time < episode.to {
-                return false
+        for slot in stride(from: day - 1, through: day, by: 1) {
+            if let episode = randomEpisode(device, day: slot), episode.from <= time, episode.to > time {
+                open.append(episode)
             }
         }
-        return true
+        return open
+    }
+
+    /// `GET /things/alerts`: every device with an alert open now.
+    func alertingTUIDs(now: Double) -> JSON {
+        .object([("alerting_tuids", .array(tuidsWithOpenAlert(at: now).map(JSON.string)))])
+    }
+
+    /// `GET /things/alerts/count`: how many devices have an alert open now, as a string (as the API has it).
+    func alertCount(now: Double) -> JSON {
+        .object([("alert_count", .string(String(tuidsWithOpenAlert(at: now).count)))])
     }
 
     /// `GET /things/{tuid}/alerts`: the episodes in range, newest first; an ongoing one has no `to`.

@@ -4,6 +4,9 @@ extension Fleet {
     private static let headerKeys: Set<String> = ["tsmId", "tsmEv", "transactionId", "tsmTs", "tsmDstTuid"]
 
     /// Accepts a batch of commands (all or none), updates the device's configuration and schedules the echoes.
+    ///
+    /// A command without parameters (its header only) changes nothing and is echoed with the current values; a
+    /// command without `transactionId` is accepted and echoed without one.
     mutating func sendCommands(tuid: String, body: JSON, now: Double) throws -> JSON {
         let index = try deviceIndex(tuid)
         guard case .array(let commands) = body, !commands.isEmpty else {
@@ -17,7 +20,7 @@ extension Fleet {
                 [
                     ("tsmEv", .int(30)), ("tsmId", .int(tsmID)), ("tsmTs", .int(Int(timestamp))),
                     ("tsmDstTuid", .string(tuid)),
-                ] + parameters + [("transactionId", .int(transactionID))])
+                ] + parameters + (transactionID.map { [("transactionId", JSON.int($0))] } ?? []))
             accepted.append(echoed)
             let echoAt = (timestamp + echoDelay).rounded(.up)
             let values = applyConfig(index: index, tsmID: tsmID, parameters: parameters)
@@ -35,30 +38,34 @@ extension Fleet {
         return .object([("responsible", .string(Self.responsible)), ("commands", .array(accepted))])
     }
 
-    private func validate(_ command: JSON) throws -> (Int, Int, [(String, JSON)]) {
+    private func validate(_ command: JSON) throws -> (Int, Int?, [(String, JSON)]) {
         guard case .object(let pairs) = command else {
             throw APIError.badRequest("Each command must be a JSON object")
         }
         guard let idValue = command["tsmId"]?.number, idValue == idValue.rounded(),
             CommandCatalogue.allowedIDs.contains(Int(idValue))
         else {
-            throw APIError.badRequest("tsmId must be one of 1500, 1501, 12200, 13200")
+            let ids = CommandCatalogue.allowedIDs.sorted().map(String.init).joined(separator: ", ")
+            throw APIError.badRequest("tsmId must be one of \(ids)")
         }
         let tsmID = Int(idValue)
         guard let event = command["tsmEv"]?.number, event == 30 else {
             throw APIError.badRequest("tsmEv must be 30")
         }
-        guard let tx = command["transactionId"]?.number, tx == tx.rounded(), tx >= 0,
-            tx <= Double(CommandCatalogue.maxTransactionID)
-        else {
-            throw APIError.badRequest("transactionId must be an integer in 0...2147483647")
+        var transactionID: Int?
+        if let value = command["transactionId"] {
+            guard let tx = value.number, tx == tx.rounded(), tx >= 0, tx <= Double(CommandCatalogue.maxTransactionID)
+            else {
+                throw APIError.badRequest("transactionId must be an integer in 0...2147483647")
+            }
+            transactionID = Int(tx)
         }
         let parameters = pairs.filter { !Self.headerKeys.contains($0.0) }
         let known = Set(CommandCatalogue.parameters(for: tsmID, reportInterval: 0).map(\.name))
         for (key, value) in parameters where known.contains(key) && value.number == nil {
             throw APIError.badRequest("\(key) must be a number")
         }
-        return (tsmID, Int(tx), parameters)
+        return (tsmID, transactionID, parameters)
     }
 
     /// Applies known parameters, clamped to their ranges, and returns all current values of that config.
@@ -73,15 +80,27 @@ extension Fleet {
                 Double(parameter.range.upperBound), max(Double(parameter.range.lowerBound), rounded))
             values[position] = (parameter.name, Int(clamped))
         }
+        if CommandCatalogue.keepsUnknownParameters.contains(tsmID) {
+            // Ids whose parameters the API document does not list: numeric ones are kept and echoed as sent.
+            for (name, value) in parameters where !catalogue.contains(where: { $0.name == name }) {
+                guard let number = value.number else { continue }
+                if let position = values.firstIndex(where: { $0.0 == name }) {
+                    values[position].1 = Int(number.rounded())
+                } else {
+                    values.append((name, Int(number.rounded())))
+                }
+            }
+        }
         states[index].config[tsmID] = values
         return values
     }
 
-    /// The command history, newest first.
-    func commandHistory(tuid: String) throws -> JSON {
+    /// The command history, newest first; `limit` 0 or nil lists all.
+    func commandHistory(tuid: String, limit: Int? = nil) throws -> JSON {
         let index = try deviceIndex(tuid)
+        let limit = limit.flatMap { $0 > 0 ? $0 : nil } ?? Int.max
         return .array(
-            states[index].commands.reversed().map { record in
+            states[index].commands.reversed().prefix(limit).map { record in
                 .object([
                     ("tuid", .string(tuid)), ("timestamp", .int(Int(record.timestamp))),
                     ("responsible", .string(Self.responsible)), ("command", record.command),

@@ -16,6 +16,10 @@ public struct Fleet: Sendable {
     public let origin: Double
     /// Simulated seconds from a command to its `tsmEv` 31 echo.
     public var echoDelay: Double
+    /// If > 0, at most this many items per messages page whatever `limit` asks for.
+    var pageCap = 0
+    /// Fraction of messages followed in their page by an item a client cannot use.
+    var badItemRate = 0.0
 
     let devices: [Device]
     let byTUID: [String: Int]
@@ -87,9 +91,7 @@ public struct Fleet: Sendable {
 
     /// The TUIDs of devices with an alert episode open at the given time.
     public func tuidsWithOpenAlert(at time: Double) -> [String] {
-        devices.filter { device in
-            episodes(device, from: time, to: time).contains { $0.from <= time && $0.to > time }
-        }.map(\.tuid)
+        devices.filter { !openEpisodes($0, at: time).isEmpty }.map(\.tuid)
     }
 
     func deviceIndex(_ tuid: String) throws -> Int {
@@ -138,9 +140,11 @@ public struct Fleet: Sendable {
         }
         var openEpisode: (Double, Double)?
         if forceOpenEpisode || (!isGateway && u("open") < 0.03) {
-            let from = origin - (5_400 + u("openFrom") * 10_800)
-            let to = origin + (3_600 + u("openTo") * 18_000)
-            openEpisode = (from.rounded(.down), to.rounded(.down))
+            // 1.5–6 h long, within the documented 5 min–6 h; begun at least an hour before the origin and ending
+            // at least five minutes after it.
+            let length = (5_400 + u("openLength") * 16_200).rounded(.down)
+            let elapsed = (3_600 + u("openFrom") * (length - 3_900)).rounded(.down)
+            openEpisode = (origin - elapsed, origin - elapsed + length)
         }
         let versions = model.firmwareVersions
         return Device(
@@ -192,9 +196,9 @@ public struct Fleet: Sendable {
 
     private static func initialReportInterval(_ device: Device, seed: UInt64) -> Double {
         let profile = GroupProfile.all[device.profile]
-        switch (device.model, profile.id) {
+        switch (device.model, profile.place) {
         case (.gateway, _): return 900
-        case (_, "cold-chain"), (.peopleCounter, _): return 300
+        case (_, .coldRooms), (.peopleCounter, _): return 300
         case (.distance, _): return 900
         default:
             let choices: [Double] = [300, 600, 900]

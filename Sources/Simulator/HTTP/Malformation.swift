@@ -31,6 +31,7 @@ enum Malformation: CaseIterable, Sendable {
         case .int(let i): return .string("#\(i)")
         case .double(let d): return .string("~\(d)")
         case .string(let s): return .int(s.count)
+        case .raw(let bytes): return JSON.parse(Data(bytes)).map(mistyped) ?? .null
         case .array(let values): return .array(values.map(mistyped))
         case .object(let pairs): return .object(pairs.map { ($0.0, mistyped($0.1)) })
         }

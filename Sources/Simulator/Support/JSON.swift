@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// A JSON value with ordered object keys, so responses read like the API document.
 enum JSON: Sendable, Equatable {
@@ -9,6 +10,8 @@ enum JSON: Sendable, Equatable {
     case string(String)
     case array([JSON])
     case object([(String, JSON)])
+    /// Serialised JSON, written as it is (a messages page, written without building its tree).
+    case raw([UInt8])
 
     static func == (lhs: JSON, rhs: JSON) -> Bool {
         switch (lhs, rhs) {
@@ -18,6 +21,7 @@ enum JSON: Sendable, Equatable {
         case let (.double(a), .double(b)): return a == b
         case let (.string(a), .string(b)): return a == b
         case let (.array(a), .array(b)): return a == b
+        case let (.raw(a), .raw(b)): return a == b
         case let (.object(a), .object(b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
@@ -47,57 +51,101 @@ enum JSON: Sendable, Equatable {
 
     /// Serialises compactly, keeping object keys in order.
     func encoded() -> Data {
-        var out = ""
+        var out: [UInt8] = []
         write(to: &out)
-        return Data(out.utf8)
+        return Data(out)
     }
 
-    private func write(to out: inout String) {
+    /// The same serialisation, as a response body.
+    func buffer() -> ByteBuffer {
+        var out: [UInt8] = []
+        out.reserveCapacity(1_024)
+        write(to: &out)
+        return ByteBuffer(bytes: out)
+    }
+
+    // Bytes, not a String: appending to a String re-checks its UTF-8 and counts at every step, which made
+    // serialising most of the cost of a messages page.
+    func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .int(let value): out += String(value)
+        case .null: Self.append("null", to: &out)
+        case .bool(let value): Self.append(value ? "true" : "false", to: &out)
+        case .int(let value): Self.writeInteger(value, to: &out)
         case .double(let value):
-            if value.isFinite {
-                out += value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+            if !value.isFinite {
+                Self.append("null", to: &out)
+            } else if value == value.rounded() && abs(value) < 1e15 {
+                Self.writeInteger(Int(value), to: &out)
             } else {
-                out += "null"
+                Self.append(value.description, to: &out)
             }
         case .string(let value): Self.writeString(value, to: &out)
+        case .raw(let bytes): out.append(contentsOf: bytes)
         case .array(let values):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 value.write(to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let pairs):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (index, pair) in pairs.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 Self.writeString(pair.0, to: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 pair.1.write(to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func writeString(_ value: String, to out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let s where s.value < 0x20:
-                out += String(format: "\\u%04x", s.value)
-            default: out.unicodeScalars.append(scalar)
+    private static func append(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    static func writeInteger(_ value: Int, to out: inout [UInt8]) {
+        guard value != 0 else {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while magnitude > 0 {
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            }
+            out.append(contentsOf: buffer[(24 - count)...])
+        }
+    }
+
+    static func writeString(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { bytes in
+            // Keys, TUIDs and most values need no escaping: appended whole.
+            guard bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): append("\\\"", to: &out)
+                case UInt8(ascii: "\\"): append("\\\\", to: &out)
+                case UInt8(ascii: "\n"): append("\\n", to: &out)
+                case UInt8(ascii: "\r"): append("\\r", to: &out)
+                case UInt8(ascii: "\t"): append("\\t", to: &out)
+                case let control where control < 0x20: append(String(format: "\\u%04x", control), to: &out)
+                default: out.append(byte)
+                }
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Parses a request body; nil when it is not valid JSON.
@@ -130,5 +178,74 @@ enum JSON: Sendable, Equatable {
         default:
             self = .null
         }
+    }
+}
+
+/// Writes JSON objects and arrays straight into bytes, separating members with commas as it goes.
+struct JSONWriter {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    private mutating func separate() {
+        if let last = bytes.last, last != UInt8(ascii: "{"), last != UInt8(ascii: "[") {
+            bytes.append(UInt8(ascii: ","))
+        }
+    }
+
+    mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+    }
+
+    mutating func endArray() { bytes.append(UInt8(ascii: "]")) }
+
+    mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    mutating func endObject() { bytes.append(UInt8(ascii: "}")) }
+
+    private mutating func key(_ key: String) {
+        separate()
+        JSON.writeString(key, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// A key known to need no escaping, copied as it is.
+    private mutating func key(_ key: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    mutating func field(fixed name: StaticString, _ value: Int) {
+        key(name)
+        JSON.writeInteger(value, to: &bytes)
+    }
+
+    mutating func field(fixed name: StaticString, _ value: String) {
+        key(name)
+        JSON.writeString(value, to: &bytes)
+    }
+
+    mutating func field(_ name: String, _ value: Int) {
+        key(name)
+        JSON.writeInteger(value, to: &bytes)
+    }
+
+    mutating func field(_ name: String, _ value: String) {
+        key(name)
+        JSON.writeString(value, to: &bytes)
+    }
+
+    mutating func field(_ name: String, _ value: JSON) {
+        key(name)
+        value.write(to: &bytes)
     }
 }
