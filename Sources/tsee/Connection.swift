@@ -36,9 +36,23 @@ struct ConnectionOptions: ParsableArguments {
     var quiet = false
 
     @Option(
+        name: .customLong("timeout"),
+        help: "Each request's total deadline, body included (30s, 2m; default 30 s).")
+    var timeout: String?
+
+    @Option(
         name: .customLong("time-scale"),
         help: "With the built-in simulator: simulated seconds per real second (60 makes an hour pass in a minute).")
     var timeScale: Double?
+
+    /// `--timeout` in seconds (default 30).
+    func requestTimeout() throws -> Double {
+        guard let timeout else { return 30 }
+        guard let seconds = TimeExpression.duration(timeout), seconds > 0, seconds <= 86_400 else {
+            throw ThingseeError.configuration("--timeout takes a duration such as 30s or 2m (at most 1d), not `\(timeout)`")
+        }
+        return Double(seconds)
+    }
 
     /// What the flags, the environment and the configuration file say, before anything is started.
     struct Resolved {
@@ -124,7 +138,8 @@ struct ConnectionOptions: ParsableArguments {
             let client = ThingseeClient(
                 configuration: try ClientConfiguration(
                     baseURL: url.absoluteString, clientID: configuration.clientID,
-                    clientSecret: Secret(configuration.clientSecret), retry: retry, concurrency: concurrency))
+                    clientSecret: Secret(configuration.clientSecret), retry: retry, timeout: try requestTimeout(),
+                    concurrency: concurrency))
             return Connection(client: client, label: "sim", simulator: server, resolved: resolved)
         }
         if timeScale != nil {
@@ -147,7 +162,8 @@ struct ConnectionOptions: ParsableArguments {
                     + "client_secret_file or client_secret_command")
         }
         let configuration = try ClientConfiguration(
-            baseURL: base, clientID: id, clientSecret: Secret(secret), retry: retry, concurrency: concurrency)
+            baseURL: base, clientID: id, clientSecret: Secret(secret), retry: retry, timeout: try requestTimeout(),
+            concurrency: concurrency)
         return Connection(
             client: ThingseeClient(configuration: configuration),
             label: resolved.profile?.name ?? configuration.displayHost, simulator: nil, resolved: resolved)

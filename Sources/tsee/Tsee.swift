@@ -109,7 +109,7 @@ struct Tsee: AsyncParsableCommand {
 
     static let optionsWithValue: Set<String> = [
         "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db", "-c", "-f",
-        "--time-scale", "--profile",
+        "--time-scale", "--profile", "--timeout",
     ]
 
     /// Commands that never call the API: files, the action log, the session itself.
@@ -135,7 +135,7 @@ struct Tsee: AsyncParsableCommand {
     static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
         let hoistable: Set<String> = [
             "-o", "--output", "--on-error", "--base-url", "--client-id", "--client-secret-file", "--db",
-            "--time-scale", "--profile",
+            "--time-scale", "--profile", "--timeout",
         ]
         let hoistableFlags: Set<String> = ["--sim", "-q", "--quiet"]
         var i = 0

@@ -43,6 +43,38 @@ struct ExactlyOnceTests {
         }
     }
 
+    @Test func aWriteWhoseAnswerIsLostIsReconciledNotSentAgain() async throws {
+        // Every write is applied, then answered 504 or dropped without an answer.
+        try await SimulatorHarness.with({ $0.ambiguousWriteRate = 1 }) { sim in
+            let store = try Store(path: temporaryDatabase())
+            let rules = """
+                rule park: when battery below 101 then move to quarantine
+                rule tune: when battery below 101 then send command 1500 reportInterval=600
+                """
+            let run = try scheduler(sim, store: store, rules: rules)
+            let first = await run.runCycle()
+            #expect(first.firings > 0)
+            #expect(first.outcomeUnknown == first.actions, "every write's answer was lost")
+            #expect(try await store.openIntents().count == first.actions)
+            let applied = await sim.server.stats.mutatingApplied
+            #expect(applied == first.actions, "each write reached the simulator exactly once")
+
+            // The next cycle finds every one of them applied, and sends nothing again.
+            let second = await run.runCycle()
+            #expect(second.reconciled == first.actions)
+            #expect(try await store.openIntents().isEmpty)
+            #expect(await sim.server.stats.mutatingApplied == applied)
+            for record in try await store.actions(filter: ActionFilter(dryRun: false)) {
+                #expect(record.outcome == .done)
+                if record.kind == .send {
+                    let history = try await sim.client.commandHistory(record.tuid)
+                    #expect(history.filter { $0.transactionId.map(Int64.init) == record.transactionID }.count == 1)
+                }
+            }
+            try await expectFiringsMatchState(store)
+        }
+    }
+
     @Test func aStalledCycleIsAbandonedOnTheInjectedClock() async throws {
         // Every answer takes ten minutes of real time, within the client's deadline; the manual clock says five
         // minutes pass without progress.

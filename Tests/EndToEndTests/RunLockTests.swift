@@ -126,3 +126,38 @@ struct RunLockTests {
         #expect(await two.requests.mutating == 0)
     }
 }
+
+@Suite("Nothing waits for ever")
+struct DeadlineTests {
+    @Test func aTricklingServerIsCutOffAtTheDeadline() async throws {
+        // One byte a second: a 1 s `--timeout` ends the command with "API unreachable" (exit 4) long before the
+        // answer could arrive, instead of waiting for it.
+        let fleet = try await Fleet.start {
+            $0.slowBody = true
+            $0.slowBodyByteIntervalMs = 1_000
+        }
+        defer { Task { await fleet.stop() } }
+        let started = ContinuousClock.now
+        let outcome = try await fleet.tsee("thing", fleet.sensor, "--timeout", "1s")
+        #expect(outcome.status == 4, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("no complete answer within 1 s"), "\(outcome.stderr)")
+        // Five attempts of one second each plus backoff; the answer itself would take minutes.
+        #expect(ContinuousClock.now - started < .seconds(120))
+    }
+
+    @Test func runOnceNeverHangsOnMalformedAnswers() async throws {
+        // A regression test for a deadlock of the former transport: task groups cancelled while answers were
+        // being decoded hung `run --once` at 0 % CPU in 2 of 8 runs. Twelve runs, each bounded.
+        let fleet = try await Fleet.start { $0.malformedRate = 0.3 }
+        defer { Task { await fleet.stop() } }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-hang-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for run in 0..<12 {
+            let outcome = try await fleet.tsee(
+                "run", SchedulerCommandTests.repositoryRules, "--once", "--dry-run", "--db", dir + "/\(run).db",
+                "--timeout", "10s")
+            #expect([0, 4, 5].contains(outcome.status), "run \(run): \(outcome.stderr.suffix(400))")
+            #expect(outcome.stderr.contains("cycle 1"), "run \(run): \(outcome.stderr.suffix(400))")
+        }
+    }
+}
