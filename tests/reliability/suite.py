@@ -328,6 +328,75 @@ def check_disk_full(ws, long):
     return c
 
 
+AMBIGUOUS_RULES = """
+rule park
+  when battery above 0
+  then move to quarantine
+
+rule tune
+  when battery above 0
+  then send command 1500 reportInterval=900
+  repeat every 2m
+"""
+
+
+# 3c. Writes whose answers are lost (applied, then 504 or a dropped connection), with a kill -9 in the middle.
+def check_ambiguous(ws, long):
+    c = Check("ambiguous writes (applied, answer lost) and kill -9, then reconciliation")
+    rules = ws.write("ambiguous.rules", AMBIGUOUS_RULES)
+    db = os.path.join(ws.root, "ambiguous.db")
+    sim = Simulator(ws, "--devices", 20, "--time-scale", 60, "--ambiguous-writes", 0.4, name="sim-ambiguous")
+    rng = random.Random(int(os.environ.get("RELIABILITY_SEED", "6")))
+    hangs = 0
+    try:
+        for round_ in range(4 if long else 2):
+            run, _, err_path = ws.spawn(["run", rules, "--interval", "1s", "--db", db], sim, "run-ambiguous")
+            time.sleep(rng.uniform(2.0, 5.0))
+            run.send_signal(signal.SIGKILL if round_ % 2 == 0 else signal.SIGTERM)
+            try:
+                run.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                hangs += 1
+                run.kill()
+                run.wait()
+        for _ in range(3):
+            rc, _, err = ws.tsee(["run", rules, "--once", "--db", db], sim, 300, "run-ambiguous-final")
+            if rc == "timeout":
+                hangs += 1
+        rows = query(db, "SELECT action, tuid, outcome, transaction_id FROM actions WHERE dry_run = 0")
+        token = sim.token()
+        lost, duplicated = [], []
+        for tuid in sorted({r[1] for r in rows}):
+            history = sim.get(f"/things/{tuid}/commands", token)
+            txs = [e.get("command", {}).get("transactionId") for e in history]
+            for action, t, outcome, tx in rows:
+                if t != tuid or action != "send":
+                    continue
+                if outcome == "done" and txs.count(tx) == 0:
+                    lost.append(f"{tuid} tx {tx}")
+                if txs.count(tx) > 1:
+                    duplicated.append(f"{tuid} tx {tx} ×{txs.count(tx)}")
+        stats = sim.stats()
+        open_intents = sum(r[2] == "intent" for r in rows)
+        writes = sum(r[0] in ("send", "move", "assign") and r[2] in ("done", "intent") for r in rows)
+        firings, firings_lost, firings_extra = firings_vs_log(db)
+        c.figure(
+            f"{stats.get('ambiguousWrites', 0)} answers lost by the simulator; log: {len(rows)} actions, "
+            f"{writes} writes done or open ({open_intents} still open, awaiting reconciliation); simulator applied "
+            f"{stats['mutatingApplied']}; sends lost {len(lost)}, doubled {len(duplicated)}; firings {firings}, "
+            f"{firings_lost} lost, {firings_extra} doubled; hangs {hangs}"
+        )
+        c.expect(stats.get("ambiguousWrites", 0) > 0, "no answer was lost: the check did not test anything")
+        c.expect(not lost, f"lost: {lost[:5]}")
+        c.expect(not duplicated, f"doubled: {duplicated[:5]}")
+        c.expect(stats["mutatingApplied"] <= writes, "the simulator applied more writes than the log holds")
+        c.expect(not firings_lost and not firings_extra, "firings and logged actions disagree")
+        c.expect(hangs == 0, f"{hangs} runs hung")
+    finally:
+        sim.stop()
+    return c
+
+
 # Scoped to listed devices, so that every read the cycle makes belongs to one device (a malformed group listing
 # fails the whole device list instead, which says so in one line).
 MALFORMED_RULES = """
@@ -503,7 +572,7 @@ def main():
     ws = Workspace(root, os.path.abspath(binary))
     print(f"reliability ({'long' if args.long else 'short'} form): {binary}; work directory {root}", flush=True)
 
-    checks = [check_tokens, check_faults, check_kill, check_disk_full, check_malformed, check_fuzz]
+    checks = [check_tokens, check_faults, check_kill, check_disk_full, check_ambiguous, check_malformed, check_fuzz]
     results, started = [], time.monotonic()
     for fn in checks:
         if args.only and not any(o in fn.__name__ for o in args.only):
