@@ -18,10 +18,12 @@ let package = Package(
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .systemLibrary(name: "CSQLite3", path: "Sources/CSQLite3", pkgConfig: "sqlite3"),
 
+        // The shared vocabulary: TUIDs, models and kinds, statuses, the command catalogue, durations. No dependencies.
+        .target(name: "ThingseeKit"),
         // The Open Service API: models, HTTP client, token handling.
         .target(name: "ThingseeAPI"),
         // The rules language: lexer, parser, diagnostics, evaluator. Pure: no I/O.
-        .target(name: "Rules"),
+        .target(name: "Rules", dependencies: ["ThingseeKit"]),
         // SQLite: action log, rule state, cursors, cycles.
         .target(name: "Store", dependencies: ["CSQLite3"]),
         // The built-in API simulator: virtual fleet + HTTP server. Written from the API document,
@@ -45,7 +47,7 @@ let package = Package(
         // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it.
         .target(name: "TestSupport", dependencies: ["Simulator", "ThingseeAPI"], path: "Tests/TestSupport"),
         .testTarget(name: "ThingseeAPITests", dependencies: ["ThingseeAPI", "Simulator", "TestSupport"]),
-        .testTarget(name: "RulesTests", dependencies: ["Rules"]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "ThingseeKit"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
         .testTarget(

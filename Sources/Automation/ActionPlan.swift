@@ -26,6 +26,9 @@ enum ActionPlan {
             return (.assign, ["group": .string(group)])
         case .log(let text):
             return (.log, ["text": .string(text)])
+        case .notify(let target):
+            // Webhook delivery is not wired into the scheduler yet: record it, never pretend it was sent.
+            return (.log, ["text": .string("notify \(target): not delivered (webhook delivery is not in this build)")])
         }
     }
 
