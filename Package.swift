@@ -47,7 +47,7 @@ let package = Package(
         // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it.
         .target(name: "TestSupport", dependencies: ["Simulator", "ThingseeAPI"], path: "Tests/TestSupport"),
         .testTarget(name: "ThingseeAPITests", dependencies: ["ThingseeAPI", "Simulator", "TestSupport"]),
-        .testTarget(name: "RulesTests", dependencies: ["Rules", "ThingseeKit"]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "ThingseeKit"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
         .testTarget(

@@ -34,6 +34,12 @@ public struct RuleSet: Sendable {
     public static func parse(sources: [(file: String, text: String)], lookback: Int64? = 86400) -> (
         RuleSet, [Diagnostic]
     ) {
+        withLargeStack { parseOnThisThread(sources: sources, lookback: lookback) }
+    }
+
+    private static func parseOnThisThread(sources: [(file: String, text: String)], lookback: Int64?) -> (
+        RuleSet, [Diagnostic]
+    ) {
         var all: [RuleSyntax] = []
         var diagnostics: [Diagnostic] = []
         var firstByName: [String: SourceLocation] = [:]

@@ -32,6 +32,10 @@ extension Parser {
     }
 
     mutating func unknownField(_ name: String, at location: SourceLocation) {
+        if isSaturated {
+            error("unknown field `\(name)`", at: location)
+            return
+        }
         let known = Vocabulary.knownFields + declaredFields
         let near = Vocabulary.fieldSuggestion(name, known: known)
         error(

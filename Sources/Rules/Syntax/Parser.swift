@@ -25,6 +25,7 @@ struct Parser {
     private let file: String
     private var collected: [Diagnostic] = []
     private var dropped = 0
+    private var errorsCollected = 0
     private var depth = 0
     /// The file header's `field` names and `timezone`.
     private(set) var declaredFields: [String] = []
@@ -86,14 +87,18 @@ struct Parser {
     }
 
     private mutating func add(_ diagnostic: Diagnostic) {
-        if collected.count + lexer.diagnostics.count >= Parser.maxDiagnostics {
+        if isSaturated {
             dropped += 1
         } else {
+            if diagnostic.severity == .error { errorsCollected += 1 }
             collected.append(diagnostic)
         }
     }
 
-    var errorCount: Int { collected.count(where: { $0.severity == .error }) + lexer.diagnostics.count + dropped }
+    /// Whether no more diagnostics are kept: then hints need not be computed.
+    var isSaturated: Bool { collected.count + lexer.diagnostics.count >= Parser.maxDiagnostics }
+
+    var errorCount: Int { errorsCollected + lexer.diagnostics.count + dropped }
 
     mutating func error(_ message: String, at token: Token, hint: String? = nil) {
         add(Diagnostic(.error, at: location(token), message, hint: hint))

@@ -13,7 +13,7 @@ public enum Vocabulary {
     /// Message properties of the documented catalogue.
     public static let messageFields = [
         "batl", "chrg", "temp", "humd", "airp", "lght", "hall", "hallCount", "moveCount", "in", "out",
-        "totalIn", "totalOut", "state", "dist", "carbonDioxide", "tvoc",
+        "totalIn", "totalOut", "state", "dist", "carbonDioxide", "tvoc", "mode",
     ]
 
     /// Fields computed by the engine rather than read from one message property.
