@@ -3,8 +3,9 @@ import Rules
 
 /// Rule evaluation: 20 representative rules over synthetic messages from many devices, on one core.
 enum RuleBenchmark {
-    /// Thresholds, `and`/`or`/`not`, `for DURATION`, `for N reports`, `clear when`, `alert`, `silence`,
-    /// `status is`, group- and device-scoped rules, cooldown, repeat and shadow mode.
+    /// Thresholds, `and`/`or`/`not`, `for DURATION`, `for N reports`, `for N of M reports`, `clear when`,
+    /// `clear after`, `alert`, `silence`, `kind`, `status is`, windows (`avg`, `delta`, `count`), arithmetic,
+    /// group- and device-scoped rules, cooldown, repeat and shadow mode.
     static let rules = """
         rule low-battery
           when battery below 20
@@ -23,13 +24,13 @@ enum RuleBenchmark {
           cooldown 6h
 
         rule device-offline
-          when silence > 2h
+          when kind is not gateway and silence > 2h
           then log "{tuid} silent for {silence}"
 
         rule gateway-lost: when alert "gateway connection lost" for 1h → send command 1500 measurementInterval=60 reportInterval=300
 
         rule humid-3
-          when humd > 85 for 3 reports
+          when humd > 85 and delta(humd, 30m) > 2 for 2 of 3 reports
           then log "{tuid} humid {humd}"
 
         rule door-open-long
@@ -39,7 +40,7 @@ enum RuleBenchmark {
           then log "{tuid} door open"
 
         rule air-bad
-          when tvoc > 400 or carbonDioxide > 1500
+          when tvoc > 400 or carbonDioxide > 1500 or count(tvoc, 1h) > 20
           then log "{tuid} air"
           cooldown 1h
 
@@ -64,7 +65,7 @@ enum RuleBenchmark {
           then send command 13200 mode=1
 
         rule people
-          when totalIn > 100000
+          when totalIn - totalOut > 100000 or in * 2 > out + 50
           then log "{tuid} busy"
 
         rule watched
@@ -86,7 +87,8 @@ enum RuleBenchmark {
           then log "{tuid} dry"
 
         rule pressure-low
-          when airp < 98000 for 1h
+          when avg(airp, 1h) < 98000 for 1h
+          clear after 30m
           then log "{tuid} storm"
 
         rule lights-off-busy

@@ -102,7 +102,7 @@ struct Evaluator {
     let nodes: UnsafeBufferPointer<Program.Node>
     let strings: [String]
     let lists: [Int32]
-    let timezone: TimeZone?
+    var timezone: TimeZone?
     let model: String
     let kind: String
 

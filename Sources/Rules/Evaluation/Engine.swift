@@ -67,6 +67,8 @@ public struct Engine: Sendable {
     /// Slots that keep history, with their retention.
     let retained: [(slot: Int, seconds: Int64, count: Int)]
     let keepsHistory: [Bool]
+    /// Whether any condition reads `model` or `kind`: only then are they worked out per device.
+    let usesDevice: Bool
     /// Where each rule's condition and clear program start in `nodes`.
     let programOffsets: [(condition: Int32, clear: Int32)]
 
@@ -103,7 +105,7 @@ public struct Engine: Sendable {
             case .when(_, for: .some(let d)): (clear, clearSeconds) = (3, d)
             }
             let tz = rule.syntax.timezone.flatMap { TimeZone(identifier: $0) }
-            timezones.append(tz)
+            if tz != nil { timezones.append(tz) }
             hot.append(
                 HotRule(
                     root: root, clearRoot: clearRoot, hold: hold, holdSeconds: seconds, holdN: n, holdM: m,
@@ -111,9 +113,22 @@ public struct Engine: Sendable {
                     usesSilence: rule.usesSilence, usesAlerts: rule.usesAlerts, isOff: rule.mode == .off,
                     isScoped: !(rule.groups.isEmpty && rule.tuids.isEmpty), cooldown: rule.syntax.cooldown,
                     repeatEvery: rule.syntax.repeatEvery, repeatMax: rule.syntax.repeatMax,
-                    timezone: Int32(timezones.count - 1)))
+                    timezone: tz == nil ? -1 : Int32(timezones.count - 1)))
         }
         self.hot = hot
+        self.usesDevice =
+            nodes.contains { $0.kind == .model || $0.kind == .kind }
+            || ruleSet.rules.contains { rule in
+                (rule.actions + rule.resolveActions).contains { action in
+                    guard case .log(let segments) = action else { return false }
+                    return segments.contains {
+                        switch $0 {
+                        case .model, .kind: return true
+                        default: return false
+                        }
+                    }
+                }
+            }
         self.programOffsets = offsets
         self.nodes = nodes
         self.strings = strings
@@ -161,16 +176,17 @@ public struct Engine: Sendable {
         }
         var earliest = apply(newMessages, to: &observations, now: now)
         if let changed = alertChange(&observations) { earliest = min(earliest ?? changed, changed) }
-        let kind = DeviceKind(tuid: tuid).rawValue
-        let model = TUID.model(of: tuid)
+        let kind = usesDevice ? DeviceKind(tuid: tuid).rawValue : ""
+        let model = usesDevice ? TUID.model(of: tuid) : ""
         var firings: [Firing] = []
         var points: [Int64] = []
         nodes.withUnsafeBufferPointer { nodes in
+            var evaluator = Evaluator(
+                nodes: nodes, strings: strings, lists: lists, timezone: nil, model: model, kind: kind)
             for r in hot.indices {
                 if hot[r].isOff || isInScope(r, tuid: tuid, group: observations.group) != true { continue }
-                let evaluator = Evaluator(
-                    nodes: nodes, strings: strings, lists: lists, timezone: timezones[Int(hot[r].timezone)],
-                    model: model, kind: kind)
+                if hot[r].timezone >= 0 { evaluator.timezone = timezones[Int(hot[r].timezone)] }
+                defer { if hot[r].timezone >= 0 { evaluator.timezone = nil } }
                 if hot[r].tracked {
                     track(r, evaluator, observations, &states[r], from: earliest, now: now, points: &points)
                 }

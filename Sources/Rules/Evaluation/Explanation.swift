@@ -78,7 +78,7 @@ extension Engine {
         let hot = self.hot[index]
         return nodes.withUnsafeBufferPointer { nodes in
             let evaluator = Evaluator(
-                nodes: nodes, strings: strings, lists: lists, timezone: timezones[Int(hot.timezone)],
+                nodes: nodes, strings: strings, lists: lists, timezone: hot.timezone >= 0 ? timezones[Int(hot.timezone)] : nil,
                 model: TUID.model(of: tuid), kind: DeviceKind(tuid: tuid).rawValue)
             let unknownAll = obs.pollFailed
             let condition = unknownAll ? Truth.unknown : evaluator.truth(hot.root, obs, now)
