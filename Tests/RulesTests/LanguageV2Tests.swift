@@ -277,3 +277,79 @@ private func problems(_ text: String, lookback: Int64? = 86400) -> [String] {
         #expect(DurationText.format(Int64.min).hasPrefix("-"))
     }
 }
+
+@Suite struct LifecycleTests {
+    @Test func clearAfterKeepsFiringUntilNotTrueForTheDuration() {
+        var h = Harness("rule r when temp > 8 clear after 15m then log \"on\" resolve log \"off\"")
+        #expect(h.run(0, [msg(0, ["temp": 9])]) == ["log \"on\""])
+        #expect(h.run(600, [msg(600, ["temp": 4])]) == [])
+        // True again before the 15 minutes are up: the timer starts over.
+        #expect(h.run(900, [msg(900, ["temp": 9])]) == [])
+        #expect(h.run(1200, [msg(1200, ["temp": 4])]) == [])
+        #expect(h.run(2000) == [])
+        let e = h.engine.explain(rule: 0, tuid: tuid, observations: h.obs, state: h.states[0], now: 2000)
+        #expect(e.resolvesAt == 2100)
+        #expect(e.verdict.contains("resolves at"))
+        #expect(h.run(2100) == ["log \"off\""])
+        #expect(h.states[0].phase == .inactive)
+    }
+
+    @Test func clearWhenForNeedsTheClearConditionToHold() {
+        var h = Harness("rule r when temp > 8 clear when temp < 6 for 10m then log \"on\" resolve log \"off\"")
+        #expect(h.run(0, [msg(0, ["temp": 9])]) == ["log \"on\""])
+        #expect(h.run(300, [msg(300, ["temp": 5])]) == [])
+        #expect(h.run(600, [msg(600, ["temp": 7])]) == [])  // 7 is neither: still firing, clear broken
+        #expect(h.run(900, [msg(900, ["temp": 5])]) == [])
+        #expect(h.run(1400) == [])
+        #expect(h.run(1500) == ["log \"off\""])
+    }
+
+    @Test func nOfMReportsAndExplain() {
+        var h = Harness("rule r when temp > 8 for 2 of 3 reports then log \"x\"")
+        #expect(h.run(0, [msg(0, ["temp": 9])]) == [])
+        #expect(h.run(60, [msg(60, ["temp": 1])]) == [])
+        let e = h.engine.explain(rule: 0, tuid: tuid, observations: h.obs, state: h.states[0], now: 60)
+        #expect(e.notes.contains { $0.contains("1 of the last 2 satisfied it (needs 2 of 3)") })
+        #expect(h.run(120, [msg(120, ["temp": 9])]) == ["log \"x\""])
+        // Two of the last three still hold (9, 1, 9 → 1, 9, 9): firing goes on; then 1, 1 ends it.
+        #expect(h.run(180, [msg(180, ["temp": 9])]) == [])
+        #expect(h.run(240, [msg(240, ["temp": 1]), msg(300, ["temp": 1])]) == [])
+        #expect(h.states[0].phase == .inactive)
+    }
+
+    @Test func aFiringDependsOnlyOnItsOwnRulesState() {
+        let text = """
+            rule a when temp > 8 for 10m then log "a"
+            rule b when temp > 8 then log "b"
+            """
+        var h1 = Harness(text)
+        var h2 = Harness(text)
+        // Rule a's state differs wildly between the two; rule b's firing must not.
+        h2.states[0].phase = .firing
+        h2.states[0].sequence = 41
+        h2.states[0].changes = [TruthChange(time: -999, truth: .yes)]
+        let f1 = h1.engine.evaluate(
+            tuid: tuid, observations: &h1.obs, newMessages: [msg(0, ["temp": 9])], states: &h1.states, now: 0)
+        let f2 = h2.engine.evaluate(
+            tuid: tuid, observations: &h2.obs, newMessages: [msg(0, ["temp": 9])], states: &h2.states, now: 0)
+        #expect(f1.filter { $0.rule == "b" } == f2.filter { $0.rule == "b" })
+        #expect(h1.states[1] == h2.states[1])
+    }
+
+    @Test func savedStateOfTheFirstVersionStillDecodes() throws {
+        let old = #"{"phase":"firing","phaseSince":10,"holdingSince":5,"sequence":3,"reportsInARow":0,"repeatsDone":0}"#
+        let state = try JSONDecoder().decode(RuleState.self, from: Data(old.utf8))
+        #expect(state.phase == .firing)
+        #expect(state.sequence == 3)
+        #expect(state.changes == [TruthChange(time: 5, truth: .yes)])
+        let obs = #"{"pollFailed":false,"fieldNames":["temp"],"kinds":[1],"numbers":[9],"strings":[""],"times":[7],"keysAtNewest":[1]}"#
+        let decoded = try JSONDecoder().decode(DeviceObservations.self, from: Data(obs.utf8))
+        #expect(decoded.latest("temp")?.value == .number(9))
+    }
+
+    @Test func notifyActionsRoundTrip() throws {
+        let actions: [Action] = [.notify(target: "ops"), .notify(target: "https://hooks.example.com/x")]
+        #expect(actions.map(\.description) == ["notify ops", "notify \"https://hooks.example.com/x\""])
+        #expect(try JSONDecoder().decode([Action].self, from: JSONEncoder().encode(actions)) == actions)
+    }
+}
