@@ -8,12 +8,12 @@ public struct RuleNeeds: Sendable, Hashable {
     public var readsStatus = false
     /// A `group` condition or an `in group` scope: know the device's group.
     public var usesGroup = false
-    /// `firmware`, `battery` (falls back to thing info `battery_level`) or `silence` (falls back to thing info
-    /// `timestamp`): fetch thing info.
+    /// `firmware` or `battery` (falls back to thing info `battery_level`): fetch thing info.
     public var usesThingInfo = false
     /// `firmware`: thing info is needed even for a device whose `batl` is known.
     public var usesFirmware = false
-    /// `silence`: the scheduler fills in `lastReportAt`/`firstListedAt` for devices never heard from.
+    /// `silence`: for a device with no message in the look-back, `silence` counts from
+    /// `DeviceObservations.lastReportAt` (thing info `timestamp`), else `firstListedAt`: the caller fills them in.
     public var usesSilence = false
     /// `notify` actions.
     public var usesNotify = false

@@ -344,7 +344,6 @@ private struct Compiler {
                 node = Program.Node(kind: .battery, a: Int32(batl))
             case "silence":
                 usage.usesSilence = true
-                usage.needs.usesThingInfo = true
                 node = Program.Node(kind: .silence)
             case "hour": node = Program.Node(kind: .hour)
             case "weekday": node = Program.Node(kind: .weekday)
@@ -441,7 +440,7 @@ private struct Compiler {
                     usage.needs.usesFirmware = true
                     return .firmware
                 case "silence":
-                    usage.needs.usesThingInfo = true
+                    usage.usesSilence = true
                     return .silence
                 case "hour", "weekday": return .unknown
                 default:
