@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import ThingseeKit
+@testable import ThingseeKit
 
 @testable import Rules
 
@@ -272,6 +272,12 @@ private func problems(_ text: String, lookback: Int64? = 86400) -> [String] {
         #expect(DeviceKind(tuid: "TSPD04ESY93100802") == .environment)
         #expect(DeviceKind(tuid: "TSAP01ESY93100802") == .peopleCounter)
         #expect(DeviceKind(tuid: "XXXX01ESY93100802") == .unknown)
+        for (prefix, _) in DeviceKind.prefixes {
+            for last in ["0", "1", "4", "9", "X"] {
+                let tuid = (prefix.count == 5 ? prefix + last : prefix) + "ESY93100802"
+                #expect(DeviceKind(tuid: tuid) == DeviceKind.lookUp(tuid), "\(tuid)")
+            }
+        }
         #expect(DurationText.parse("1h30m") == .success(5400))
         #expect(DurationText.parse("99999999999999999999d") == .failure(.overflow))
         #expect(DurationText.format(Int64.min).hasPrefix("-"))

@@ -301,13 +301,14 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
     /// Drops reports no rule can need any more: older than `seconds` before `now` beyond the newest `count`,
     /// and never more than `cap` per field.
     mutating func trim(slot: Int, seconds: Int64, count: Int, cap: Int, now: Int64) {
-        let series = history[slot]
-        guard !series.times.isEmpty else { return }
+        let n = history[slot].times.count
+        guard n > count else { return }
         let oldestKept = now &- seconds
+        // Usually nothing is old enough to go: decide that without copying the series.
+        if n <= cap && history[slot].times[0] > oldestKept { return }
         var drop = 0
-        let keepAtLeast = Swift.min(count, series.times.count)
-        while drop < series.times.count - keepAtLeast && series.times[drop] <= oldestKept { drop += 1 }
-        drop = Swift.max(drop, series.times.count - cap)
+        while drop < n - count && history[slot].times[drop] <= oldestKept { drop += 1 }
+        drop = Swift.max(drop, n - cap)
         if drop > 0 {
             history[slot].times.removeFirst(drop)
             history[slot].values.removeFirst(drop)
@@ -317,6 +318,7 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
     mutating func trimMessages(seconds: Int64, cap: Int, now: Int64) {
         guard messageTimes.count > 1 else { return }
         let oldestKept = now &- seconds
+        if messageTimes.count <= cap && messageTimes[0] > oldestKept { return }
         var drop = 0
         // Keep at least the newest time's keys, for de-duplication.
         while drop < messageTimes.count - 1 && messageTimes[drop] <= oldestKept { drop += 1 }

@@ -40,6 +40,9 @@ public struct Engine: Sendable {
         var repeatEvery: Int64?
         var repeatMax: Int?
         var timezone: Int32
+        /// The rule's message-field slots: `flatSlots[slotStart ..< slotStart + slotCount]`.
+        var slotStart: Int32
+        var slotCount: Int32
     }
 
     /// Each scoped rule's groups and TUIDs, by rule index.
@@ -62,7 +65,7 @@ public struct Engine: Sendable {
     let lists: [Int32]
     let timezones: [TimeZone?]
     let silenceOffsets: [[Int64]]
-    let slots: [[Int]]
+    let flatSlots: [Int]
     let scopes: [Scope]
     /// Slots that keep history, with their retention.
     let retained: [(slot: Int, seconds: Int64, count: Int)]
@@ -80,6 +83,7 @@ public struct Engine: Sendable {
         var hot: ContiguousArray<HotRule> = []
         var timezones: [TimeZone?] = []
         var offsets: [(Int32, Int32)] = []
+        var slotTotal = 0
         for rule in ruleSet.rules {
             let conditionOffset = Int32(nodes.count)
             let clearOffset = Int32(nodes.count) + Int32(rule.condition.nodes.count)
@@ -113,7 +117,9 @@ public struct Engine: Sendable {
                     usesSilence: rule.usesSilence, usesAlerts: rule.usesAlerts, isOff: rule.mode == .off,
                     isScoped: !(rule.groups.isEmpty && rule.tuids.isEmpty), cooldown: rule.syntax.cooldown,
                     repeatEvery: rule.syntax.repeatEvery, repeatMax: rule.syntax.repeatMax,
-                    timezone: tz == nil ? -1 : Int32(timezones.count - 1)))
+                    timezone: tz == nil ? -1 : Int32(timezones.count - 1), slotStart: Int32(slotTotal),
+                    slotCount: Int32(rule.slots.count)))
+            slotTotal += rule.slots.count
         }
         self.hot = hot
         self.usesDevice =
@@ -135,7 +141,7 @@ public struct Engine: Sendable {
         self.lists = lists
         self.timezones = timezones
         self.silenceOffsets = ruleSet.rules.map(\.silenceOffsets)
-        self.slots = ruleSet.rules.map(\.slots)
+        self.flatSlots = ruleSet.rules.flatMap(\.slots)
         self.scopes = ruleSet.rules.map { Scope(groups: $0.groups, tuids: $0.tuids) }
         var retained: [(Int, Int64, Int)] = []
         for slot in ruleSet.fieldNames.indices where ruleSet.retentionCount[slot] > 0 {
@@ -187,10 +193,13 @@ public struct Engine: Sendable {
                 if hot[r].isOff || isInScope(r, tuid: tuid, group: observations.group) != true { continue }
                 if hot[r].timezone >= 0 { evaluator.timezone = timezones[Int(hot[r].timezone)] }
                 defer { if hot[r].timezone >= 0 { evaluator.timezone = nil } }
+                var atNow: Truth?
                 if hot[r].tracked {
-                    track(r, evaluator, observations, &states[r], from: earliest, now: now, points: &points)
+                    atNow = track(r, evaluator, observations, &states[r], from: earliest, now: now, points: &points)
                 }
-                if let firing = decide(r, evaluator, tuid: tuid, observations, state: &states[r], now: now) {
+                if let firing = decide(
+                    r, evaluator, tuid: tuid, observations, state: &states[r], now: now, condition: atNow)
+                {
                     firings.append(firing)
                 }
             }
@@ -285,10 +294,11 @@ public struct Engine: Sendable {
     /// Re-evaluates a tracked rule at each device time from `from` (or where it stopped) to `now`: each
     /// report of its fields, alert boundaries, `silence` thresholds, and `now`. A late report rewinds the
     /// tracked changes to its own time first, so evaluation is as if reports had arrived in tsmTs order.
+    /// Returns the condition's value at `now`.
     private func track(
         _ r: Int, _ evaluator: Evaluator, _ obs: DeviceObservations, _ state: inout RuleState, from: Int64?,
         now: Int64, points: inout [Int64]
-    ) {
+    ) -> Truth {
         let rule = hot[r]
         // Reports stamped up to the clock tolerance ahead of `now` are tracked too.
         let end = max(now, obs.newestMessageTime ?? now)
@@ -301,17 +311,20 @@ public struct Engine: Sendable {
         }
         if start > end { start = end }
         points.removeAll(keepingCapacity: true)
-        for slot in slots[r] {
-            let series = obs.history[slot]
-            if series.times.isEmpty {
+        for k in Int(rule.slotStart)..<Int(rule.slotStart + rule.slotCount) {
+            let slot = flatSlots[k]
+            let count = obs.history[slot].times.count
+            if count == 0 {
                 if obs.kinds[slot] != DeviceObservations.unseen, obs.times[slot] >= start, obs.times[slot] <= end {
                     points.append(obs.times[slot])
                 }
                 continue
             }
-            var i = series.times.count - 1
-            while i >= 0 && series.times[i] >= start {
-                if series.times[i] <= end { points.append(series.times[i]) }
+            var i = count - 1
+            while i >= 0 {
+                let t = obs.history[slot].times[i]
+                if t < start { break }
+                if t <= end { points.append(t) }
                 i -= 1
             }
         }
@@ -358,9 +371,11 @@ public struct Engine: Sendable {
         points.append(now)
         points.sort()
         var last: Int64 = Int64.min
+        var atNow = Truth.unknown
         for t in points where t != last {
             last = t
             let truth = evaluator.truth(rule.root, obs, t)
+            if t == now { atNow = truth }
             if state.changes.last?.truth != truth { state.changes.append(TruthChange(time: t, truth: truth)) }
             if rule.clear == 3 {
                 let clear = evaluator.truth(rule.clearRoot, obs, t)
@@ -373,6 +388,7 @@ public struct Engine: Sendable {
         state.holdingSince = state.changes.last.flatMap { $0.truth == .yes ? $0.time : nil }
         Engine.trim(&state.changes, before: now &- rule.horizon)
         Engine.trim(&state.clearChanges, before: now &- rule.horizon)
+        return atNow
     }
 
     /// Drops changes older than `time`, keeping the last one before it (the value in force at `time`).
@@ -418,10 +434,11 @@ public struct Engine: Sendable {
 
     /// The state machine step at `now`: level conditions, edge actions.
     private func decide(
-        _ r: Int, _ evaluator: Evaluator, tuid: String, _ obs: DeviceObservations, state: inout RuleState, now: Int64
+        _ r: Int, _ evaluator: Evaluator, tuid: String, _ obs: DeviceObservations, state: inout RuleState, now: Int64,
+        condition known: Truth?
     ) -> Firing? {
         let rule = hot[r]
-        let condition = evaluator.truth(rule.root, obs, now)
+        let condition = known ?? evaluator.truth(rule.root, obs, now)
         switch state.phase {
         case .inactive, .pending:
             let isHeld = held(rule, state, now: now)
