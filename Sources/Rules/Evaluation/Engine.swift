@@ -303,8 +303,10 @@ public struct Engine: Sendable {
         // Reports stamped up to the clock tolerance ahead of `now` are tracked too.
         let end = max(now, obs.newestMessageTime ?? now)
         var start = state.trackedUntil.map { $0 &+ 1 } ?? (from ?? now)
+        var rewound = false
         if let from, from < start {
             start = from
+            rewound = true
             state.changes.removeAll { $0.time >= from }
             state.clearChanges.removeAll { $0.time >= from }
             state.reports.removeAll { $0.time >= from }
@@ -313,6 +315,9 @@ public struct Engine: Sendable {
         points.removeAll(keepingCapacity: true)
         for k in Int(rule.slotStart)..<Int(rule.slotStart + rule.slotCount) {
             let slot = flatSlots[k]
+            // The held value is the newest report: nothing new for this field, and its history stays untouched
+            // (one array less to read from memory for every rule of every device).
+            if obs.times[slot] < start { continue }
             let count = obs.history[slot].times.count
             if count == 0 {
                 if obs.kinds[slot] != DeviceObservations.unseen, obs.times[slot] >= start, obs.times[slot] <= end {
@@ -372,11 +377,17 @@ public struct Engine: Sendable {
         points.sort()
         var last: Int64 = Int64.min
         var atNow = Truth.unknown
+        var current = rewound ? state.changes.last?.truth : (state.trackedTruth ?? state.changes.last?.truth)
+        var changed = false
         for t in points where t != last {
             last = t
             let truth = evaluator.truth(rule.root, obs, t)
             if t == now { atNow = truth }
-            if state.changes.last?.truth != truth { state.changes.append(TruthChange(time: t, truth: truth)) }
+            if current != truth {
+                state.changes.append(TruthChange(time: t, truth: truth))
+                current = truth
+                changed = true
+            }
             if rule.clear == 3 {
                 let clear = evaluator.truth(rule.clearRoot, obs, t)
                 if state.clearChanges.last?.truth != clear {
@@ -385,9 +396,12 @@ public struct Engine: Sendable {
             }
         }
         state.trackedUntil = end
-        state.holdingSince = state.changes.last.flatMap { $0.truth == .yes ? $0.time : nil }
-        Engine.trim(&state.changes, before: now &- rule.horizon)
-        Engine.trim(&state.clearChanges, before: now &- rule.horizon)
+        state.trackedTruth = current
+        if changed || rewound {
+            state.holdingSince = state.changes.last.flatMap { $0.truth == .yes ? $0.time : nil }
+            Engine.trim(&state.changes, before: now &- rule.horizon)
+        }
+        if rule.clear == 3 { Engine.trim(&state.clearChanges, before: now &- rule.horizon) }
         return atNow
     }
 

@@ -28,6 +28,8 @@ public struct RuleState: Codable, Equatable, Sendable {
     public var holdingSince: Int64?
     /// The latest device time the condition was tracked at.
     public var trackedUntil: Int64?
+    /// The condition's value at `trackedUntil` (the last of `changes`, kept inline so reading it is cheap).
+    public var trackedTruth: Truth?
     /// How many of the latest reports carrying the condition's fields satisfied it, in a row.
     public var reportsInARow: Int = 0
     /// When the rule last entered `firing` (for `cooldown`).
@@ -51,7 +53,7 @@ public struct RuleState: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case phase, phaseSince, holdingSince, trackedUntil, reportsInARow, firedAt, emittedAt, sequence
+        case phase, phaseSince, holdingSince, trackedUntil, trackedTruth, reportsInARow, firedAt, emittedAt, sequence
         case repeatsDone, resolvedAt, changes, clearChanges, reports
     }
 
@@ -62,6 +64,7 @@ public struct RuleState: Codable, Equatable, Sendable {
         phaseSince = try c.decodeIfPresent(Int64.self, forKey: .phaseSince)
         holdingSince = try c.decodeIfPresent(Int64.self, forKey: .holdingSince)
         trackedUntil = try c.decodeIfPresent(Int64.self, forKey: .trackedUntil)
+        trackedTruth = try c.decodeIfPresent(Truth.self, forKey: .trackedTruth)
         reportsInARow = try c.decodeIfPresent(Int.self, forKey: .reportsInARow) ?? 0
         firedAt = try c.decodeIfPresent(Int64.self, forKey: .firedAt)
         emittedAt = try c.decodeIfPresent(Int64.self, forKey: .emittedAt)
