@@ -248,7 +248,17 @@ private func problems(_ text: String, lookback: Int64? = 86400) -> [String] {
         var many: [Message] = []
         for i in 0..<10_000 { many.append(msg(Int64(1000 + i), ["temp": 1])) }
         _ = h.run(20_000, many)
-        #expect(h.obs.history.allSatisfy { $0.times.count <= RuleSet.maxSamplesPerField })
+        #expect(h.obs.history.allSatisfy { $0.samples.count <= RuleSet.maxSamplesPerField })
+    }
+
+    @Test func textReportsInHistorySurviveARestart() throws {
+        var h = Harness("field note\nrule r when note == \"bad\" for 2 reports then log \"x\"")
+        let text = Message(tsmId: 99, tsmTs: 10, tsmTuid: tuid, strings: [StringProperty(name: "note", value: "bad")])
+        #expect(h.run(10, [text]) == [])
+        try h.restart()
+        var again = text
+        again.tsmTs = 20
+        #expect(h.run(20, [again]) == ["log \"x\""])
     }
 
     @Test func hostileClocksNeverTrap() {

@@ -35,9 +35,8 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
     var times: [Int64]
     /// Recent reports per slot (empty when no rule needs a field's history), sorted by time.
     var history: [Series]
-    /// Recent messages' (tsmTs, tsmId << 16 | tsmEv), sorted by time: de-duplication and `silence` replay.
-    var messageTimes: [Int64]
-    var messageKeys: [Int]
+    /// Recent messages, sorted by time: de-duplication and `silence` replay.
+    var messages: [Stamp]
     /// The alert episodes seen at the previous evaluation, to notice episodes first seen late.
     var alertsSeen: [AlertEpisode]?
 
@@ -45,10 +44,56 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
     static let number: UInt8 = 1
     static let text: UInt8 = 2
 
-    /// The reports of one field: times ascending; a text report is stored as NaN (unknown in windows).
+    /// One report of a field.
+    struct Sample: Equatable, Sendable {
+        var time: Int64
+        /// NaN for a text report (unknown in windows).
+        var value: Double
+    }
+
+    /// The reports of one field, times ascending, in one array (one allocation, one append per report).
     struct Series: Codable, Equatable, Sendable {
-        var times: [Int64] = []
-        var values: [Double] = []
+        var samples: [Sample] = []
+
+        init() {}
+
+        enum CodingKeys: String, CodingKey { case times, values }
+
+        // JSON has no NaN: text reports are saved as null.
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let times = try c.decode([Int64].self, forKey: .times)
+            let values = try c.decode([Double?].self, forKey: .values)
+            guard times.count == values.count else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .values, in: c, debugDescription: "times and values of different lengths")
+            }
+            samples = zip(times, values).map { Sample(time: $0, value: $1 ?? .nan) }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(samples.map(\.time), forKey: .times)
+            try c.encode(samples.map { $0.value.isFinite ? $0.value : nil }, forKey: .values)
+        }
+
+        /// The index of the last sample at or before `time`.
+        @inline(__always)
+        func lastIndex(atOrBefore time: Int64) -> Int? {
+            var low = 0
+            var high = samples.count
+            while low < high {
+                let mid = (low + high) / 2
+                if samples[mid].time <= time { low = mid + 1 } else { high = mid }
+            }
+            return low > 0 ? low - 1 : nil
+        }
+    }
+
+    /// A recent message: its tsmTs and `tsmId << 16 | tsmEv`.
+    struct Stamp: Codable, Equatable, Sendable {
+        var time: Int64
+        var key: Int
     }
 
     public init(
@@ -70,14 +115,13 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
         self.strings = []
         self.times = []
         self.history = []
-        self.messageTimes = []
-        self.messageKeys = []
+        self.messages = []
     }
 
     enum CodingKeys: String, CodingKey {
         case status, group, firmware, batteryLevel, alerts, pollFailed, lastReportAt, firstListedAt
         case newestMessageTime, clockErrors, fieldNames, kinds, numbers, strings, times, history
-        case messageTimes, messageKeys, alertsSeen
+        case messages, alertsSeen
     }
 
     /// Decodes tolerantly: state saved by an older tsee (without history) keeps its held values.
@@ -108,12 +152,7 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
         if history.count != n { history = Array(repeating: Series(), count: n) }
         (fieldNames, self.kinds, self.numbers, self.strings, self.times, self.history) =
             (names, kinds, numbers, strings, times, history)
-        messageTimes = try c.decodeIfPresent([Int64].self, forKey: .messageTimes) ?? []
-        messageKeys = try c.decodeIfPresent([Int].self, forKey: .messageKeys) ?? []
-        if messageKeys.count != messageTimes.count {
-            messageTimes = []
-            messageKeys = []
-        }
+        messages = try c.decodeIfPresent([Stamp].self, forKey: .messages) ?? []
         alertsSeen = try c.decodeIfPresent([AlertEpisode].self, forKey: .alertsSeen)
     }
 
@@ -164,9 +203,8 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
         if times[slot] <= time {
             return kinds[slot] == Self.number ? numbers[slot] : nil
         }
-        let series = history[slot]
-        guard let i = Self.lastIndex(series.times, atOrBefore: time) else { return nil }
-        let v = series.values[i]
+        guard let i = history[slot].lastIndex(atOrBefore: time) else { return nil }
+        let v = history[slot].samples[i].value
         return v.isNaN ? nil : v
     }
 
@@ -186,14 +224,14 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
     func hasReported(slot: Int, at time: Int64) -> Bool {
         if kinds[slot] == Self.unseen { return false }
         if times[slot] <= time { return true }
-        return history[slot].times.first.map { $0 <= time } ?? false
+        return history[slot].samples.first.map { $0.time <= time } ?? false
     }
 
     /// The newest message time at or before `time`, else thing info's last report, else when first listed.
     func silenceBase(at time: Int64) -> Int64? {
         if let newest = newestMessageTime {
             if newest <= time { return newest }
-            if let i = Self.lastIndex(messageTimes, atOrBefore: time) { return messageTimes[i] }
+            if let i = Self.lastMessage(messages, atOrBefore: time) { return messages[i].time }
         }
         if let last = lastReportAt, last <= time { return last }
         if let first = firstListedAt, first <= time { return first }
@@ -204,7 +242,7 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
     func window(_ function: WindowFunction, slot: Int, seconds: Int64, to: Int64) -> Double {
         let series = history[slot]
         let from = to &- seconds
-        guard let last = Self.lastIndex(series.times, atOrBefore: to) else {
+        guard let last = series.lastIndex(atOrBefore: to) else {
             return function == .count ? 0 : .nan
         }
         var i = last
@@ -214,8 +252,8 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
         var high = -Double.infinity
         var oldest = Double.nan
         var newest = Double.nan
-        while i >= 0 && series.times[i] > from {
-            let v = series.values[i]
+        while i >= 0 && series.samples[i].time > from {
+            let v = series.samples[i].value
             if !v.isNaN {
                 count += 1
                 sum += v
@@ -235,14 +273,14 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
         }
     }
 
-    /// The index of the last element `<= time` of a sorted array.
+    /// The index of the last message at or before `time`.
     @inline(__always)
-    static func lastIndex(_ times: [Int64], atOrBefore time: Int64) -> Int? {
+    static func lastMessage(_ messages: [Stamp], atOrBefore time: Int64) -> Int? {
         var low = 0
-        var high = times.count
+        var high = messages.count
         while low < high {
             let mid = (low + high) / 2
-            if times[mid] <= time { low = mid + 1 } else { high = mid }
+            if messages[mid].time <= time { low = mid + 1 } else { high = mid }
         }
         return low > 0 ? low - 1 : nil
     }
@@ -251,20 +289,17 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
 
     /// Whether a message with this time and key was already recorded; records it if not.
     mutating func recordMessage(time: Int64, key: Int) -> Bool {
-        if let last = messageTimes.last, last < time {
-            messageTimes.append(time)
-            messageKeys.append(key)
+        if let last = messages.last, last.time < time {
+            messages.append(Stamp(time: time, key: key))
             return true
         }
-        var i = DeviceObservations.lastIndex(messageTimes, atOrBefore: time).map { $0 + 1 } ?? 0
+        let i = DeviceObservations.lastMessage(messages, atOrBefore: time).map { $0 + 1 } ?? 0
         var j = i - 1
-        while j >= 0 && messageTimes[j] == time {
-            if messageKeys[j] == key { return false }
+        while j >= 0 && messages[j].time == time {
+            if messages[j].key == key { return false }
             j -= 1
         }
-        if messageTimes.isEmpty { i = 0 }
-        messageTimes.insert(time, at: i)
-        messageKeys.insert(key, at: i)
+        messages.insert(Stamp(time: time, key: key), at: i)
         return true
     }
 
@@ -288,45 +323,37 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
     }
 
     private mutating func insert(slot: Int, time: Int64, value: Double) {
-        if let last = history[slot].times.last, last > time {
-            let i = DeviceObservations.lastIndex(history[slot].times, atOrBefore: time).map { $0 + 1 } ?? 0
-            history[slot].times.insert(time, at: i)
-            history[slot].values.insert(value, at: i)
+        if let last = history[slot].samples.last, last.time > time {
+            let i = history[slot].lastIndex(atOrBefore: time).map { $0 + 1 } ?? 0
+            history[slot].samples.insert(Sample(time: time, value: value), at: i)
         } else {
-            history[slot].times.append(time)
-            history[slot].values.append(value)
+            history[slot].samples.append(Sample(time: time, value: value))
         }
     }
 
     /// Drops reports no rule can need any more: older than `seconds` before `now` beyond the newest `count`,
     /// and never more than `cap` per field.
     mutating func trim(slot: Int, seconds: Int64, count: Int, cap: Int, now: Int64) {
-        let n = history[slot].times.count
+        let n = history[slot].samples.count
         guard n > count else { return }
         let oldestKept = now &- seconds
         // Usually nothing is old enough to go: decide that without copying the series.
-        if n <= cap && history[slot].times[0] > oldestKept { return }
+        if n <= cap && history[slot].samples[0].time > oldestKept { return }
         var drop = 0
-        while drop < n - count && history[slot].times[drop] <= oldestKept { drop += 1 }
+        while drop < n - count && history[slot].samples[drop].time <= oldestKept { drop += 1 }
         drop = Swift.max(drop, n - cap)
-        if drop > 0 {
-            history[slot].times.removeFirst(drop)
-            history[slot].values.removeFirst(drop)
-        }
+        if drop > 0 { history[slot].samples.removeFirst(drop) }
     }
 
     mutating func trimMessages(seconds: Int64, cap: Int, now: Int64) {
-        guard messageTimes.count > 1 else { return }
+        guard messages.count > 1 else { return }
         let oldestKept = now &- seconds
-        if messageTimes.count <= cap && messageTimes[0] > oldestKept { return }
+        if messages.count <= cap && messages[0].time > oldestKept { return }
         var drop = 0
         // Keep at least the newest time's keys, for de-duplication.
-        while drop < messageTimes.count - 1 && messageTimes[drop] <= oldestKept { drop += 1 }
-        drop = Swift.max(drop, messageTimes.count - cap)
-        if drop > 0 {
-            messageTimes.removeFirst(drop)
-            messageKeys.removeFirst(drop)
-        }
+        while drop < messages.count - 1 && messages[drop].time <= oldestKept { drop += 1 }
+        drop = Swift.max(drop, messages.count - cap)
+        if drop > 0 { messages.removeFirst(drop) }
     }
 }
 

@@ -318,7 +318,7 @@ public struct Engine: Sendable {
             // The held value is the newest report: nothing new for this field, and its history stays untouched
             // (one array less to read from memory for every rule of every device).
             if obs.times[slot] < start { continue }
-            let count = obs.history[slot].times.count
+            let count = obs.history[slot].samples.count
             if count == 0 {
                 if obs.kinds[slot] != DeviceObservations.unseen, obs.times[slot] >= start, obs.times[slot] <= end {
                     points.append(obs.times[slot])
@@ -327,7 +327,7 @@ public struct Engine: Sendable {
             }
             var i = count - 1
             while i >= 0 {
-                let t = obs.history[slot].times[i]
+                let t = obs.history[slot].samples[i].time
                 if t < start { break }
                 if t <= end { points.append(t) }
                 i -= 1
@@ -358,11 +358,11 @@ public struct Engine: Sendable {
         if rule.usesSilence {
             var bases: [Int64] = []
             if let base = obs.silenceBase(at: start) { bases.append(base) }
-            if let i = DeviceObservations.lastIndex(obs.messageTimes, atOrBefore: end) {
+            if let i = DeviceObservations.lastMessage(obs.messages, atOrBefore: end) {
                 var j = i
-                while j >= 0 && obs.messageTimes[j] >= start {
-                    bases.append(obs.messageTimes[j])
-                    points.append(obs.messageTimes[j])
+                while j >= 0 && obs.messages[j].time >= start {
+                    bases.append(obs.messages[j].time)
+                    points.append(obs.messages[j].time)
                     j -= 1
                 }
             }
@@ -374,7 +374,7 @@ public struct Engine: Sendable {
             }
         }
         points.append(now)
-        points.sort()
+        if points.count > 1 { points.sort() }
         var last: Int64 = Int64.min
         var atNow = Truth.unknown
         var current = rewound ? state.changes.last?.truth : (state.trackedTruth ?? state.changes.last?.truth)
