@@ -163,7 +163,8 @@ public struct Engine: Sendable {
     /// Applies messages to the observations only (sample-and-hold, history, de-duplication), tracking no rule.
     public func ingest(_ messages: [Message], into observations: inout DeviceObservations, now: Int64? = nil) {
         observations.bind(to: ruleSet.fieldNames)
-        _ = apply(messages, to: &observations, now: now ?? Int64.max)
+        var touched: UInt64 = 0
+        _ = apply(messages, to: &observations, now: now ?? Int64.max, touched: &touched)
     }
 
     /// One evaluation of every rule for one device at `now` (the API's clock, Unix seconds).
@@ -180,7 +181,9 @@ public struct Engine: Sendable {
         if states.count < rules.count {
             states += Array(repeating: RuleState(), count: rules.count - states.count)
         }
-        var earliest = apply(newMessages, to: &observations, now: now)
+        var touched: UInt64 = 0
+        var earliest = apply(newMessages, to: &observations, now: now, touched: &touched)
+        let recorded = earliest != nil
         if let changed = alertChange(&observations) { earliest = min(earliest ?? changed, changed) }
         let kind = usesDevice ? DeviceKind(tuid: tuid).rawValue : ""
         let model = usesDevice ? TUID.model(of: tuid) : ""
@@ -204,10 +207,15 @@ public struct Engine: Sendable {
                 }
             }
         }
-        for (slot, seconds, count) in retained {
-            observations.trim(slot: slot, seconds: seconds, count: count, cap: RuleSet.maxSamplesPerField, now: now)
+        // History grows only when a report arrives: trim only what grew (reading every series of every device
+        // each time would cost a cache miss per field).
+        if recorded {
+            for (slot, seconds, count) in retained where touched & (1 << UInt64(min(slot, 63))) != 0 {
+                observations.trim(
+                    slot: slot, seconds: seconds, count: count, cap: RuleSet.maxSamplesPerField, now: now)
+            }
+            observations.trimMessages(seconds: ruleSet.messageRetention, cap: RuleSet.maxSamplesPerField, now: now)
         }
-        observations.trimMessages(seconds: ruleSet.messageRetention, cap: RuleSet.maxSamplesPerField, now: now)
         return firings
     }
 
@@ -227,20 +235,27 @@ public struct Engine: Sendable {
 
     /// Records messages in `tsmTs` order (future times clamped, duplicates dropped); returns the earliest
     /// tsmTs recorded, from which tracked conditions must be re-evaluated.
-    private func apply(_ input: [Message], to obs: inout DeviceObservations, now: Int64) -> Int64? {
+    private func apply(
+        _ input: [Message], to obs: inout DeviceObservations, now: Int64, touched: inout UInt64
+    ) -> Int64? {
         if input.isEmpty { return nil }
         let limit = now == Int64.max ? now : now &+ Engine.clockTolerance
-        var messages = input
-        var clamped = 0
-        for i in messages.indices where messages[i].tsmTs > limit {
-            messages[i].tsmTs = now
-            clamped += 1
-        }
-        obs.clockErrors += clamped
+        // Read-only checks first: the common batch (in order, no clock error) is used without a copy.
+        var inFuture = false
         var sorted = true
-        for i in messages.indices.dropFirst() where messages[i - 1].tsmTs > messages[i].tsmTs {
+        var previous = Int64.min
+        for message in input {
+            if message.tsmTs > limit { inFuture = true }
+            if message.tsmTs < previous { sorted = false }
+            previous = message.tsmTs
+        }
+        var messages = input
+        if inFuture {
+            for i in messages.indices where messages[i].tsmTs > limit {
+                messages[i].tsmTs = now
+                obs.clockErrors += 1
+            }
             sorted = false
-            break
         }
         if !sorted { messages.sort { $0.tsmTs < $1.tsmTs } }
         let names = ruleSet.fieldNames
@@ -256,6 +271,7 @@ public struct Engine: Sendable {
                 while slot < names.count {
                     if names[slot] == property.name {
                         obs.record(slot: slot, time: time, number: property.value, keep: keepsHistory[slot])
+                        touched |= 1 << UInt64(min(slot, 63))
                         break
                     }
                     slot += 1
@@ -264,6 +280,7 @@ public struct Engine: Sendable {
             for property in message.strings {
                 if let slot = names.firstIndex(of: property.name) {
                     obs.record(slot: slot, time: time, text: property.value, keep: keepsHistory[slot])
+                    touched |= 1 << UInt64(min(slot, 63))
                 }
             }
         }
