@@ -244,43 +244,53 @@ public struct Engine: Sendable {
         var inFuture = false
         var sorted = true
         var previous = Int64.min
-        for message in input {
-            if message.tsmTs > limit { inFuture = true }
-            if message.tsmTs < previous { sorted = false }
-            previous = message.tsmTs
+        for i in input.indices {
+            let time = input[i].tsmTs
+            if time > limit { inFuture = true }
+            if time < previous { sorted = false }
+            previous = time
         }
-        var messages = input
-        if inFuture {
-            for i in messages.indices where messages[i].tsmTs > limit {
-                messages[i].tsmTs = now
+        let messages: [Message]
+        if inFuture || !sorted {
+            var copy = input
+            for i in copy.indices where copy[i].tsmTs > limit {
+                copy[i].tsmTs = now
                 obs.clockErrors += 1
             }
-            sorted = false
+            copy.sort { $0.tsmTs < $1.tsmTs }
+            messages = copy
+        } else {
+            messages = input
         }
-        if !sorted { messages.sort { $0.tsmTs < $1.tsmTs } }
         let names = ruleSet.fieldNames
         var earliest: Int64?
-        for message in messages {
-            let time = message.tsmTs
-            let key = message.tsmId << 16 | (message.tsmEv & 0xFFFF)
+        // Indices and buffer pointers rather than `for message in`: binding each message would retain its
+        // strings and arrays, a cost paid for every message of every device.
+        for i in messages.indices {
+            let time = messages[i].tsmTs
+            let key = messages[i].tsmId << 16 | (messages[i].tsmEv & 0xFFFF)
             guard obs.recordMessage(time: time, key: key) else { continue }
             if earliest == nil { earliest = time }
             if obs.newestMessageTime.map({ $0 < time }) ?? true { obs.newestMessageTime = time }
-            for property in message.numbers {
-                var slot = 0
-                while slot < names.count {
-                    if names[slot] == property.name {
-                        obs.record(slot: slot, time: time, number: property.value, keep: keepsHistory[slot])
-                        touched |= 1 << UInt64(min(slot, 63))
-                        break
+            messages[i].numbers.withUnsafeBufferPointer { numbers in
+                for p in numbers.indices {
+                    var slot = 0
+                    while slot < names.count {
+                        if names[slot] == numbers[p].name {
+                            obs.record(slot: slot, time: time, number: numbers[p].value, keep: keepsHistory[slot])
+                            touched |= 1 << UInt64(min(slot, 63))
+                            break
+                        }
+                        slot += 1
                     }
-                    slot += 1
                 }
             }
-            for property in message.strings {
-                if let slot = names.firstIndex(of: property.name) {
-                    obs.record(slot: slot, time: time, text: property.value, keep: keepsHistory[slot])
-                    touched |= 1 << UInt64(min(slot, 63))
+            if !messages[i].strings.isEmpty {
+                for property in messages[i].strings {
+                    if let slot = names.firstIndex(of: property.name) {
+                        obs.record(slot: slot, time: time, text: property.value, keep: keepsHistory[slot])
+                        touched |= 1 << UInt64(min(slot, 63))
+                    }
                 }
             }
         }
