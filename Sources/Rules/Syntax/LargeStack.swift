@@ -1,34 +1,54 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// Runs `body` on a thread of its own with a 512 MiB stack, and waits for it.
+/// Runs `body` on a thread of its own with a 512 MiB stack, and waits for it (joins it).
 ///
 /// The parser and the checks recurse once per nesting level, and nesting is bounded (`Parser.maxDepth`);
 /// debug builds spend tens of kilobytes of stack per level, more than a default thread has for 256 levels.
 /// The stack is only reserved address space: pages are touched only as deep as a rule actually nests.
+/// A plain joined pthread (not Foundation's `Thread`) so that nothing of the run outlives the call.
 func withLargeStack<T>(_ body: () -> T) -> T {
-    let box = LargeStackBox<T>()
-    let done = DispatchSemaphore(value: 0)
     withoutActuallyEscaping(body) { body in
-        box.body = body
-        let thread = Thread {
-            box.result = box.body!()
-            // Drop the closure before waking the caller: it must not outlive `withoutActuallyEscaping`.
-            box.body = nil
-            done.signal()
+        var result: T?
+        // The job runs on the other thread while this one is blocked in `pthread_join`, so `result` is never
+        // touched by two threads at once; the job is released on that thread before the join returns.
+        let job = LargeStackJob { result = body() }
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setstacksize(&attributes, 512 << 20)
+        #if canImport(Glibc)
+        var thread = pthread_t()
+        #else
+        var thread: pthread_t?
+        #endif
+        let context = Unmanaged.passRetained(job).toOpaque()
+        let started = pthread_create(
+            &thread, &attributes,
+            { context in
+                Unmanaged<LargeStackJob>.fromOpaque(context!).takeRetainedValue().run()
+                return nil
+            }, context)
+        if started == 0 {
+            #if canImport(Glibc)
+            pthread_join(thread, nil)
+            #else
+            pthread_join(thread!, nil)
+            #endif
+        } else {
+            // No thread to be had: run here, with this thread's stack.
+            Unmanaged<LargeStackJob>.fromOpaque(context).takeRetainedValue().run()
         }
-        thread.stackSize = 512 << 20
-        thread.start()
-        done.wait()
+        return result!
     }
-    return box.result!
 }
 
-/// Hands a closure and its result between the caller and the large-stack thread.
-///
-/// `@unchecked Sendable` is safe because the two threads never touch it at the same time: the caller writes
-/// `body` before starting the thread and reads `result` only after the semaphore says the thread is done;
-/// the thread writes `result` and clears `body` before signalling.
-private final class LargeStackBox<T>: @unchecked Sendable {
-    var body: (() -> T)?
-    var result: T?
+/// The work handed to the large-stack thread through a C callback's context pointer.
+private final class LargeStackJob {
+    let run: () -> Void
+
+    init(_ run: @escaping () -> Void) { self.run = run }
 }
