@@ -24,6 +24,16 @@ private func problems(_ text: String, lookback: Int64? = 86400) -> [String] {
         #expect(result.passed, "\(result)")
     }
 
+    @Test(arguments: [
+        "start 99999999999999999999", "at 0 msg TSPD04ESY93100802 1e30 temp=1",
+        "at 0 msg TSPD04ESY93100802 12100 ev 99999999999999999999 temp=1", "at 99999999999999999999d restart",
+    ])
+    func hugeNumbersInFixturesAreDiagnostics(_ line: String) {
+        let fixture = "rules r.rules\ndevice TSPD04ESY93100802\n" + line
+        let result = RuleTestRunner.run(fixture: "f.test", text: fixture, load: { _ in "rule r when temp > 1 then log \"x\"" })
+        #expect(result.diagnostics.hasErrors)
+    }
+
     @Test func actionsOfOneFiringAreComparedInOrder() {
         let rules = "rule r when temp > 8 then log \"a\", log \"b\""
         let fixture = """

@@ -128,6 +128,18 @@ private struct FixtureLine {
         return sign * n
     }
 
+    /// A whole number within `range` (checked before any conversion, so no input can trap).
+    mutating func integer(_ what: String, in range: ClosedRange<Double>) throws(Parser.Failure) -> Double {
+        let token = current
+        let n = try number(what)
+        guard n == n.rounded(), range.contains(n) else {
+            throw parser.fail(
+                "expected \(what), a whole number from \(formatNumber(range.lowerBound)) to "
+                    + "\(formatNumber(range.upperBound)), found \(token.quoted)", at: token)
+        }
+        return n
+    }
+
     /// A time: `10m`, `90s`, or plain seconds.
     mutating func time() throws(Parser.Failure) -> Int64 {
         switch current.kind {
@@ -154,7 +166,7 @@ private struct FixtureLine {
             let first = try word("a fixture keyword")
             switch first {
             case "start":
-                fixture.start = Int64(try number("Unix seconds"))
+                fixture.start = Int64(try integer("Unix seconds", in: 0...4_102_444_800))
                 try end()
             case "every":
                 fixture.every = try time()
@@ -230,7 +242,7 @@ private struct FixtureLine {
         switch verb {
         case "msg":
             let tuid = try device(fixture)
-            let id = Int(try number("a tsmId"))
+            let id = Int(try integer("a tsmId", in: 0...1_000_000_000))
             var message = Message(tsmId: id, tsmEv: 10, tsmTs: time, tsmTuid: tuid)
             while current.kind != .end {
                 if current.kind == .at {
@@ -240,7 +252,7 @@ private struct FixtureLine {
                 }
                 let name = try word("`NAME=VALUE`, `ev N` or `@TIME`")
                 if name == "ev" {
-                    message.tsmEv = Int(try number("an event number"))
+                    message.tsmEv = Int(try integer("an event number", in: 0...65535))
                     continue
                 }
                 guard current.kind == .equals else { throw fail("expected `=` after `\(name)`") }
