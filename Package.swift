@@ -29,6 +29,8 @@ let package = Package(
             name: "CMosquitto", path: "Sources/CMosquitto", pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]),
 
+        // The shared vocabulary: TUIDs, models and kinds, statuses, the command catalogue, durations. No dependencies.
+        .target(name: "ThingseeKit"),
         // The Open Service API: models, HTTP client, token handling.
         .target(
             name: "ThingseeAPI",
@@ -43,7 +45,7 @@ let package = Package(
             ]
         ),
         // The rules language: lexer, parser, diagnostics, evaluator. Pure: no I/O.
-        .target(name: "Rules"),
+        .target(name: "Rules", dependencies: ["ThingseeKit"]),
         // SQLite: action log, rule state, cursors, cycles.
         .target(name: "Store", dependencies: ["CSQLite3"]),
         // The data integration stream: MQTT subscriber and publisher over libmosquitto.
@@ -67,6 +69,9 @@ let package = Package(
             dependencies: [
                 "ThingseeAPI", "Rules", "Store", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         // Running as a service: the metrics and health endpoint, systemd notifications.
         .target(
@@ -108,7 +113,7 @@ let package = Package(
                 .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
             ]
         ),
-        .testTarget(name: "RulesTests", dependencies: ["Rules"]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "ThingseeKit"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
         .testTarget(name: "StreamTests", dependencies: ["Stream", "Simulator"]),

@@ -42,7 +42,8 @@ public actor Scheduler {
     public init(
         client: ThingseeClient, engine: Engine, store: Store, options: SchedulerOptions,
         clock: SchedulerClock = .continuous, apiTime: (any APITime)? = nil,
-        logger: Logger = Logger(label: "tsee.scheduler"), observer: (@Sendable (CycleReport) -> Void)? = nil
+        logger: Logger = Logger(label: "tsee.scheduler"), observer: (@Sendable (CycleReport) -> Void)? = nil,
+        webhooks: WebhookResolver? = nil
     ) {
         self.observer = observer
         self.client = client
@@ -53,7 +54,9 @@ public actor Scheduler {
         self.apiTime = apiTime
         self.logger = logger
         self.rulebook = Mutex(Rulebook(engine))
-        self.runner = ActionRunner(client: client)
+        self.runner = ActionRunner(
+            client: client,
+            webhook: Webhook(resolve: webhooks ?? Webhook.environmentResolver(), timeout: .seconds(30)))
         self.poller = DevicePoller(client: client, apiTime: apiTime, options: options)
     }
 
@@ -499,7 +502,16 @@ public actor Scheduler {
                     try await store.complete(id: record.id, outcome: .done, error: "reconciled: found applied")
                     settled += 1
                 case .notApplied:
-                    let result = await runner.perform(call, tuid: record.tuid, transactionID: record.transactionID)
+                    if case .notify = call, apiTime.now() - record.time > options.notifyTimeout {
+                        try await store.complete(
+                            id: record.id, outcome: .failed,
+                            error: "not delivered within --notify-timeout (\(options.notifyTimeout / 60) min)")
+                        errors += 1
+                        metrics.action(rule: record.rule, kind: record.kind.rawValue, outcome: "failed")
+                        continue
+                    }
+                    let result = await runner.perform(
+                        call, tuid: record.tuid, transactionID: record.transactionID, key: record.firingKey)
                     metrics.action(rule: record.rule, kind: record.kind.rawValue, outcome: result.label)
                     if try await complete(record.id, result, log: log.with(meta)) { settled += 1 }
                     if case .failed = result { errors += 1 }
@@ -647,7 +659,8 @@ public actor Scheduler {
                 // A replayed firing key returns the id of an action already logged: never act twice.
                 guard let existing = try? await store.action(id: id), existing.outcome == .intent else { continue }
                 let actionLog = log.with(["rule": "\(plan.intent.rule)", "action": "\(plan.call.kind.rawValue)"])
-                let called = await runner.perform(plan.call, tuid: tuid, transactionID: plan.intent.transactionID)
+                let called = await runner.perform(
+                    plan.call, tuid: tuid, transactionID: plan.intent.transactionID, key: plan.intent.firingKey)
                 metrics.action(rule: plan.intent.rule, kind: plan.call.kind.rawValue, outcome: called.label)
                 do {
                     _ = try await complete(id, called, log: actionLog)

@@ -19,6 +19,8 @@ public struct SchedulerOptions: Sendable {
     public var overlap: Int64 = 10 * 60
     /// A cycle in which no device finishes and no request is sent for this long is abandoned with an error.
     public var stallTimeout: Duration = .seconds(300)
+    /// A `notify` not delivered (2xx) this long after its firing is given up, and logged as failed (API seconds).
+    public var notifyTimeout: Int64 = 3600
     /// A continuous run stops after this many cycles in a row whose login was refused (0: never).
     public var maxAuthFailures = 3
 

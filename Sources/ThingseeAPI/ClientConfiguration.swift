@@ -120,7 +120,7 @@ public struct ClientConfiguration: Sendable {
     /// Whether `host` is a loopback address: `localhost`, an IPv4 address in 127.0.0.0/8 written as four decimal
     /// numbers, or the IPv6 loopback `::1` (also IPv4-mapped 127.0.0.0/8). Names that merely begin like one
     /// (`127.0.0.1.example.com`, `localhost.example.com`) are not.
-    static func isLoopback(_ host: String) -> Bool {
+    public static func isLoopback(_ host: String) -> Bool {
         var h = host.lowercased()
         if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
         if h == "localhost" { return true }

@@ -121,7 +121,7 @@ struct SchedulerCommandTests {
             toFile: folder + "/a.rules", atomically: true, encoding: .utf8)
         let check = try await Tsee.run(["rules", "check", folder + "/a.rules"])
         #expect(check.status == 1)
-        #expect(check.stdout.contains("a.rules:2:8: warning: unknown field `batery`"))
+        #expect(check.stdout.contains("a.rules:2:8: error: unknown field `batery`"))
         #expect(check.stdout.contains("a.rules:3:21: error: command id 1600"))
     }
 

@@ -95,9 +95,9 @@ struct Harness {
         #expect(h.run(200) == [])  // closed at `to`
         h.obs.alerts = [AlertEpisode(type: "gateway connection lost", from: 300)]
         #expect(h.run(400) == Self.log)
-        h.obs.alerts = nil  // not fetched: unknown, so the rule stays firing
+        h.obs.alerts = nil  // not fetched: unknown, which is not true, so the episode ends
         #expect(h.run(500) == [])
-        #expect(h.states[0].phase == .firing)
+        #expect(h.states[0].phase == .inactive)
     }
 
     @Test(arguments: [
@@ -115,15 +115,15 @@ struct Harness {
         #expect(explanation.condition == expected)
     }
 
-    @Test func unknownNeitherFiresNorResets() {
-        var h = Harness("rule r when temp > 8 and humd > 50 then log \"x\"")
-        #expect(h.run(0, [msg(0, ["temp": 9, "humd": 60])]) == Self.log)
-        // A rule set reload adds a field never seen: unknown keeps the rule firing, no new firing.
-        var h2 = Harness("rule r when temp > 8 and co > 1 then log \"x\"")
+    @Test func unknownIsNotTrue() {
+        var h = Harness("field co\nrule r when temp > 8 and co > 1 then log \"x\"")
+        #expect(h.run(0, [msg(0, ["temp": 9, "co": 2])]) == Self.log)
+        // A firing rule whose condition becomes unknown (not true) resolves, so it can fire again later.
+        var h2 = Harness("field co, other\nrule r when temp > 8 and other > 1 then log \"x\"")
         h2.states = h.states
         h2.obs = h.obs
         #expect(h2.run(60, [msg(60, ["temp": 10])]) == [])
-        #expect(h2.states[0].phase == .firing)
+        #expect(h2.states[0].phase == .inactive)
         // And a fresh pair with an unknown condition does not fire.
         h2.states = h2.engine.initialStates()
         #expect(h2.run(120) == [])
@@ -254,8 +254,8 @@ struct Harness {
             e.description == """
                 rule r for \(tuid) at 2023-11-14T22:23:20Z
                   when: true
-                    temp > 8: true (value 9 at 2023-11-14T22:13:20Z)
-                    status == installed: true (value installed)
+                    temp > 8: true (temp = 9 at 2023-11-14T22:13:20Z)
+                    status == installed: true (status = installed)
                   state: pending since 2023-11-14T22:23:20Z
                   condition holding since 2023-11-14T22:13:20Z
                   would fire at 2023-11-14T22:43:20Z: condition has held since 2023-11-14T22:13:20Z, needs 30m

@@ -8,6 +8,7 @@ import ThingseeAPI
 /// so a crash-recovered action is sent exactly as the original would have been.
 struct ActionRunner: Sendable {
     let client: ThingseeClient
+    let webhook: Webhook
 
     enum Result: Sendable, Equatable {
         /// The API accepted it.
@@ -29,7 +30,7 @@ struct ActionRunner: Sendable {
     }
 
     /// Performs one action. Never throws: every ending is a ``Result``.
-    func perform(_ call: ActionCall, tuid: String, transactionID: Int64?) async -> Result {
+    func perform(_ call: ActionCall, tuid: String, transactionID: Int64?, key: String) async -> Result {
         do {
             switch call {
             case .move(let name):
@@ -52,8 +53,8 @@ struct ActionRunner: Sendable {
                     ])
             case .log:
                 return .done(httpStatus: nil)
-            case .notify:
-                return .failed(httpStatus: nil, error: "notify is not supported by this build")
+            case .notify(let target, let body):
+                return await webhook.deliver(target: target, body: body, key: key)
             }
             return .done(httpStatus: 200)
         } catch {

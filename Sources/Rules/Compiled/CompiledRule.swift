@@ -8,14 +8,21 @@ public struct RuleNeeds: Sendable, Hashable {
     public var readsStatus = false
     /// A `group` condition or an `in group` scope: know the device's group.
     public var usesGroup = false
-    /// `firmware`, or `battery` (falls back to thing info `battery_level`): fetch thing info.
+    /// `firmware` or `battery` (falls back to thing info `battery_level`): fetch thing info.
     public var usesThingInfo = false
     /// `firmware`: thing info is needed even for a device whose `batl` is known.
     public var usesFirmware = false
+    /// `silence`: for a device with no message in the look-back, `silence` counts from
+    /// `DeviceObservations.lastReportAt` (thing info `timestamp`), else `firstListedAt`: the caller fills them in.
+    public var usesSilence = false
+    /// `notify` actions.
+    public var usesNotify = false
     /// Message properties read by conditions and `log` placeholders, sorted.
     public var messageFields: [String] = []
     /// Alert types tested, sorted.
     public var alertTypes: [String] = []
+    /// The longest window or `for` duration: how much history a first fetch should bring.
+    public var longestWindow: Int64 = 0
 
     public init() {}
 
@@ -26,8 +33,11 @@ public struct RuleNeeds: Sendable, Hashable {
         usesGroup = usesGroup || other.usesGroup
         usesThingInfo = usesThingInfo || other.usesThingInfo
         usesFirmware = usesFirmware || other.usesFirmware
+        usesSilence = usesSilence || other.usesSilence
+        usesNotify = usesNotify || other.usesNotify
         messageFields = Array(Set(messageFields + other.messageFields)).sorted()
         alertTypes = Array(Set(alertTypes + other.alertTypes)).sorted()
+        longestWindow = max(longestWindow, other.longestWindow)
     }
 }
 
@@ -42,18 +52,19 @@ public struct CompiledRule: Sendable {
     public var tuids: [String] { syntax.tuids }
     public var mode: RuleMode { syntax.mode }
     public var hold: Hold? { syntax.hold }
+    public var severity: Severity? { syntax.severity }
     public let needs: RuleNeeds
 
     let condition: Program
     let clear: Program?
-    /// Slots the condition reads, as a bit mask (bit 63 stands for every slot from 63 on).
-    let fieldMask: UInt64
-    /// The condition changes with time alone (`silence`, `alert`): tracked between messages too.
-    let isTimeDependent: Bool
+    /// Slots of the message fields the conditions read.
+    let slots: [Int]
     /// Device times at which a `silence` test may flip, relative to the newest message.
     let silenceOffsets: [Int64]
     let usesSilence: Bool
+    let usesAlerts: Bool
     let actions: [CompiledAction]
+    let resolveActions: [CompiledAction]
 
     enum CompiledAction: Sendable {
         case fixed(Action)
@@ -63,7 +74,8 @@ public struct CompiledRule: Sendable {
     enum LogSegment: Sendable {
         case text(String)
         case slot(Int)
-        case tuid, rule, battery, status, group, firmware, silence
+        case tuid, rule, battery, status, group, firmware, silence, model, kind, severity
+        case unknown
     }
 
     /// Whether the rule applies to a device: nil when that depends on a group that is not known.

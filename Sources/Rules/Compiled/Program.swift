@@ -1,3 +1,5 @@
+import Foundation
+
 /// Three-valued truth: a test on a field never seen is unknown, and unknown propagates.
 public enum Truth: UInt8, Sendable, Hashable, Codable, CustomStringConvertible {
     case no = 0
@@ -13,145 +15,204 @@ public enum Truth: UInt8, Sendable, Hashable, Codable, CustomStringConvertible {
     }
 }
 
-/// A condition compiled to a flat node array: fields are slots, alert types indices; no strings are hashed
-/// and nothing is allocated while evaluating.
+/// A condition compiled to a flat node array: fields are slots, texts indices; evaluation hashes no string
+/// and allocates nothing for numeric conditions. Values are `Double`, NaN standing for unknown, so arithmetic
+/// never traps: overflow gives infinities, division by zero is unknown.
 struct Program: Sendable {
     enum Kind: UInt8, Sendable {
-        case and, or, not
-        /// Message field `a` compared with `number`.
-        case field
-        /// Message field `a` compared with `strings[b]`.
-        case fieldText
-        /// `battery`: slot `a` (batl, or -1), else thing info.
-        case battery
-        case silence
-        case status, group, firmware
-        /// Alert type `strings[b]` open.
+        // Conditions.
+        /// `lists[b ..< b + c]` are the operands.
+        case and, or
+        case not
+        case compareNumber, compareText
+        /// `a between b and c`; `aux` 24 (hour) or 7 (weekday) lets a range wrap around.
+        case between
+        /// `a in (lists[b ..< b + c])`.
+        case memberNumber, memberText
+        /// Text node `a` contains `strings[b]`.
+        case contains
         case alert
+        case absent
+        // Numeric values.
+        case constant, field, battery, silence, hour, weekday, window
+        case add, subtract, multiply, divide, negate
+        // Text values.
+        case constantText, fieldText, status, group, firmware, model, kind
     }
 
     struct Node: Sendable {
         var kind: Kind
         var op: ComparisonOperator = .equal
+        /// Window function (index in `WindowFunction.allCases`) or wrap-around modulus.
+        var aux: UInt8 = 0
         var a: Int32 = -1
         var b: Int32 = -1
+        var c: Int32 = -1
         var number: Double = 0
     }
 
     var nodes: ContiguousArray<Node> = []
     var strings: [String] = []
+    var lists: [Int32] = []
+    var root: Int32 = 0
     /// For each test node, the expression it came from (for `explain`).
     var tests: [(node: Int32, expression: Expression)] = []
-    var root: Int32 = 0
+    /// The fields and windows the condition reads, by label, for `Firing.values` and `explain`.
+    var values: [(label: String, node: Int32, isText: Bool)] = []
 
-    @inline(__always)
-    static func compare(_ x: Double, _ op: ComparisonOperator, _ y: Double) -> Bool {
-        switch op {
-        case .less: return x < y
-        case .lessEqual: return x <= y
-        case .greater: return x > y
-        case .greaterEqual: return x >= y
-        case .equal: return x == y
-        case .notEqual: return x != y
-        }
-    }
-
-    @inline(__always)
-    static func equality(_ equal: Bool, _ op: ComparisonOperator) -> Truth {
-        (equal == (op == .equal)) ? .yes : .no
-    }
-
-    func evaluate(_ obs: borrowing DeviceObservations, at time: Int64) -> Truth {
-        nodes.withUnsafeBufferPointer { Program.evaluate(root, $0, strings, obs, time) }
-    }
-
-    func evaluate(node: Int32, _ obs: borrowing DeviceObservations, at time: Int64) -> Truth {
-        nodes.withUnsafeBufferPointer { Program.evaluate(node, $0, strings, obs, time) }
-    }
-
-    /// Appends this program to a shared node array; returns the root's index there.
-    func append(to allNodes: inout ContiguousArray<Node>, strings allStrings: inout [String]) -> Int32 {
+    /// Appends this program to shared arrays; returns the root's index there.
+    func append(
+        to allNodes: inout ContiguousArray<Node>, strings allStrings: inout [String], lists allLists: inout [Int32]
+    ) -> Int32 {
         let nodeOffset = Int32(allNodes.count)
         let stringOffset = Int32(allStrings.count)
+        let listOffset = Int32(allLists.count)
         for var node in nodes {
             switch node.kind {
-            case .and, .or:
+            case .and, .or, .memberNumber, .memberText:
+                node.b += listOffset
+                if node.kind == .memberNumber || node.kind == .memberText { node.a += nodeOffset }
+            case .not, .negate:
+                node.a += nodeOffset
+            case .compareNumber, .compareText, .add, .subtract, .multiply, .divide:
                 node.a += nodeOffset
                 node.b += nodeOffset
-            case .not:
+            case .between:
                 node.a += nodeOffset
-            case .fieldText, .status, .group, .firmware, .alert:
+                node.b += nodeOffset
+                node.c += nodeOffset
+            case .contains:
+                node.a += nodeOffset
                 node.b += stringOffset
-            case .field, .battery, .silence:
+            case .alert, .constantText:
+                node.b += stringOffset
+            default:
                 break
             }
             allNodes.append(node)
         }
         allStrings += strings
+        allLists += lists.map { $0 + nodeOffset }
         return root + nodeOffset
     }
+}
 
-    static func evaluate(
-        _ index: Int32, _ nodes: UnsafeBufferPointer<Node>, _ strings: [String], _ obs: borrowing DeviceObservations,
-        _ time: Int64
-    ) -> Truth {
+/// Evaluates compiled conditions for one device at one device time.
+struct Evaluator {
+    let nodes: UnsafeBufferPointer<Program.Node>
+    let strings: [String]
+    let lists: [Int32]
+    var timezone: TimeZone?
+    let model: String
+    let kind: String
+
+    @inline(__always)
+    static func compare(_ x: Double, _ op: ComparisonOperator, _ y: Double) -> Truth {
+        if x.isNaN || y.isNaN { return .unknown }
+        switch op {
+        case .less: return x < y ? .yes : .no
+        case .lessEqual: return x <= y ? .yes : .no
+        case .greater: return x > y ? .yes : .no
+        case .greaterEqual: return x >= y ? .yes : .no
+        case .equal: return x == y ? .yes : .no
+        case .notEqual: return x != y ? .yes : .no
+        }
+    }
+
+    /// Dot-separated version order: numeric parts compare as numbers ("2019.11.15.2" < "2020.1").
+    static func versionOrder(_ a: String, _ b: String) -> Int {
+        let x = a.split(separator: ".", omittingEmptySubsequences: false)
+        let y = b.split(separator: ".", omittingEmptySubsequences: false)
+        for i in 0..<max(x.count, y.count) {
+            let p = i < x.count ? x[i] : "0"
+            let q = i < y.count ? y[i] : "0"
+            if p == q { continue }
+            if let m = UInt64(p), let n = UInt64(q) { return m < n ? -1 : 1 }
+            if let m = Double(p), let n = Double(q), m != n { return m < n ? -1 : 1 }
+            return p < q ? -1 : 1
+        }
+        return 0
+    }
+
+    static func compareText(_ x: String, _ op: ComparisonOperator, _ y: String) -> Truth {
+        switch op {
+        case .equal: return x == y ? .yes : .no
+        case .notEqual: return x != y ? .yes : .no
+        default:
+            let order = versionOrder(x, y)
+            switch op {
+            case .less: return order < 0 ? .yes : .no
+            case .lessEqual: return order <= 0 ? .yes : .no
+            case .greater: return order > 0 ? .yes : .no
+            default: return order >= 0 ? .yes : .no
+            }
+        }
+    }
+
+    func truth(_ index: Int32, _ obs: borrowing DeviceObservations, _ time: Int64) -> Truth {
         let node = nodes[Int(index)]
         switch node.kind {
         case .and:
-            let x = evaluate(node.a, nodes, strings, obs, time)
-            if x == .no { return .no }
-            let y = evaluate(node.b, nodes, strings, obs, time)
-            if y == .no { return .no }
-            return x == .yes && y == .yes ? .yes : .unknown
+            var result = Truth.yes
+            for i in Int(node.b)..<Int(node.b + node.c) {
+                switch truth(lists[i], obs, time) {
+                case .no: return .no
+                case .unknown: result = .unknown
+                case .yes: break
+                }
+            }
+            return result
         case .or:
-            let x = evaluate(node.a, nodes, strings, obs, time)
-            if x == .yes { return .yes }
-            let y = evaluate(node.b, nodes, strings, obs, time)
-            if y == .yes { return .yes }
-            return x == .no && y == .no ? .no : .unknown
+            var result = Truth.no
+            for i in Int(node.b)..<Int(node.b + node.c) {
+                switch truth(lists[i], obs, time) {
+                case .yes: return .yes
+                case .unknown: result = .unknown
+                case .no: break
+                }
+            }
+            return result
         case .not:
-            switch evaluate(node.a, nodes, strings, obs, time) {
+            switch truth(node.a, obs, time) {
             case .yes: return .no
             case .no: return .yes
             case .unknown: return .unknown
             }
-        case .field:
-            let slot = Int(node.a)
-            let kind = obs.kinds[slot]
-            if kind == DeviceObservations.number {
-                return Program.compare(obs.numbers[slot], node.op, node.number) ? .yes : .no
+        case .compareNumber:
+            return Evaluator.compare(number(node.a, obs, time), node.op, number(node.b, obs, time))
+        case .compareText:
+            guard let x = text(node.a, obs, time), let y = text(node.b, obs, time) else { return .unknown }
+            return Evaluator.compareText(x, node.op, y)
+        case .between:
+            let v = number(node.a, obs, time)
+            let low = number(node.b, obs, time)
+            let high = number(node.c, obs, time)
+            if v.isNaN || low.isNaN || high.isNaN { return .unknown }
+            if node.aux != 0 && low > high { return v >= low || v <= high ? .yes : .no }
+            return v >= low && v <= high ? .yes : .no
+        case .memberNumber:
+            let v = number(node.a, obs, time)
+            if v.isNaN { return .unknown }
+            var result = Truth.no
+            for i in Int(node.b)..<Int(node.b + node.c) {
+                let item = number(lists[i], obs, time)
+                if item.isNaN { result = .unknown } else if item == v { return .yes }
             }
-            return .unknown
-        case .fieldText:
-            let slot = Int(node.a)
-            switch obs.kinds[slot] {
-            case DeviceObservations.text: return Program.equality(obs.strings[slot] == strings[Int(node.b)], node.op)
-            case DeviceObservations.number:
-                return Program.equality(formatNumber(obs.numbers[slot]) == strings[Int(node.b)], node.op)
-            default: return .unknown
+            return result
+        case .memberText:
+            guard let v = text(node.a, obs, time) else { return .unknown }
+            var result = Truth.no
+            for i in Int(node.b)..<Int(node.b + node.c) {
+                guard let item = text(lists[i], obs, time) else {
+                    result = .unknown
+                    continue
+                }
+                if item == v { return .yes }
             }
-        case .battery:
-            let value: Double
-            if node.a >= 0, obs.kinds[Int(node.a)] == DeviceObservations.number {
-                value = obs.numbers[Int(node.a)]
-            } else if let level = obs.batteryLevel {
-                value = level
-            } else {
-                return .unknown
-            }
-            return Program.compare(value, node.op, node.number) ? .yes : .no
-        case .silence:
-            guard let newest = obs.newestMessageTime else { return .unknown }
-            return Program.compare(Double(time - newest), node.op, node.number) ? .yes : .no
-        case .status:
-            guard let status = obs.status else { return .unknown }
-            return Program.equality(status == strings[Int(node.b)], node.op)
-        case .group:
-            guard let group = obs.group else { return .unknown }
-            return Program.equality(group == strings[Int(node.b)], node.op)
-        case .firmware:
-            guard let firmware = obs.firmware else { return .unknown }
-            return Program.equality(firmware == strings[Int(node.b)], node.op)
+            return result
+        case .contains:
+            guard let v = text(node.a, obs, time) else { return .unknown }
+            return v.contains(strings[Int(node.b)]) ? .yes : .no
         case .alert:
             guard let alerts = obs.alerts else { return .unknown }
             let type = strings[Int(node.b)]
@@ -159,6 +220,69 @@ struct Program: Sendable {
                 return .yes
             }
             return .no
+        case .absent:
+            return obs.hasReported(slot: Int(node.a), at: time) ? .no : .yes
+        default:
+            return .unknown
+        }
+    }
+
+    func number(_ index: Int32, _ obs: borrowing DeviceObservations, _ time: Int64) -> Double {
+        let node = nodes[Int(index)]
+        switch node.kind {
+        case .constant: return node.number
+        case .field: return obs.number(slot: Int(node.a), at: time) ?? .nan
+        case .battery:
+            if node.a >= 0, let v = obs.number(slot: Int(node.a), at: time) { return v }
+            return obs.batteryLevel ?? .nan
+        case .silence:
+            guard let base = obs.silenceBase(at: time) else { return .nan }
+            return Double(time) - Double(base)
+        case .hour:
+            return Double(localSeconds(time) % 86400 / 3600)
+        case .weekday:
+            // 1970-01-01 was a Thursday (index 3, Monday being 0).
+            let days = localSeconds(time) / 86400
+            return Double((days + 3) % 7)
+        case .window:
+            let function = WindowFunction.allCases[Int(node.aux)]
+            return obs.window(function, slot: Int(node.a), seconds: Int64(node.number), to: time)
+        case .add: return number(node.a, obs, time) + number(node.b, obs, time)
+        case .subtract: return number(node.a, obs, time) - number(node.b, obs, time)
+        case .multiply: return number(node.a, obs, time) * number(node.b, obs, time)
+        case .divide:
+            let d = number(node.b, obs, time)
+            return d == 0 ? .nan : number(node.a, obs, time) / d
+        case .negate: return -number(node.a, obs, time)
+        default: return .nan
+        }
+    }
+
+    /// Seconds since the epoch in the rule file's time zone, never negative (floored into a valid day).
+    private func localSeconds(_ time: Int64) -> Int64 {
+        var offset: Int64 = 0
+        if let timezone {
+            offset = Int64(timezone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(time))))
+        }
+        let local = time &+ offset
+        let day: Int64 = 86400 * 7
+        let r = local % day
+        return r < 0 ? r + day : r
+    }
+
+    func text(_ index: Int32, _ obs: borrowing DeviceObservations, _ time: Int64) -> String? {
+        let node = nodes[Int(index)]
+        switch node.kind {
+        case .constantText: return strings[Int(node.b)]
+        case .fieldText: return obs.text(slot: Int(node.a), at: time)
+        case .status: return obs.status
+        case .group: return obs.group
+        case .firmware: return obs.firmware
+        case .model: return model
+        case .kind: return kind
+        default:
+            let v = number(index, obs, time)
+            return v.isNaN ? nil : formatNumber(v)
         }
     }
 }

@@ -1,8 +1,11 @@
-/// Splits a source into tokens. Newlines are white space; `#` starts a comment to the end of the line.
+import ThingseeKit
+
+/// Splits a source into tokens on demand. Newlines are white space; `#` starts a comment to the end of the line.
 ///
-/// Problems (unterminated strings, stray characters) become diagnostics; lexing always continues.
+/// Works on UTF-8 bytes and hands out one token at a time, so a 50 MB file costs its bytes and a few tokens
+/// of memory. Problems (unterminated strings, stray characters) become diagnostics; lexing always continues.
 struct Lexer {
-    private let chars: [Character]
+    private let bytes: [UInt8]
     private let file: String
     private var index = 0
     private var line: Int
@@ -11,7 +14,7 @@ struct Lexer {
 
     init(file: String, text: String, firstLine: Int = 1) {
         self.file = file
-        self.chars = Array(text)
+        self.bytes = Array(text.utf8)
         self.line = firstLine
     }
 
@@ -26,142 +29,183 @@ struct Lexer {
         return (tokens, lexer.diagnostics)
     }
 
-    private func peek(_ offset: Int = 0) -> Character? {
-        index + offset < chars.count ? chars[index + offset] : nil
+    private func peek(_ offset: Int = 0) -> UInt8? {
+        index + offset < bytes.count ? bytes[index + offset] : nil
     }
 
     private mutating func advance() {
-        if chars[index] == "\n" || chars[index] == "\r\n" {
+        let byte = bytes[index]
+        if byte == 0x0A {
             line += 1
             column = 1
-        } else {
+        } else if byte & 0xC0 != 0x80 {
+            // Columns count characters: continuation bytes of a UTF-8 sequence do not move the column.
             column += 1
         }
         index += 1
     }
 
-    private static func isWordStart(_ c: Character) -> Bool { c.isLetter || c == "_" }
-    private static func isWordPart(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" || c == "-" }
-    private static func isDigit(_ c: Character) -> Bool { c.isASCII && c.isNumber }
+    private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+    private static func isLetter(_ b: UInt8) -> Bool { (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A }
+    private static func isWordStart(_ b: UInt8) -> Bool { isLetter(b) || b == 0x5F || b >= 0x80 }
+    private static func isWordPart(_ b: UInt8) -> Bool { isWordStart(b) || isDigit(b) || b == 0x2D }
+
+    /// Whether `→` (E2 86 92) starts at `index + offset`.
+    private func isArrow(at offset: Int = 0) -> Bool {
+        peek(offset) == 0xE2 && peek(offset + 1) == 0x86 && peek(offset + 2) == 0x92
+    }
+
+    /// A word continues unless the next bytes are `->` or `→`.
+    private func wordContinues() -> Bool {
+        guard let d = peek(), Lexer.isWordPart(d) else { return false }
+        if d == 0x2D && peek(1) == 0x3E { return false }
+        if isArrow() { return false }
+        return true
+    }
+
+    private func text(from start: Int) -> String {
+        let end = min(index, start + 240)
+        var text = String(decoding: bytes[start..<end], as: UTF8.self)
+        if text.count > 60 { text = String(text.prefix(57)) + "…" }
+        return text
+    }
+
+    private mutating func report(_ message: String, line: Int, column: Int, hint: String? = nil) {
+        diagnostics.append(
+            Diagnostic(.error, at: SourceLocation(file: file, line: line, column: column), message, hint: hint))
+    }
 
     mutating func next() -> Token {
-        while let c = peek() {
-            if c.isWhitespace {
-                advance()
-            } else if c == "#" {
-                while let d = peek(), !d.isNewline { advance() }
-            } else {
-                break
+        while true {
+            while let c = peek() {
+                if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x0B || c == 0x0C {
+                    advance()
+                } else if c == 0x23 {
+                    while let d = peek(), d != 0x0A { advance() }
+                } else {
+                    break
+                }
             }
+            if let token = lexOne() { return token }
         }
+    }
+
+    /// One token, or nil after a stray character (reported; the caller lexes on).
+    private mutating func lexOne() -> Token? {
         let startLine = line
         let startColumn = column
         let start = index
         func make(_ kind: Token.Kind) -> Token {
-            Token(kind: kind, text: String(chars[start..<index]), line: startLine, column: startColumn)
+            Token(kind: kind, text: text(from: start), line: startLine, column: startColumn)
         }
         guard let c = peek() else { return make(.end) }
 
-        if c == "\"" {
+        if c == 0x22 {
             advance()
-            var value = ""
+            var value: [UInt8] = []
             while true {
-                guard let d = peek(), !d.isNewline else {
-                    diagnostics.append(
-                        Diagnostic(
-                            .error, at: SourceLocation(file: file, line: startLine, column: startColumn),
-                            "unterminated string", hint: "close the string with `\"` on the same line"))
-                    return make(.string(value))
+                guard let d = peek(), d != 0x0A else {
+                    report(
+                        "unterminated string", line: startLine, column: startColumn,
+                        hint: "close the string with `\"` on the same line")
+                    return make(.string(String(decoding: value, as: UTF8.self)))
                 }
                 advance()
-                if d == "\"" { break }
-                if d == "\\", let e = peek(), !e.isNewline {
+                if d == 0x22 { break }
+                if d == 0x5C, let e = peek(), e != 0x0A {
                     advance()
                     switch e {
-                    case "n": value.append("\n")
-                    case "t": value.append("\t")
+                    case UInt8(ascii: "n"): value.append(0x0A)
+                    case UInt8(ascii: "t"): value.append(0x09)
                     default: value.append(e)
                     }
                 } else {
                     value.append(d)
                 }
             }
-            return make(.string(value))
+            return make(.string(String(decoding: value, as: UTF8.self)))
         }
 
-        if Lexer.isDigit(c) || (c == "-" && peek(1).map(Lexer.isDigit) == true) {
+        if Lexer.isDigit(c) {
             advance()
             while let d = peek(), Lexer.isDigit(d) { advance() }
             var isInteger = true
-            if peek() == ".", let d = peek(1), Lexer.isDigit(d) {
+            if peek() == 0x2E, let d = peek(1), Lexer.isDigit(d) {
                 isInteger = false
                 advance()
                 while let d = peek(), Lexer.isDigit(d) { advance() }
             }
-            if let d = peek(), Lexer.isWordPart(d) || d == "." {
-                let digitsEnd = index
-                if isInteger, let unit = peek(), "smhd".contains(unit), peek(1).map({ !Lexer.isWordPart($0) }) ?? true,
-                    chars[start] != "-"
-                {
-                    advance()
-                    let multiplier: Int64 = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 86400
-                    if let n = Int64(String(chars[start..<digitsEnd])) {
-                        let (seconds, overflow) = n.multipliedReportingOverflow(by: multiplier)
-                        if !overflow { return make(.duration(seconds)) }
+            if wordContinues() || (peek() == 0x2E && peek(1).map(Lexer.isWordPart) == true) {
+                // `30m`, `1h30m`: a duration when every part is INT UNIT; otherwise a word (`2nd-floor`).
+                while wordContinues() || (peek() == 0x2E && peek(1).map(Lexer.isWordPart) == true) { advance() }
+                let spelled = String(decoding: bytes[start..<index], as: UTF8.self)
+                if isInteger {
+                    switch DurationText.parse(spelled) {
+                    case .success(let seconds): return make(.duration(seconds))
+                    case .failure(.overflow): return make(.duration(nil))
+                    case .failure(.malformed): break
                     }
-                    return make(.word(String(chars[start..<index])))
                 }
-                while let d = peek(), Lexer.isWordPart(d) || d == ".", !(d == "-" && peek(1) == ">") { advance() }
-                return make(.word(String(chars[start..<index])))
+                return make(.word(spelled))
             }
-            let text = String(chars[start..<index])
-            return make(.number(Double(text) ?? 0))
+            let spelled = String(decoding: bytes[start..<index], as: UTF8.self)
+            return make(.number(Double(spelled) ?? .infinity))
         }
 
-        if Lexer.isWordStart(c) {
+        if Lexer.isWordStart(c) && !isArrow() {
             advance()
-            while let d = peek(), Lexer.isWordPart(d), !(d == "-" && peek(1) == ">") { advance() }
-            return make(.word(String(chars[start..<index])))
+            while wordContinues() { advance() }
+            return make(.word(String(decoding: bytes[start..<index], as: UTF8.self)))
         }
 
+        if isArrow() {
+            advance()
+            advance()
+            advance()
+            return make(.arrow)
+        }
         advance()
         switch c {
-        case ":": return make(.colon)
-        case ",": return make(.comma)
-        case "(": return make(.leftParen)
-        case ")": return make(.rightParen)
-        case "@": return make(.at)
-        case "→": return make(.arrow)
-        case "=":
-            if peek() == "=" {
+        case UInt8(ascii: ":"): return make(.colon)
+        case UInt8(ascii: ","): return make(.comma)
+        case UInt8(ascii: "("): return make(.leftParen)
+        case UInt8(ascii: ")"): return make(.rightParen)
+        case UInt8(ascii: "@"): return make(.at)
+        case UInt8(ascii: "+"): return make(.plus)
+        case UInt8(ascii: "*"): return make(.star)
+        case UInt8(ascii: "/"): return make(.slash)
+        case UInt8(ascii: "="):
+            if peek() == 0x3D {
                 advance()
                 return make(.equalEqual)
             }
             return make(.equals)
-        case "<":
-            if peek() == "=" {
+        case UInt8(ascii: "<"):
+            if peek() == 0x3D {
                 advance()
                 return make(.lessEqual)
             }
             return make(.less)
-        case ">":
-            if peek() == "=" {
+        case UInt8(ascii: ">"):
+            if peek() == 0x3D {
                 advance()
                 return make(.greaterEqual)
             }
             return make(.greater)
-        case "!" where peek() == "=":
+        case UInt8(ascii: "!") where peek() == 0x3D:
             advance()
             return make(.notEqual)
-        case "-" where peek() == ">":
-            advance()
-            return make(.arrow)
+        case UInt8(ascii: "-"):
+            if peek() == 0x3E {
+                advance()
+                return make(.arrow)
+            }
+            return make(.minus)
         default:
-            diagnostics.append(
-                Diagnostic(
-                    .error, at: SourceLocation(file: file, line: startLine, column: startColumn),
-                    "unexpected character `\(c)`"))
-            return next()
+            // Skip the rest of a multi-byte character so the message shows it whole.
+            while let d = peek(), d & 0xC0 == 0x80 { advance() }
+            report("unexpected character `\(text(from: start))`", line: startLine, column: startColumn)
+            return nil
         }
     }
 }

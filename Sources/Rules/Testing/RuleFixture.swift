@@ -7,8 +7,9 @@ struct RuleFixture {
 
     enum Step {
         case message(Message)
-        case alertOpen(tuid: String, type: String)
-        case alertClose(tuid: String, type: String)
+        /// `at` gives the episode's own `from` (`open @FROM`); nil is the step's time.
+        case alertOpen(tuid: String, type: String, at: Int64?)
+        case alertClose(tuid: String, type: String, at: Int64?)
         case status(tuid: String, String)
         case group(tuid: String, String)
         case battery(tuid: String, Double)
@@ -58,10 +59,11 @@ struct RuleFixture {
                 }
                 continue
             }
-            let (tokens, lexed) = Lexer.tokens(file: file, text: String(line), firstLine: lineNumber)
-            diagnostics += lexed
-            if tokens.count == 1 { continue }
-            var line = FixtureLine(file: file, tokens: tokens)
+            var line = FixtureLine(file: file, text: String(line), lineNumber: lineNumber)
+            if line.current.kind == .end {
+                diagnostics += line.diagnostics
+                continue
+            }
             line.parse(into: &fixture)
             diagnostics += line.diagnostics
         }
@@ -80,9 +82,10 @@ private struct FixtureLine {
     var parser: Parser
     let file: String
 
-    init(file: String, tokens: [Token]) {
+    init(file: String, text: String, lineNumber: Int) {
         self.file = file
-        self.parser = Parser(file: file, tokens: tokens)
+        self.parser = Parser(file: file, text: text, firstLine: lineNumber)
+        self.parser.lookback = nil
     }
 
     var diagnostics: [Diagnostic] { parser.diagnostics }
@@ -115,45 +118,42 @@ private struct FixtureLine {
     }
 
     mutating func number(_ what: String) throws(Parser.Failure) -> Double {
+        var sign = 1.0
+        if current.kind == .minus {
+            sign = -1
+            parser.advance()
+        }
         guard case .number(let n) = current.kind else { throw fail("expected \(what), found \(current.quoted)") }
         parser.advance()
+        return sign * n
+    }
+
+    /// A whole number within `range` (checked before any conversion, so no input can trap).
+    mutating func integer(_ what: String, in range: ClosedRange<Double>) throws(Parser.Failure) -> Double {
+        let token = current
+        let n = try number(what)
+        guard n == n.rounded(), range.contains(n) else {
+            throw parser.fail(
+                "expected \(what), a whole number from \(formatNumber(range.lowerBound)) to "
+                    + "\(formatNumber(range.upperBound)), found \(token.quoted)", at: token)
+        }
         return n
     }
 
     /// A time: `10m`, `90s`, or plain seconds.
     mutating func time() throws(Parser.Failure) -> Int64 {
         switch current.kind {
-        case .duration(let s):
+        case .duration(let s?) where s <= 100 * 366 * 86400:
             parser.advance()
             return s
-        case .number(let n) where n == n.rounded() && n >= 0:
+        case .number(let n) where n == n.rounded() && n >= 0 && n <= 1e11:
             parser.advance()
             return Int64(n)
-        case .word(let w) where FixtureLine.compoundDuration(w) != nil:
-            parser.advance()
-            return FixtureLine.compoundDuration(w)!
         default:
             throw fail(
                 "expected a time such as `10m` or `0`, found \(current.quoted)",
                 hint: "times are seconds after `start`, written `90s`, `10m`, `1h30m`, `1d` or `0`")
         }
-    }
-
-    /// `1h30m`, `2d12h`: units in any order, each a whole number.
-    static func compoundDuration(_ text: String) -> Int64? {
-        var total: Int64 = 0
-        var digits = ""
-        for c in text {
-            if c.isASCII && c.isNumber {
-                digits.append(c)
-            } else if let unit = ["s": Int64(1), "m": 60, "h": 3600, "d": 86400][String(c)], let n = Int64(digits) {
-                total += n * unit
-                digits = ""
-            } else {
-                return nil
-            }
-        }
-        return digits.isEmpty ? total : nil
     }
 
     mutating func end() throws(Parser.Failure) {
@@ -166,7 +166,7 @@ private struct FixtureLine {
             let first = try word("a fixture keyword")
             switch first {
             case "start":
-                fixture.start = Int64(try number("Unix seconds"))
+                fixture.start = Int64(try integer("Unix seconds", in: 0...4_102_444_800))
                 try end()
             case "every":
                 fixture.every = try time()
@@ -177,7 +177,8 @@ private struct FixtureLine {
                 try end()
             case "device":
                 let tuid = try word("a TUID")
-                var obs = DeviceObservations(alerts: [])
+                // Listed by tsee when the fixture starts: `silence` counts from then until a first report.
+                var obs = DeviceObservations(alerts: [], firstListedAt: fixture.start)
                 while current.kind != .end {
                     let key = try word("`status`, `group`, `battery` or `firmware`")
                     switch key {
@@ -185,10 +186,14 @@ private struct FixtureLine {
                     case "group": obs.group = try word("a group id")
                     case "battery": obs.batteryLevel = try number("a battery level")
                     case "firmware": obs.firmware = try text("a firmware version")
+                    case "reported":
+                        guard current.kind == .at else { throw fail("expected `@TIME` after `reported`") }
+                        parser.advance()
+                        obs.lastReportAt = fixture.start + (try time())
                     default:
                         throw parser.fail(
                             "unknown device property `\(key)`", at: parser.tokensBack(1),
-                            hint: "device properties are `status`, `group`, `battery` and `firmware`")
+                            hint: "device properties are `status`, `group`, `battery`, `firmware` and `reported @TIME`")
                     }
                 }
                 if fixture.devices.contains(where: { $0.tuid == tuid }) {
@@ -237,7 +242,7 @@ private struct FixtureLine {
         switch verb {
         case "msg":
             let tuid = try device(fixture)
-            let id = Int(try number("a tsmId"))
+            let id = Int(try integer("a tsmId", in: 0...1_000_000_000))
             var message = Message(tsmId: id, tsmEv: 10, tsmTs: time, tsmTuid: tuid)
             while current.kind != .end {
                 if current.kind == .at {
@@ -247,15 +252,14 @@ private struct FixtureLine {
                 }
                 let name = try word("`NAME=VALUE`, `ev N` or `@TIME`")
                 if name == "ev" {
-                    message.tsmEv = Int(try number("an event number"))
+                    message.tsmEv = Int(try integer("an event number", in: 0...65535))
                     continue
                 }
                 guard current.kind == .equals else { throw fail("expected `=` after `\(name)`") }
                 parser.advance()
                 switch current.kind {
-                case .number(let n):
-                    message.numbers.append(NumberProperty(name: name, value: n))
-                    parser.advance()
+                case .number, .minus:
+                    message.numbers.append(NumberProperty(name: name, value: try number("a number")))
                 case .string(let s):
                     message.strings.append(StringProperty(name: name, value: s))
                     parser.advance()
@@ -269,10 +273,15 @@ private struct FixtureLine {
             guard case .string(let type) = current.kind else { throw fail("expected the alert type in quotes") }
             parser.advance()
             let what = try word("`open` or `close`")
+            var at: Int64?
+            if current.kind == .at {
+                parser.advance()
+                at = try self.time()
+            }
             try end()
             switch what {
-            case "open": return .alertOpen(tuid: tuid, type: type)
-            case "close": return .alertClose(tuid: tuid, type: type)
+            case "open": return .alertOpen(tuid: tuid, type: type, at: at)
+            case "close": return .alertClose(tuid: tuid, type: type, at: at)
             default: throw parser.fail("expected `open` or `close`, found `\(what)`", at: parser.tokensBack(1))
             }
         case "status":

@@ -28,8 +28,26 @@ public struct RuleTestFailure: Sendable, Hashable, CustomStringConvertible {
     /// `TUID action`, sorted; `would` marks shadow actions.
     public var expected: [String]
     public var actual: [String]
+    /// Set when the actions agree but not their order.
+    public var note: String?
+
+    public init(
+        location: SourceLocation, time: Int64, expected: [String], actual: [String], note: String? = nil
+    ) {
+        self.location = location
+        self.time = time
+        self.expected = expected
+        self.actual = actual
+        self.note = note
+    }
 
     public var description: String {
+        if let note {
+            var lines = ["\(location.file):\(location.line): at \(formatDuration(time)): \(note)"]
+            lines += expected.map { "  expected: \($0)" }
+            lines += actual.map { "  emitted:  \($0)" }
+            return lines.joined(separator: "\n")
+        }
         var lines = ["\(location.file):\(location.line): at \(formatDuration(time)): actions differ"]
         var unmatched = actual
         for line in expected {
@@ -128,11 +146,12 @@ private struct Simulation {
                 case .message(var message):
                     message.tsmTs += fixture.start
                     pending[message.tsmTuid, default: []].append(message)
-                case .alertOpen(let tuid, let type):
-                    observations[tuid]!.alerts!.append(AlertEpisode(type: type, from: now))
-                case .alertClose(let tuid, let type):
+                case .alertOpen(let tuid, let type, let at):
+                    observations[tuid]!.alerts!.append(
+                        AlertEpisode(type: type, from: at.map { fixture.start + $0 } ?? now))
+                case .alertClose(let tuid, let type, let at):
                     if let i = observations[tuid]!.alerts!.lastIndex(where: { $0.type == type && $0.to == nil }) {
-                        observations[tuid]!.alerts![i].to = now
+                        observations[tuid]!.alerts![i].to = at.map { fixture.start + $0 } ?? now
                     }
                 case .status(let tuid, let status): observations[tuid]!.status = status
                 case .group(let tuid, let group): observations[tuid]!.group = group
@@ -149,6 +168,7 @@ private struct Simulation {
             }
 
             var actual: [String] = []
+            var firingLines: [[String]] = []
             for device in fixture.devices {
                 let tuid = device.tuid
                 var obs = observations[tuid]!
@@ -159,13 +179,14 @@ private struct Simulation {
                     tuid: tuid, observations: &obs, newMessages: messages, states: &deviceStates, now: now)
                 obs.pollFailed = false
                 for firing in firings {
+                    firingLines.append(firing.actions.map { line(tuid, $0, shadow: firing.shadow) })
                     for action in firing.actions {
                         actual.append(line(tuid, action, shadow: firing.shadow))
                         if firing.shadow { continue }
                         switch action {
                         case .moveTo(let status): obs.status = status
                         case .assignGroup(let group): obs.group = group
-                        case .sendCommand, .log: break
+                        case .sendCommand, .log, .notify: break
                         }
                     }
                 }
@@ -173,14 +194,33 @@ private struct Simulation {
                 states[tuid] = deviceStates
             }
             result.evaluations += 1
+            let location =
+                expectLocation ?? steps.first?.location ?? SourceLocation(file: fixture.file, line: 1, column: 1)
             if expected.sorted() != actual.sorted() {
                 result.failures.append(
+                    RuleTestFailure(location: location, time: time, expected: expected.sorted(), actual: actual.sorted()))
+            } else if let misordered = firingLines.first(where: { !Simulation.inOrder($0, within: expected) }) {
+                // Same actions, but one firing's actions are not in the order its rule lists them.
+                result.failures.append(
                     RuleTestFailure(
-                        location: expectLocation ?? steps.first?.location
-                            ?? SourceLocation(file: fixture.file, line: 1, column: 1),
-                        time: time, expected: expected.sorted(), actual: actual.sorted()))
+                        location: location, time: time, expected: expected, actual: misordered,
+                        note: "one firing's actions come in another order than expected"))
             }
         }
+    }
+
+    /// Whether `lines` appear in `expected` in the same relative order.
+    static func inOrder(_ lines: [String], within expected: [String]) -> Bool {
+        if lines.count < 2 { return true }
+        var used = Set<Int>()
+        var position = -1
+        for line in lines {
+            guard let i = expected.indices.first(where: { $0 > position && !used.contains($0) && expected[$0] == line })
+            else { return false }
+            used.insert(i)
+            position = i
+        }
+        return true
     }
 
     private func line(_ tuid: String, _ action: Action, shadow: Bool) -> String {

@@ -104,13 +104,15 @@ extension ActionRecord {
 extension ActionIntent {
     /// An intent for `call`, its kind and parameters taken from it.
     public init(
-        time: Int64, rule: String, tuid: String, sequence: Int64, actionIndex: Int, call: ActionCall, dryRun: Bool,
-        transactionID: Int64? = nil, outcome: ActionOutcome? = nil, error: String? = nil, why: String? = nil,
-        severity: String? = nil
+        time: Int64, rule: String, tuid: String, sequence: Int64, actionIndex: Int, resolved: Bool = false,
+        call: ActionCall, dryRun: Bool, transactionID: Int64? = nil, outcome: ActionOutcome? = nil,
+        error: String? = nil, why: String? = nil, severity: String? = nil
     ) {
+        let key = FiringKey(
+            rule: rule, tuid: tuid, sequence: sequence, actionIndex: actionIndex, dryRun: dryRun, resolved: resolved)
         self.init(
-            time: time, rule: rule, tuid: tuid, sequence: sequence, actionIndex: actionIndex, kind: call.kind,
-            parameters: call.parametersJSON, dryRun: dryRun, transactionID: transactionID, outcome: outcome,
-            error: error, why: why, severity: severity)
+            time: time, rule: rule, tuid: tuid, kind: call.kind, parameters: call.parametersJSON, dryRun: dryRun,
+            firingKey: key.description, transactionID: transactionID, outcome: outcome, error: error, why: why,
+            severity: severity)
     }
 }

@@ -8,8 +8,11 @@ public struct FiringKey: Sendable, Hashable, CustomStringConvertible {
     public var sequence: Int64
     public var actionIndex: Int
     public var dryRun: Bool
+    /// The `resolve` actions of the episode that `sequence` started: the key then ends in `:resolved`.
+    public var resolved: Bool
 
-    public init(rule: String, tuid: String, sequence: Int64, actionIndex: Int, dryRun: Bool) {
+    public init(rule: String, tuid: String, sequence: Int64, actionIndex: Int, dryRun: Bool, resolved: Bool = false) {
+        self.resolved = resolved
         self.rule = rule
         self.tuid = tuid
         self.sequence = sequence
@@ -18,5 +21,7 @@ public struct FiringKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The stored text, e.g. `low-battery|TSPD04ESY93100802|3|0|0`.
-    public var description: String { "\(rule)|\(tuid)|\(sequence)|\(actionIndex)|\(dryRun ? 1 : 0)" }
+    public var description: String {
+        "\(rule)|\(tuid)|\(sequence)|\(actionIndex)|\(dryRun ? 1 : 0)" + (resolved ? ":resolved" : "")
+    }
 }
