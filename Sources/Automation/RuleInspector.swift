@@ -49,7 +49,8 @@ public struct RuleInspector: Sendable {
         options.lookback = lookback
         let poller = DevicePoller(client: client, apiTime: ClientAPITime(client), options: options, refreshes: false)
         let messages = try await poller.poll(
-            tuid, needs: DevicePoller.needs(of: engine, tuid: tuid, group: group), into: &snapshot)
+            tuid, needs: DevicePoller.needs(of: engine, tuid: tuid, group: group), into: &snapshot
+        ).messages
         let now = client.serverNow()
         let conversion = MessageConversion(needs: engine.ruleSet.needs)
         snapshot.observations.group = group ?? messages.last?.deploymentGroupId ?? snapshot.observations.group

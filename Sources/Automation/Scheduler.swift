@@ -38,6 +38,7 @@ public actor Scheduler {
     private var cycles = 0
     private var stopRequested = false
     private var wait: Task<Void, Never>?
+    private var fleetAlertsOffered = true
 
     public init(
         client: ThingseeClient, engine: Engine, store: Store, options: SchedulerOptions,
@@ -205,6 +206,7 @@ public actor Scheduler {
             summary.actions += outcome.actions
             summary.confirmed += outcome.confirmed
             summary.outcomeUnknown += outcome.outcomeUnknown
+            summary.skippedItems += outcome.skippedItems
             summary.wouldBe += outcome.wouldBe
             summary.errors += outcome.errors
             if outcome.authenticationFailed { summary.authenticationFailed = true }
@@ -300,10 +302,12 @@ public actor Scheduler {
         work.summary.devices = devices.count
         let pending = await pendingConfirmations()
         let book = rulebook.withLock { $0 }
+        let alerting = devices.isEmpty ? nil : await alertingDevices(book.engine, log: log)
         let jobs = devices.map { tuid in
             DeviceJob(
                 tuid: tuid, group: directory[tuid], snapshot: snapshots[tuid] ?? DeviceSnapshot(),
-                states: states[tuid] ?? book.engine.initialStates(), pending: pending[tuid] ?? [], rulebook: book)
+                states: states[tuid] ?? book.engine.initialStates(), pending: pending[tuid] ?? [], rulebook: book,
+                alerting: alerting)
         }
         collected.start(jobs)
         let concurrency = max(1, options.concurrency)
@@ -381,6 +385,23 @@ public actor Scheduler {
     }
 
     // MARK: - Discovery
+
+    /// Who is alerting, in one request (`GET /things/alerts`), when a rule reads alerts; nil when no rule does, or
+    /// when the deployment does not offer the call (404/403) or it failed — then each device's alerts are read.
+    private func alertingDevices(_ engine: Engine, log: Logger) async -> Set<String>? {
+        guard engine.ruleSet.needs.usesAlerts, fleetAlertsOffered else { return nil }
+        do {
+            return Set(try await client.alertingTUIDs())
+        } catch let error as ThingseeError where error.status == 404 || error.status == 403 {
+            fleetAlertsOffered = false
+            log.notice(
+                "the deployment has no fleet-wide alert call; reading each device's alerts",
+                metadata: ["event": "fleet-alerts-missing", "error": "\(error)"])
+            return nil
+        } catch {
+            return nil
+        }
+    }
 
     private var needsEveryGroup: Bool {
         engine.rules.contains { $0.mode != .off && $0.groups.isEmpty && $0.tuids.isEmpty }
@@ -554,6 +575,8 @@ public actor Scheduler {
         var pending: [PendingCommand]
         /// The rules this cycle evaluates with (a reload takes effect at the next cycle).
         var rulebook: Rulebook
+        /// Devices with an open alert (the fleet-wide call), or nil to read each device's alerts.
+        var alerting: Set<String>?
     }
 
     struct DeviceOutcome: Sendable {
@@ -566,6 +589,7 @@ public actor Scheduler {
         var actions = 0
         var confirmed = 0
         var outcomeUnknown = 0
+        var skippedItems = 0
         var wouldBe: [WouldBeAction] = []
         var errors = 0
         var pollFailed = false
@@ -589,9 +613,11 @@ public actor Scheduler {
         var polled = job.snapshot
         let fresh: [ThingseeAPI.Message]
         do {
-            fresh = try await poller.poll(
+            let poll = try await poller.poll(
                 tuid, needs: DevicePoller.needs(of: job.rulebook.engine, tuid: tuid, group: job.group),
-                into: &polled)
+                alerting: job.alerting, into: &polled)
+            fresh = poll.messages
+            outcome.skippedItems = poll.skipped
         } catch {
             outcome.pollFailed = true
             outcome.errors += 1

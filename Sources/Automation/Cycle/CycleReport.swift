@@ -19,6 +19,8 @@ public struct CycleReport: Sendable, Equatable {
     public var reconciled = 0
     /// Writes whose answer was lost (5xx, timeout, dropped connection): left open, reconciled next cycle.
     public var outcomeUnknown = 0
+    /// Unusable items in message pages (no `tsmTuid`, outgoing command rows, `tsmEv` 18 without `tsmTs`): skipped.
+    public var skippedItems = 0
     /// The watchdog abandoned the cycle: nothing progressed for `stallTimeout`.
     public var stalled = false
     /// No device could be polled: the device list could not be fetched, or every poll failed.
@@ -41,6 +43,7 @@ public struct CycleReport: Sendable, Equatable {
         let mode = dryRun ? " (dry run)" : ""
         return "cycle \(number)\(mode): \(devices) devices, \(newMessages) new messages, \(firings) firings, "
             + "\(actions) actions, \(confirmed) confirmed, \(errors) errors, \(requests) requests, "
+            + (skippedItems > 0 ? "\(skippedItems) unusable items skipped, " : "")
             + String(format: "%.2f s", seconds)
     }
 }

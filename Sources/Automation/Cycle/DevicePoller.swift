@@ -32,22 +32,29 @@ struct DevicePoller: Sendable {
             needs.usesStatus = needs.usesStatus || rule.needs.readsStatus
             needs.usesThingInfo = needs.usesThingInfo || rule.needs.usesThingInfo
             needs.usesFirmware = needs.usesFirmware || rule.needs.usesFirmware
+            needs.usesSilence = needs.usesSilence || rule.needs.usesSilence
         }
         return needs
     }
 
     /// Fetches and returns the messages not seen before, updating `snapshot`'s facts, cursor and window.
     /// On a failure it throws; the caller then keeps its snapshot from before the poll.
-    func poll(_ tuid: String, needs: RuleNeeds, into snapshot: inout DeviceSnapshot) async throws
-        -> [ThingseeAPI.Message]
+    /// - Parameter alerting: the devices with an open alert, from the fleet-wide call; nil when unknown (then each
+    ///   device's alerts are read). A device not in it has no open alert and costs no request.
+    func poll(_ tuid: String, needs: RuleNeeds, alerting: Set<String>? = nil, into snapshot: inout DeviceSnapshot)
+        async throws -> Poll
     {
         let start = apiTime.now()
         let from = snapshot.cursor.map { $0 - overlap } ?? (start - lookback)
         let recent = Set(snapshot.recentKeys)
-        let fresh = try await client.allMessages(tuid, from: from, pageSize: pageSize)
-            .filter { !recent.contains($0.deduplicationKey) }
+        let batch = try await client.allMessagesCounted(tuid, from: from, pageSize: pageSize)
+        let fresh = batch.messages.filter { !recent.contains($0.deduplicationKey) }
         let now = apiTime.now()
-        if needs.usesAlerts, isStale(snapshot.alertsFetchedAt, now: now) {
+        if snapshot.observations.firstListedAt == nil { snapshot.observations.firstListedAt = start }
+        if needs.usesAlerts, let alerting, !alerting.contains(tuid) {
+            // Closed episodes do not matter to `alert "X"`, which is true only while one is open.
+            snapshot.observations.alerts = snapshot.observations.alerts?.filter { $0.to != nil } ?? []
+        } else if needs.usesAlerts, alerting != nil || isStale(snapshot.alertsFetchedAt, now: now) {
             let records = try await client.alerts(tuid, from: now - lookback, to: now)
             snapshot.observations.alerts = MessageConversion.episodes(records)
             snapshot.alertsFetchedAt = recordedFetch(at: now, previous: snapshot.alertsFetchedAt, tuid: tuid)
@@ -61,10 +68,15 @@ struct DevicePoller: Sendable {
         let batteryKnown =
             snapshot.observations.latest("batl") != nil
             || fresh.contains { $0.properties["batl"]?.doubleValue != nil }
-        if needs.usesThingInfo, needs.usesFirmware || !batteryKnown, isStale(snapshot.thingFetchedAt, now: now) {
+        // `silence` of a device with no message since the look-back is measured from thing info's last report.
+        let neverHeard = needs.usesSilence && snapshot.cursor == nil && fresh.isEmpty
+        if (needs.usesThingInfo && (needs.usesFirmware || !batteryKnown)) || neverHeard,
+            isStale(snapshot.thingFetchedAt, now: now)
+        {
             let thing = try await client.thing(tuid)
             snapshot.observations.firmware = thing.version
             snapshot.observations.batteryLevel = thing.batteryLevel
+            if let last = thing.timestamp { snapshot.observations.lastReportAt = last }
             snapshot.thingFetchedAt = recordedFetch(at: now, previous: snapshot.thingFetchedAt, tuid: tuid)
         }
 
@@ -78,7 +90,7 @@ struct DevicePoller: Sendable {
             }
             snapshot.recentKeys = keep + fresh.filter { $0.tsmTs >= floor }.map(\.deduplicationKey)
         }
-        return fresh
+        return Poll(messages: fresh, skipped: batch.skipped)
     }
 
     private func isStale(_ at: Int64?, now: Int64) -> Bool {
@@ -95,4 +107,10 @@ struct DevicePoller: Sendable {
         for byte in tuid.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return now - Int64(hash % UInt64(refresh))
     }
+}
+
+/// What one poll brought: the messages not seen before, and how many unusable items the pages held.
+struct Poll: Sendable {
+    var messages: [ThingseeAPI.Message]
+    var skipped: Int
 }
