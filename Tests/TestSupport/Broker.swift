@@ -1,6 +1,7 @@
 import Foundation
 
-/// A real `mosquitto` on a free loopback port (for the stream tests and the end-to-end tests of `tsee sim --mqtt`), with its config, logs and persistence in a temporary directory.
+/// A real `mosquitto` on a free loopback port, with its config, logs and persistence in a temporary directory
+/// (for the stream tests and the end-to-end tests of `tsee sim --mqtt`).
 ///
 /// Persistence is on, so a restart (`restart()`) keeps the sessions and the QoS 1 messages queued for them,
 /// as a production broker does.

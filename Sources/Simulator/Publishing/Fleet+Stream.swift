@@ -40,7 +40,8 @@ extension Fleet {
         // are written into pages, not messages.)
         var fleet = self
         fleet.pageCap = 0
-        var found: [(arrival: Double, time: Double, device: Int, id: Int, event: Int, message: FleetStreamMessage)] = []
+        var found: [(arrival: Double, time: Double, device: Int, id: Int, event: Int, message: FleetStreamMessage)] =
+            []
         for (index, device) in devices.enumerated() {
             // Messages older than the window arrive in it only if an episode holding them ended in it.
             let episodes = episodes(device, from: after - Self.longestWithholding, to: through)
@@ -66,7 +67,9 @@ extension Fleet {
                     ))
             }
         }
-        found.sort { ($0.arrival, $0.time, $0.device, $0.id, $0.event) < ($1.arrival, $1.time, $1.device, $1.id, $1.event) }
+        found.sort {
+            ($0.arrival, $0.time, $0.device, $0.id, $0.event) < ($1.arrival, $1.time, $1.device, $1.id, $1.event)
+        }
         return found.map(\.message)
     }
 }
