@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "tsee",
             dependencies: [
-                "REPL", "Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "Profiles",
+                "REPL", "Automation", "Simulator", "Stream", "ThingseeAPI", "Rules", "Store", "Profiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 "Service", .product(name: "Prometheus", package: "swift-prometheus"),
@@ -100,7 +100,7 @@ let package = Package(
         // The numbers of BENCHMARKS.md (`scripts/bench`).
         .executableTarget(name: "Benchmarks", dependencies: ["Rules", "ThingseeAPI", "Store"]),
 
-        // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it.
+        // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it, a mosquitto broker.
         .target(name: "TestSupport", dependencies: ["Simulator", "ThingseeAPI"], path: "Tests/TestSupport"),
         .testTarget(
             name: "ThingseeAPITests",
@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules", "ThingseeKit"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
-        .testTarget(name: "StreamTests", dependencies: ["Stream", "Simulator"]),
+        .testTarget(name: "StreamTests", dependencies: ["Stream", "Simulator", "TestSupport"]),
         .testTarget(
             name: "AutomationTests",
             dependencies: [
@@ -124,7 +124,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "REPLTests", dependencies: ["REPL", "Simulator", "ThingseeAPI", "Profiles"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Simulator"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Simulator", "Stream", "TestSupport"]),
         .testTarget(
             name: "ServiceTests",
             dependencies: ["Service", .product(name: "Prometheus", package: "swift-prometheus")]),

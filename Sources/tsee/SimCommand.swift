@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import REPL
 import Simulator
+import Stream
 
 /// `tsee sim`: serve the simulator in the foreground until SIGINT or SIGTERM.
 struct SimCommand: AsyncParsableCommand {
@@ -41,6 +43,10 @@ struct SimCommand: AsyncParsableCommand {
     var gzipBomb = false
     @Option(name: .customLong("gzip-bomb-size"), help: "Bytes a --gzip-bomb answer inflates to.")
     var gzipBombSize = 1 << 30
+    @Option(
+        name: .customLong("mqtt"),
+        help: "Also publish every device message as it reaches the API to this broker (mqtt://127.0.0.1:PORT).")
+    var mqtt: String?
 
     func validate() throws {
         guard devices > 0 else { throw ValidationError("--devices must be positive") }
@@ -81,6 +87,21 @@ struct SimCommand: AsyncParsableCommand {
         c.gzipBombBytes = gzipBombSize
         let server = SimulatorServer(configuration: c)
         let url = try await server.start()
+        var publisher: FleetPublisher?
+        if let mqtt {
+            do {
+                let started = try FleetPublisher(server: server, url: mqtt)
+                try await started.start()
+                publisher = started
+            } catch let error as StreamError where error.kind == .plainTextNotLoopback || error.kind == .invalidURL {
+                await server.stop()
+                FileHandle.standardError.write(Data("tsee sim: --mqtt: \(error.message)\n".utf8))
+                throw ExitCode(ExitStatus.usage.rawValue)
+            } catch {
+                await server.stop()
+                throw error
+            }
+        }
         let text = """
             tsee sim: serving \(devices) devices (seed \(seed)) at \(url.absoluteString); Ctrl-C stops it
             export THINGSEE_BASE_URL=\(url.absoluteString)
@@ -90,6 +111,7 @@ struct SimCommand: AsyncParsableCommand {
             """
         FileHandle.standardOutput.write(Data(text.utf8))
         await waitForTermination()
+        await publisher?.stop()
         await server.stop()
     }
 }

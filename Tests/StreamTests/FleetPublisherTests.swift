@@ -1,5 +1,6 @@
 import Foundation
 import Stream
+import TestSupport
 import Testing
 
 @testable import Simulator
@@ -30,20 +31,32 @@ actor FleetBox {
     }
 }
 
-/// The REST history's messages in `(after, through]`, as `tuid:id:ev:ts` keys.
-func restKeys(_ fleet: Fleet, after: Double, through: Double) throws -> Set<String> {
+/// The REST history's messages with `tsmTs` in `(after, through]` as a client reads them at `now` (default
+/// `through`), as `tuid:id:ev:ts` keys.
+func restKeys(_ fleet: Fleet, after: Double, through: Double, now: Double? = nil) throws -> Set<String> {
     var keys: Set<String> = []
     for tuid in fleet.deviceTUIDs() {
-        let query = Fleet.MessageQuery(limit: 10_000, from: after.nextUp, to: through)
-        guard case .array(let items) = try fleet.messagesJSON(tuid: tuid, query: query, now: through) else { continue }
+        let query = Fleet.MessageQuery(limit: 100_000, from: after.nextUp, to: through)
+        guard case .raw(let page) = try fleet.messagesJSON(tuid: tuid, query: query, now: now ?? through),
+            let items = try JSONSerialization.jsonObject(with: Data(page)) as? [[String: Any]]
+        else { continue }
         for item in items {
-            let id = Int(item["tsmId"]!.number!)
-            let event = Int(item["tsmEv"]!.number!)
-            let ts = Int(item["tsmTs"]!.number!)
+            let id = try #require(item["tsmId"] as? Int)
+            let event = try #require(item["tsmEv"] as? Int)
+            let ts = try #require(item["tsmTs"] as? Int)
             keys.insert("\(tuid):\(id):\(event):\(ts)")
         }
     }
     return keys
+}
+
+/// What the REST history gains between a read at `after` and one at `through`: the messages that reach the API
+/// in `(after, through]`, those a gateway-connection-lost episode withheld included (with their older `tsmTs`;
+/// no message is withheld longer than an episode lasts, six hours).
+func arrivedKeys(_ fleet: Fleet, after: Double, through: Double) throws -> Set<String> {
+    let horizon = after - 6 * 3_600
+    return try restKeys(fleet, after: horizon, through: through)
+        .subtracting(restKeys(fleet, after: horizon, through: after))
 }
 
 @Suite("The simulator publishes its fleet on the data integration topics")
@@ -64,14 +77,21 @@ struct FleetPublisherTests {
         // Half an hour of simulated time: exactly the messages the REST history has for it, once each.
         clock.set(origin + 1_800)
         let count = await publisher.publishDue()
-        let expected = try restKeys(await box.fleet, after: origin, through: origin + 1_800)
+        let expected = try arrivedKeys(await box.fleet, after: origin, through: origin + 1_800)
         #expect(count == expected.count && count > 30)
         #expect(await log.wait { $0.messages.count == count })
         let received = await log.messages
         #expect(Set(received.map(\.deduplicationKey)) == expected)
         #expect(await subscriber.statistics.duplicates == 0)
-        // Oldest first, and every one on the real layout for its device's group.
-        #expect(received.map(\.tsmTs) == received.map(\.tsmTs).sorted())
+        // In order of arrival, oldest first among those arriving together, and every one on the real layout for
+        // its device's group.
+        let fleet = await box.fleet
+        let tuids = fleet.deviceTUIDs()
+        let order = try received.map { message in
+            let index = try #require(tuids.firstIndex(of: message.tsmTuid))
+            return [fleet.arrival(of: Double(message.tsmTs), device: index), Double(message.tsmTs)]
+        }
+        #expect(order == order.sorted { $0.lexicographicallyPrecedes($1) })
         for event in await log.events {
             guard case .messages(let batch, let topic) = event else { continue }
             for message in batch {
@@ -80,8 +100,10 @@ struct FleetPublisherTests {
             }
         }
 
-        // A command's echo (tsmEv 31, with its transactionId) is published when the device answers.
-        let tuid = await box.fleet.deviceTUIDs()[1]
+        // A command's echo (tsmEv 31, with its transactionId) is published when the device answers (a device whose
+        // gateway connection is not lost then: the episodes have a test of their own).
+        let offline = Set(fleet.tuidsWithOpenAlert(at: origin + 1_800 + 3))
+        let tuid = try #require(tuids.dropFirst().first { !offline.contains($0) })
         try await box.send(tuid, transactionID: 4242, reportInterval: 120, at: origin + 1_800)
         clock.set(origin + 1_800 + 10)
         await publisher.publishDue()
@@ -91,6 +113,73 @@ struct FleetPublisherTests {
         #expect(echo.tsmTs == Int64(origin) + 1_800 + 3)  // the simulator's default echo delay
         let properties = try JSONSerialization.jsonObject(with: echo.json) as? [String: Any]
         #expect(properties?["reportInterval"] as? Int == 120)
+        await publisher.stop()
+        await subscriber.stop()
+    }
+
+    @Test func whatAGatewayConnectionLostEpisodeWithheldIsPublishedOnceWhenItEnds() async throws {
+        let broker = try Broker()
+        let origin = 1_700_000_000.0
+        let box = FleetBox(Fleet(devices: 30, seed: 7, origin: origin))
+        // The fleet always has a sensor whose gateway connection is lost at its origin: found from its episodes.
+        let initial = await box.fleet
+        let tuid = try #require(initial.tuidsWithOpenAlert(at: origin).first)
+        let index = try #require(initial.deviceTUIDs().firstIndex(of: tuid))
+        let episode = try #require(initial.openEpisodes(initial.devices[index], at: origin).first)
+        #expect(episode.from < origin && episode.to > origin + 20)
+        let clock = ManualClock(origin)
+        let subscriber = StreamSubscriber(configuration: try fastConfiguration(broker.url, clientID: "tsee-gap-test"))
+        let log = EventLog(try await subscriber.start())
+        #expect(await log.wait { !$0.connections.isEmpty })
+        let publisher = FleetPublisher(
+            publisher: StreamPublisher(configuration: try fastConfiguration(broker.url, clientID: "tsee-sim-gap")),
+            fleet: { await box.fleet }, now: clock.now)
+        try await publisher.startWithoutTicking()
+        // A command during the episode: its echo is withheld with the device's reports.
+        try await box.send(tuid, transactionID: 77, reportInterval: 300, at: origin + 10)
+        let echoKey = "\(tuid):1500:31:\(Int(origin) + 13)"
+
+        var published: Set<String> = []
+        var total = 0
+        var releasedWhenItEnded: Set<String>?
+        var now = origin
+        let end = episode.to + 900
+        while now < end {
+            let previous = now
+            now = min(end, now + 277)  // ticks that fall on no report time and on the episode's end only by chance
+            clock.set(now)
+            let count = await publisher.publishDue()
+            total += count
+            let sent = total
+            #expect(await log.wait { $0.messages.count == sent })
+            let tick = await log.messages.dropFirst(total - count).map(\.deduplicationKey)
+            // Each tick publishes exactly what the REST history gained in it: never before REST shows a message,
+            // each once.
+            #expect(Set(tick) == (try arrivedKeys(await box.fleet, after: previous, through: now)))
+            #expect(Set(tick).count == tick.count && published.isDisjoint(with: tick))
+            published.formUnion(tick)
+            let device = Set(tick.filter { $0.hasPrefix(tuid + ":") })
+            if now < episode.to {
+                #expect(device.isEmpty, "nothing of the device while its gateway connection is lost")
+                #expect(!(try restKeys(await box.fleet, after: origin, through: now)).contains(echoKey))
+            } else if previous < episode.to {
+                releasedWhenItEnded = device
+            }
+        }
+
+        // When the episode ends, everything it withheld arrives at once with its own tsmTs, the echo among it.
+        let released = try #require(releasedWhenItEnded)
+        let fleet = await box.fleet
+        let withheld = try restKeys(fleet, after: episode.from - 0.5, through: episode.to - 0.5, now: end)
+            .filter { $0.hasPrefix(tuid + ":") }
+        #expect(withheld.count > 2 && withheld.contains(echoKey))
+        #expect(withheld.isSubset(of: released))
+        let echo = try #require(await log.messages.first { $0.tsmTuid == tuid && $0.tsmEv == 31 })
+        #expect(echo.transactionId == 77 && echo.tsmTs == Int64(origin) + 13)
+        // The whole run: the REST history's messages that arrived in it, each published once.
+        #expect(published == (try arrivedKeys(fleet, after: origin, through: end)))
+        #expect(await publisher.published == published.count)
+        #expect(await subscriber.statistics.duplicates == 0)
         await publisher.stop()
         await subscriber.stop()
     }
@@ -111,7 +200,7 @@ struct FleetPublisherTests {
         let after = try #require(await publisher.startedAt)
         let through = try #require(await publisher.publishedThrough)
         // Many ticks, one window: what the ticks published is the REST history of the whole span.
-        let expected = try restKeys(await server.fleetSnapshot, after: after, through: through)
+        let expected = try arrivedKeys(await server.fleetSnapshot, after: after, through: through)
         #expect(await log.wait { $0.messages.count == expected.count })
         #expect(Set(await log.messages.map(\.deduplicationKey)) == expected)
         #expect(await subscriber.statistics.duplicates == 0)

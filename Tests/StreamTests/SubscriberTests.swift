@@ -1,5 +1,6 @@
 import Foundation
 import Stream
+import TestSupport
 import Testing
 
 /// A message object as the data integration sends it.

@@ -150,7 +150,7 @@ extension Fleet {
     }
 
     /// The header fields, in the API's order; `tuid` nil leaves `tsmTuid` out.
-    private func writeHeader(_ message: Message, tuid: String?, group: String, to out: inout JSONWriter) {
+    func writeHeader(_ message: Message, tuid: String?, group: String, to out: inout JSONWriter) {
         out.field(fixed: "tsmId", message.tsmID)
         out.field(fixed: "tsmEv", message.tsmEv)
         out.field(fixed: "tsmTs", Int(message.time))

@@ -1,14 +1,16 @@
 import Foundation
 import Stream
 
-/// Publishes the simulated fleet's messages to an MQTT broker as they happen in simulated time, as Thingsee's
-/// data integration does: one JSON message object per publish, QoS 1, on
+/// Publishes the simulated fleet's messages to an MQTT broker as they reach the API in simulated time, as
+/// Thingsee's data integration does: one JSON message object per publish, QoS 1, on
 /// `cloudext/json/{env}/{country}/{group}/{tuid}/{tsmId}`, command echoes included.
 ///
-/// Every `tick` of real time it publishes what happened in simulated time since the previous tick, so a message
-/// is out at most one tick after its simulated moment. It starts at the simulated time of `start()`: the history
-/// before is for clients to read over REST. Self-contained: it reads the fleet and the clock through closures,
-/// so the HTTP server only has to start and stop it.
+/// Every `tick` of real time it publishes what arrived in simulated time since the previous tick, so a message
+/// is out at most one tick after REST shows it, never before. Arrival, not `tsmTs`: a message sent while its
+/// device's gateway connection is lost is published when the episode ends, with its own (older) `tsmTs`, once.
+/// It starts at the simulated time of `start()`: what arrived before is for clients to read over REST (what
+/// was withheld then is published when it arrives). Self-contained: it reads the fleet and the clock through
+/// closures, so the HTTP server only has to start and stop it.
 public actor FleetPublisher {
     public typealias FleetSource = @Sendable () async -> Fleet
     public typealias SimulatedClock = @Sendable () -> Double
@@ -18,9 +20,9 @@ public actor FleetPublisher {
     private let now: SimulatedClock
     private let tick: Duration
     private var loop: Task<Void, Never>?
-    /// The simulated time publishing started from (exclusive); nil before `start()`.
+    /// The simulated arrival time publishing started from (exclusive); nil before `start()`.
     public private(set) var startedAt: Double?
-    /// Simulated time published through; nil before `start()`.
+    /// Simulated arrival time published through; nil before `start()`.
     public private(set) var publishedThrough: Double?
     /// Messages handed to the MQTT client since `start()`.
     public private(set) var published = 0
@@ -77,7 +79,7 @@ public actor FleetPublisher {
         publishedThrough = start
     }
 
-    /// Publishes what happened between the last publish and now; returns how many messages.
+    /// Publishes what arrived between the last publish and now; returns how many messages.
     @discardableResult
     public func publishDue() async -> Int {
         guard let after = publishedThrough else { return 0 }

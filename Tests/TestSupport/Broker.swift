@@ -1,27 +1,27 @@
 import Foundation
-import Testing
 
-/// A real `mosquitto` on a free loopback port, with its config, logs and persistence in a temporary directory.
+/// A real `mosquitto` on a free loopback port, with its config, logs and persistence in a temporary directory
+/// (for the stream tests and the end-to-end tests of `tsee sim --mqtt`).
 ///
 /// Persistence is on, so a restart (`restart()`) keeps the sessions and the QoS 1 messages queued for them,
 /// as a production broker does.
-final class Broker: @unchecked Sendable {
+public final class Broker: @unchecked Sendable {
     /// Set once in `init`; `process` is only touched by the test that owns the broker.
-    let directory: URL
-    let port: Int
-    let tls: TLSFiles?
+    public let directory: URL
+    public let port: Int
+    public let tls: TLSFiles?
     private var pid: pid_t?
 
-    struct TLSFiles {
-        let ca: String
-        let serverCertificate: String
-        let serverKey: String
-        let clientCertificate: String
-        let clientKey: String
+    public struct TLSFiles: Sendable {
+        public let ca: String
+        public let serverCertificate: String
+        public let serverKey: String
+        public let clientCertificate: String
+        public let clientKey: String
     }
 
     /// - Parameter extraConfiguration: lines added to `mosquitto.conf` (`acl_file …`, say).
-    init(tls: Bool = false, extraConfiguration: String = "") throws {
+    public init(tls: Bool = false, extraConfiguration: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-mqtt-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try freeLoopbackPort()
@@ -56,10 +56,10 @@ final class Broker: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    var url: String { "\(tls == nil ? "mqtt" : "mqtts")://127.0.0.1:\(port)" }
+    public var url: String { "\(tls == nil ? "mqtt" : "mqtts")://127.0.0.1:\(port)" }
 
     /// Starts mosquitto and waits (bounded) until it accepts TCP connections.
-    func start() throws {
+    public func start() throws {
         let pid = try spawn(
             try mosquittoExecutable().path, ["-c", directory.appendingPathComponent("mosquitto.conf").path])
         self.pid = pid
@@ -74,7 +74,7 @@ final class Broker: @unchecked Sendable {
     }
 
     /// SIGTERM (mosquitto saves its persistence file) and waits for the exit.
-    func stop() {
+    public func stop() {
         guard let pid else { return }
         self.pid = nil
         kill(pid, SIGTERM)
@@ -82,12 +82,12 @@ final class Broker: @unchecked Sendable {
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
     }
 
-    func restart() throws {
+    public func restart() throws {
         stop()
         try start()
     }
 
-    var log: String {
+    public var log: String {
         (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? ""
     }
 
@@ -107,9 +107,9 @@ final class Broker: @unchecked Sendable {
     }
 }
 
-struct BrokerError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct BrokerError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Starts a program with an empty signal mask and default signal actions. Foundation's `Process` passes on the
@@ -150,7 +150,7 @@ private func mosquittoExecutable() throws -> URL {
 }
 
 /// A port the system just handed out on 127.0.0.1; free again once the probe socket is closed.
-func freeLoopbackPort() throws -> Int {
+public func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw BrokerError("socket() failed") }
     defer { close(fd) }
