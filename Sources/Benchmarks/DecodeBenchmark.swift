@@ -16,7 +16,7 @@ enum DecodeBenchmark {
             if i > 0 { text += "," }
             let id = [12100, 12101, 1110][i % 3]
             text += "{\"tsmId\":\(id),\"tsmEv\":10,\"tsmTs\":\(time),\"tsmTuid\":\"\(tuid)\","
-            text += "\"tsmGw\":\"\(gateway)\",\"deploymentGroupId\":\"cold-chain\","
+            text += "\"tsmGw\":\"\(gateway)\",\"deploymentGroupId\":\"prfi00coldchain\","
             switch id {
             case 12100:
                 let temp = (random.uniform(2, 9) * 100).rounded() / 100

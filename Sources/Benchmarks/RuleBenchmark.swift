@@ -17,7 +17,7 @@ enum RuleBenchmark {
           then log "{tuid} CO2 {carbonDioxide} ppm"
 
         rule cold-room-warm
-          in group cold-chain
+          in group prfi00coldchain
           when temp > 8 and status is installed for 30m
           clear when temp < 6
           then send command 1500 reportInterval=60, log "{tuid} at {temp} °C"
@@ -34,7 +34,7 @@ enum RuleBenchmark {
           then log "{tuid} humid {humd}"
 
         rule door-open-long
-          in group cold-chain
+          in group prfi00coldchain
           when hall == 0 for 15m
           clear when hall == 1
           then log "{tuid} door open"
@@ -45,7 +45,7 @@ enum RuleBenchmark {
           cooldown 1h
 
         rule bin-full
-          in group waste-bins
+          in group prfi00wastebins
           when dist < 300 for 2 reports
           clear when dist > 1000
           then log "{tuid} bin full"
@@ -60,7 +60,7 @@ enum RuleBenchmark {
           then move to retired
 
         rule crowded
-          in group office-hq, retail-tampere
+          in group prfi00officehq, prfi00retailtampere
           when state == 1 and carbonDioxide > 1000
           then send command 13200 mode=1
 
@@ -92,7 +92,7 @@ enum RuleBenchmark {
           then log "{tuid} storm"
 
         rule lights-off-busy
-          in group office-hq
+          in group prfi00officehq
           when lght < 10 and (state == 1 or moveCount > 5)
           then log "{tuid} dark"
 
@@ -110,7 +110,7 @@ enum RuleBenchmark {
         var messages: [Message]
     }
 
-    static let groups = ["cold-chain", "office-hq", "warehouse-north", "retail-tampere", "waste-bins"]
+    static let groups = ["prfi00coldchain", "prfi00officehq", "prfi00warehousenorth", "prfi00retailtampere", "prfi00wastebins"]
 
     /// `devices × perDevice` messages: each device reports every 5 minutes a battery, environment and one
     /// model-specific message in turn, with values that cross the rules' thresholds now and then.
@@ -130,7 +130,7 @@ enum RuleBenchmark {
             }
             var messages: [Message] = []
             messages.reserveCapacity(perDevice)
-            var temp = group == "cold-chain" ? 4.0 : 21.0
+            var temp = group == "prfi00coldchain" ? 4.0 : 21.0
             var humd = 50.0 + Double(d % 40)
             var battery = 5.0 + Double(d % 95)
             var co2 = 600.0

@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 
 /// The Thingsee Open Service API simulator, served over HTTP (Hummingbird) on loopback.
 ///
@@ -26,6 +27,7 @@ public actor SimulatorServer {
     nonisolated let state: SimulatorState
     private nonisolated let tuids: [String]
     private var serverTask: Task<Void, Never>?
+    private var serviceGroup: ServiceGroup?
     private var baseURL: URL?
 
     /// Builds the fleet for the configuration's device count and seed; the simulated clock starts now.
@@ -91,9 +93,13 @@ public actor SimulatorServer {
             onServerRunning: { continuation.yield(.success($0.localAddress?.port ?? 0)) },
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: logger)
+        // Run as a service so that `stop()` can shut it down gracefully: the listening socket closes first, so no
+        // connection is accepted half-way through the shutdown (one that was would trap in NIO's async writer).
+        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [], logger: logger)
+        serviceGroup = group
         let task = Task {
             do {
-                try await server.run()
+                try await group.run()
                 continuation.yield(.failure(SimulatorError.stoppedBeforeListening))
             } catch {
                 continuation.yield(.failure(error))
@@ -123,8 +129,19 @@ public actor SimulatorServer {
         guard let task = serverTask else { return }
         serverTask = nil
         baseURL = nil
-        task.cancel()
-        await task.value
+        // Stop accepting and let answers finish; whatever is still running after a moment (a trickled or endless
+        // body, a long latency) is cut off.
+        await serviceGroup?.triggerGracefulShutdown()
+        serviceGroup = nil
+        let finished = Task {
+            await task.value
+        }
+        let grace = Task {
+            try? await Task.sleep(for: .milliseconds(500))
+            task.cancel()
+        }
+        await finished.value
+        grace.cancel()
     }
 
     /// The routes and, in front of them, the middleware the configuration asks for.

@@ -29,9 +29,9 @@ import Testing
 
         let groups = try await fleet.tsee("groups", "--limit", "50")
         let ids = try #require(groups.json as? [[String: Any]]).compactMap { $0["group_id"] as? String }
-        #expect(ids.contains("warehouse-north"))
+        #expect(ids.contains("prfi00warehousenorth"))
 
-        let things = try await fleet.tsee("group", "things", "warehouse-north")
+        let things = try await fleet.tsee("group", "things", "prfi00warehousenorth")
         let tuids = try #require((things.json as? [String: Any])?["tuids"] as? [String])
         #expect(!tuids.isEmpty)
 

@@ -55,7 +55,7 @@ import Testing
         let good = Array(fleet.server.deviceTUIDs().prefix(3))
         let missing = "TSPD04ZZZ00000000"
         let stdin = good.joined(separator: "\n") + "\n" + missing + "  # not in this fleet\n"
-        let outcome = try await fleet.tsee("group", "assign", "-", "warehouse-north", "--yes", stdin: stdin)
+        let outcome = try await fleet.tsee("group", "assign", "-", "prfi00warehousenorth", "--yes", stdin: stdin)
         #expect(outcome.status == 5, "\(outcome.stderr)")
         let rows = try #require(outcome.json as? [[String: Any]])
         #expect(rows.count == 4)
@@ -63,7 +63,7 @@ import Testing
         let failed = rows.first { $0["tuid"] as? String == missing }
         #expect(failed?["result"] as? String == "failed" && (failed?["error"] as? String)?.contains("404") == true)
         #expect(outcome.stderr.contains("1 of 4 devices failed"))
-        let members = try await fleet.tsee("group", "things", "warehouse-north")
+        let members = try await fleet.tsee("group", "things", "prfi00warehousenorth")
         let tuids = Set((members.json as? [String: Any])?["tuids"] as? [String] ?? [])
         #expect(Set(good).isSubset(of: tuids))
     }
@@ -72,14 +72,14 @@ import Testing
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }
         let sent = try await fleet.tsee(
-            "send", "--group", "cold-chain", "1500", "reportInterval=600", "--yes")
+            "send", "--group", "prfi00coldchain", "1500", "reportInterval=600", "--yes")
         #expect(sent.status == 0, "\(sent.stderr)")
         let rows = try #require(sent.json as? [[String: Any]])
         #expect(!rows.isEmpty && rows.allSatisfy { $0["result"] as? String == "ok" })
         let transactions = rows.compactMap { ($0["detail"] as? String)?.split(separator: " ")[1] }
         #expect(Set(transactions).count == rows.count)
         #expect(await fleet.requests.mutating == rows.count)
-        let withWait = try await fleet.tsee("send", "--group", "cold-chain", "1500", "--wait", "--yes")
+        let withWait = try await fleet.tsee("send", "--group", "prfi00coldchain", "1500", "--wait", "--yes")
         #expect(withWait.status == 2)
     }
 

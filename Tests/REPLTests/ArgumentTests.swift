@@ -85,7 +85,7 @@ import ThingseeAPI
         #expect(throws: CommandError.self) { try CommandDefinition.newGroupID("two words") }
         #expect(throws: CommandError.self) { try CommandDefinition.newGroupID("unassigned") }
         #expect(throws: CommandError.self) { try CommandDefinition.newGroupID("") }
-        #expect((try? CommandDefinition.newGroupID("cold-chain")) == "cold-chain")
+        #expect((try? CommandDefinition.newGroupID("prfi00coldchain")) == "prfi00coldchain")
     }
 
     @Test func registryResolvesSubcommandsAndSuggests() throws {

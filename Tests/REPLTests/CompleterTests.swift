@@ -8,7 +8,7 @@ import Testing
         let cache = CompletionCache()
         cache.note(tuid: "TSPD04ESY93100802")
         cache.note(tuid: "TSEN01VEZ73707339")
-        cache.note(group: "cold-chain")
+        cache.note(group: "prfi00coldchain")
         return Completer(registry: .standard(), cache: cache)
     }()
 
@@ -30,7 +30,7 @@ import Testing
     @Test func tuidsGroupsStatusesFlags() {
         #expect(completer.candidates(line: "thing TSP") == ["TSPD04ESY93100802"])
         #expect(completer.candidates(line: "install TSPD04ESY93100802 q") == ["quarantine"])
-        #expect(completer.candidates(line: "group assign TSPD04ESY93100802 ") == ["cold-chain", "unassigned"])
+        #expect(completer.candidates(line: "group assign TSPD04ESY93100802 ") == ["prfi00coldchain", "unassigned"])
         #expect(completer.candidates(line: "messages TSPD04ESY93100802 --l") == ["--limit"])
         #expect(completer.candidates(line: "messages X -o ") == ["csv", "json", "jsonl", "table"])
         #expect(completer.candidates(line: "watch -n 5 mess") == ["messages"])

@@ -19,8 +19,8 @@ import ThingseeAPI
     @Test func groupRenameChecksTheNewIdBeforeSendingAnything() async throws {
         let session = try await Session.start()
         defer { Task { await session.stop() } }
-        #expect(await session.run("group rename cold-chain unassigned") == .usage)
-        #expect(await session.run("group rename cold-chain 'two words'") == .usage)
+        #expect(await session.run("group rename prfi00coldchain unassigned") == .usage)
+        #expect(await session.run("group rename prfi00coldchain 'two words'") == .usage)
         #expect(await session.run("group rename unassigned prfi00x") == .usage)
         #expect(await session.stats.total == 0)
     }

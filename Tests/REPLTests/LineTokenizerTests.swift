@@ -18,8 +18,8 @@ import Testing
 
     @Test func quotesGroupWordsLikeAShell() throws {
         #expect(
-            try LineTokenizer.words("group create cold-chain \"Cold storage rooms\"")
-                == ["group", "create", "cold-chain", "Cold storage rooms"])
+            try LineTokenizer.words("group create prfi00coldchain \"Cold storage rooms\"")
+                == ["group", "create", "prfi00coldchain", "Cold storage rooms"])
         #expect(try LineTokenizer.words("group create 'two words'") == ["group", "create", "two words"])
         #expect(try LineTokenizer.words(#"a\ b "c\"d" 'e\f' """#) == ["a b", "c\"d", "e\\f", ""])
         #expect(try LineTokenizer.words("x'y'\"z\"") == ["xyz"])

@@ -25,16 +25,16 @@ import ThingseeAPI
     @Test func rulesEvalCoversEveryGroupGivenAndBareEvalTheRulesScope() async throws {
         let session = try await Session.start()
         defer { Task { await session.stop() } }
-        let coldChain = Set(try await session.client.groupThings("cold-chain").tuids)
-        let office = Set(try await session.client.groupThings("office-hq").tuids)
+        let coldChain = Set(try await session.client.groupThings("prfi00coldchain").tuids)
+        let office = Set(try await session.client.groupThings("prfi00officehq").tuids)
         session.context.rulePaths = [try rulesFile("rule every: when battery above -1 then log \"{tuid}\"\n")]
-        let both = try await evaluatedTUIDs(session, "rules eval --group cold-chain --group office-hq")
+        let both = try await evaluatedTUIDs(session, "rules eval --group prfi00coldchain --group prfi00officehq")
         #expect(both == coldChain.union(office))
         let all = try await evaluatedTUIDs(session, "rules eval")
         #expect(all == Set(try await session.allDevices()))
 
         session.context.rulePaths = [
-            try rulesFile("rule cold: in group cold-chain when battery above -1 then log \"{tuid}\"\n")
+            try rulesFile("rule cold: in group prfi00coldchain when battery above -1 then log \"{tuid}\"\n")
         ]
         #expect(try await evaluatedTUIDs(session, "rules eval") == coldChain)
     }

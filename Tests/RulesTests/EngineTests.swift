@@ -218,8 +218,8 @@ struct Harness {
     }
 
     @Test(arguments: [
-        ("in group cold-chain", "cold-chain", true),
-        ("in group cold-chain", "office", false),
+        ("in group prfi00coldchain", "prfi00coldchain", true),
+        ("in group prfi00coldchain", "office", false),
         ("in group a, b", "b", true),
         ("on TSPD04ESY93100802", "office", true),
         ("on TSPD04ESY93100999", "office", false),

@@ -175,7 +175,7 @@ private func problems(_ text: String, lookback: Int64? = 86400) -> [String] {
             rule battery-draining:  when delta(batl, 24h) < -5 for 2 of 3 reports → notify ops
             rule people-imbalance:  when in - out > 50 -> log "{tuid}: {in} in, {out} out"
             rule stuffy-office
-              in group office-hq
+              in group prfi00officehq
               when carbonDioxide > 1200 and weekday in (mon, tue, wed, thu, fri) and hour between 8 and 17 for 20m
               clear after 15m
               then notify ops

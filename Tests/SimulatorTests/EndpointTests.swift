@@ -179,7 +179,7 @@ struct EndpointTests {
             #expect(groups.list.count >= 3)
             #expect(groups.list.allSatisfy { $0.sortedKeys == ["group_description", "group_id"] })
             let search = try await client.get("/groups?q=COLD&limit=1")
-            #expect(search.list.map { $0["group_id"] as? String } == ["cold-chain"])
+            #expect(search.list.map { $0["group_id"] as? String } == ["prfi00coldchain"])
 
             let created = try await client.post(
                 "/groups", ["group_id": "northern-finland", "group_description": "Sensors in Northern Finland"])
@@ -203,8 +203,8 @@ struct EndpointTests {
             let unassigned = try await client.get("/groups/unassigned/things")
             #expect((unassigned.object["tuids"] as? [String])?.contains(tuid) == true)
 
-            let back = try await client.post("/things/\(tuid)/group", ["group_id": "cold-chain"])
-            #expect(back.object["group_id"] as? String == "cold-chain")
+            let back = try await client.post("/things/\(tuid)/group", ["group_id": "prfi00coldchain"])
+            #expect(back.object["group_id"] as? String == "prfi00coldchain")
             let out = try await client.post("/things/\(tuid)/group", ["group_id": "unassigned"])
             #expect(out.object["group_id"] as? String == "unassigned")
         }

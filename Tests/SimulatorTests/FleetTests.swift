@@ -40,9 +40,9 @@ struct FleetTests {
 
     @Test func someDevicesAreUnassignedAndGroupsHaveDescriptions() {
         let fleet = Fleet(devices: 200, seed: 1, origin: origin)
-        #expect(fleet.groupIDs().contains("cold-chain"))
+        #expect(fleet.groupIDs().contains("prfi00coldchain"))
         #expect(fleet.deviceTUIDs().contains { fleet.group(of: $0) == Fleet.unassigned })
-        #expect(fleet.deviceTUIDs().contains { fleet.group(of: $0) == "cold-chain" })
+        #expect(fleet.deviceTUIDs().contains { fleet.group(of: $0) == "prfi00coldchain" })
     }
 
     @Test(arguments: [1, 2, 3, 42, 1000] as [UInt64])
@@ -75,7 +75,7 @@ struct FleetTests {
 
     @Test func coldChainTemperaturesStayColdWithOccasionalExcursions() throws {
         let fleet = Fleet(devices: 400, seed: 2, origin: origin)
-        let cold = fleet.devices.filter { $0.initialGroup == "cold-chain" && $0.model.reportIDs.contains(12100) }
+        let cold = fleet.devices.filter { $0.initialGroup == "prfi00coldchain" && $0.model.reportIDs.contains(12100) }
         try #require(!cold.isEmpty)
         var temps: [Double] = []
         for device in cold.prefix(10) {

@@ -74,10 +74,10 @@ struct ValidationTests {
             expectError(try await client.get("/things/TSPD04XXX00000000"), 404, "Not Found")
             expectError(try await client.get("/things/TSPD04XXX00000000/messages?limit=1"), 404, "Not Found")
             expectError(
-                try await client.post("/things/TSPD04XXX00000000/group", ["group_id": "cold-chain"]), 404, "Not Found")
+                try await client.post("/things/TSPD04XXX00000000/group", ["group_id": "prfi00coldchain"]), 404, "Not Found")
             expectError(try await client.get("/groups/no-such-group/things"), 404, "Not Found")
             expectError(try await client.send("DELETE", "/groups/no-such-group"), 404, "Not Found")
-            expectError(try await client.post("/groups", ["group_id": "cold-chain"]), 409, "Conflict")
+            expectError(try await client.post("/groups", ["group_id": "prfi00coldchain"]), 409, "Conflict")
         }
     }
 

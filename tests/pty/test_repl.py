@@ -20,7 +20,7 @@ PROMPT = re.escape("tsee[sim]> ")
 def _fleet():
     """A group with devices and one of its sensors, read off the built-in simulator (40 devices, seed 1)."""
     env = {"PATH": "/usr/bin:/bin", "HOME": tempfile.gettempdir(), "no_proxy": "127.0.0.1,localhost"}
-    script = "; ".join(f"group things {g}" for g in ["warehouse-north", "cold-chain", "office-hq", "waste-bins"])
+    script = "; ".join(f"group things {g}" for g in ["prfi00warehousenorth", "prfi00coldchain", "prfi00officehq", "prfi00wastebins"])
     out = subprocess.run([BINARY, "-o", "jsonl", "-c", script], env=env, capture_output=True, text=True, timeout=60)
     for line in out.stdout.splitlines():
         group = json.loads(line)

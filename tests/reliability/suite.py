@@ -41,7 +41,7 @@ class Check:
 # Read-only and mutating REPL commands a user types; {tuid} and {group} are filled in.
 def repl_script(tuid, n):
     return (
-        f"groups; group things cold-chain; thing {tuid}; messages {tuid} --limit 5; alerts {tuid} --from -1d; "
+        f"groups; group things prfi00coldchain; thing {tuid}; messages {tuid} --limit 5; alerts {tuid} --from -1d; "
         f"commands {tuid}; installations {tuid}; send {tuid} 1500 reportInterval={600 + n}; "
         f"install {tuid} installed; group create rel-{n} reliability; group assign {tuid} rel-{n}; "
         f"group delete rel-{n} --yes"
@@ -49,7 +49,7 @@ def repl_script(tuid, n):
 
 
 def fleet(ws, sim):
-    groups = ["cold-chain", "office-hq", "warehouse-north", "retail-tampere", "waste-bins", "unassigned"]
+    groups = ["prfi00coldchain", "prfi00officehq", "prfi00warehousenorth", "prfi00retailtampere", "prfi00wastebins", "unassigned"]
     script = "; ".join(f"group things {g}" for g in groups)
     rc, out, err = ws.tsee(["-c", script, "-o", "jsonl"], sim, name="fleet")
     tuids = []
@@ -172,7 +172,7 @@ rule park
 
 rule regroup
   when battery below 101
-  then assign group waste-bins
+  then assign group prfi00wastebins
 """
 
 
@@ -235,7 +235,7 @@ def check_kill(ws, long):
                         f"{tuid} quarantine ×{statuses.count('quarantine')}"
                     )
         members = set(sim.get("/groups/waste-bins/things", token).get("tuids", []))
-        lost += [f"{r[1]} not in waste-bins" for r in done if r[0] == "assign" and r[1] not in members]
+        lost += [f"{r[1]} not in prfi00wastebins" for r in done if r[0] == "assign" and r[1] not in members]
         stats = sim.stats()
         c.figure(
             f"{kills} kills over {started_cycles} cycles started ({kills_with_open} left intents open; "

@@ -20,7 +20,7 @@ extension CommandDefinition {
             FlagSpec(["--id"], value: "IDS", kind: .text, help: "only these message ids (tsmId), comma-separated"),
             FlagSpec(["--event"], value: "EVS", kind: .text, help: "only these event ids (tsmEv), comma-separated"),
         ],
-        example: "export messages --group cold-chain --from -7d --id 12100 -o csv > cold-chain.csv",
+        example: "export messages --group prfi00coldchain --from -7d --id 12100 -o csv > prfi00coldchain.csv",
         notes: [
             Self.timeNote,
             "Each device's window is read page by page until a page brings nothing new (a short page is not the end), "

@@ -21,7 +21,7 @@ extension CommandDefinition {
         name: "group", summary: "create, delete and fill deployment groups",
         usage:
             "create ID [DESCRIPTION…] | delete ID [--yes] | assign TUID GROUP | things GROUP | of TUID | rename OLD NEW",
-        example: "group create cold-chain \"Cold storage rooms\"",
+        example: "group create prfi00coldchain \"Cold storage rooms\"",
         subcommands: [groupCreate, groupDelete, groupAssign, groupThings, groupOf, groupRename])
 
     static let groupOf = CommandDefinition(
@@ -40,7 +40,7 @@ extension CommandDefinition {
 
     static let groupRename = CommandDefinition(
         name: "rename", summary: "rename a deployment group (its devices follow)", usage: "OLD NEW",
-        positionals: [.group, .text], example: "group rename cold-chain prfi00coldchain",
+        positionals: [.group, .text], example: "group rename prfi00coldchain prfi00coldchain",
         notes: [
             "NEW follows the rules of `group create`: no white space, not `unassigned`; a warning when it is "
                 + "outside the naming convention {env}{country}00{name}."
@@ -62,7 +62,7 @@ extension CommandDefinition {
 
     static let groupCreate = CommandDefinition(
         name: "create", summary: "create a deployment group", usage: "ID [DESCRIPTION…]", positionals: [.text, .text],
-        variadic: true, example: "group create cold-chain \"Cold storage rooms\"",
+        variadic: true, example: "group create prfi00coldchain \"Cold storage rooms\"",
         notes: ["ID may not contain white space or be `unassigned`."]
     ) { inv in
         guard !inv.positionals.isEmpty else {
@@ -81,7 +81,7 @@ extension CommandDefinition {
 
     static let groupDelete = CommandDefinition(
         name: "delete", summary: "delete a deployment group (asks first when it has devices)", usage: "ID [--yes]",
-        positionals: [.group], example: "group delete cold-chain --yes",
+        positionals: [.group], example: "group delete prfi00coldchain --yes",
         notes: [
             "A group with devices is deleted only after confirmation on a terminal, or with --yes. "
                 + "Without a terminal tsee never asks: it refuses (exit 2) unless --yes is given."
@@ -115,7 +115,7 @@ extension CommandDefinition {
         name: "assign",
         summary: "move a device, or many (--where, --group, -), into a group (`unassigned` takes it out)",
         usage: "(TUID | --where EXPR [--group G] | -) GROUP [--yes] [--dry-run]", positionals: [.tuid, .group],
-        flags: BulkAction.flags, example: "group assign TSPD04LLY59881187 cold-chain", notes: [Self.bulkNote]
+        flags: BulkAction.flags, example: "group assign TSPD04LLY59881187 prfi00coldchain", notes: [Self.bulkNote]
     ) { inv in
         let (target, rest) = try BulkAction.target(inv)
         guard rest.count == 1 else {
@@ -154,7 +154,7 @@ extension CommandDefinition {
 
     static let groupThings = CommandDefinition(
         name: "things", summary: "the devices of a group", usage: "GROUP", positionals: [.group],
-        example: "group things cold-chain"
+        example: "group things prfi00coldchain"
     ) { inv in
         try inv.expectPositionals(1, 1)
         let result = try await inv.client.groupThings(inv.positionals[0])

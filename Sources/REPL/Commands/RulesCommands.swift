@@ -120,7 +120,7 @@ extension CommandDefinition {
         name: "eval", summary: "evaluate the rules for devices now; shows what would fire, changes nothing",
         usage: "[TUID…] [--group G …]", positionals: [.tuid], variadic: true,
         flags: [FlagSpec(["--group", "-g"], value: "G", kind: .group, help: "every device of group G (repeatable)")],
-        example: "rules eval --group cold-chain --group office-hq",
+        example: "rules eval --group prfi00coldchain --group prfi00officehq",
         notes: [
             "Starts from the scheduler's saved state (--db) when there is one, so it shows what `tsee run` would do next.",
             "With no TUID and no --group: every device in the rules' scope (the groups and devices the rules name, or "

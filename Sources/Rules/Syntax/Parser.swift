@@ -297,7 +297,7 @@ struct Parser {
                 else {
                     throw fail(
                         "expected a group id after `in group`, found \(groupToken.quoted)", at: groupToken,
-                        hint: "e.g. `in group cold-chain`")
+                        hint: "e.g. `in group prfi00coldchain`")
                 }
                 advance()
                 rule.groups.append(group)

@@ -58,22 +58,22 @@ struct GroupProfile: Sendable {
 
     static let all: [GroupProfile] = [
         GroupProfile(
-            id: "cold-chain", place: .coldRooms, description: "Cold rooms and freezers, Oulu distribution centre", weight: 0.25,
+            id: "prfi00coldchain", place: .coldRooms, description: "Cold rooms and freezers, Oulu distribution centre", weight: 0.25,
             models: [(.environmentPod, 0.6), (.environment, 0.3), (.leakage, 0.1)], latitude: 65.012, longitude: 25.471),
         GroupProfile(
-            id: "office-hq", place: .office, description: "Head office meeting rooms and open space, Helsinki", weight: 0.25,
+            id: "prfi00officehq", place: .office, description: "Head office meeting rooms and open space, Helsinki", weight: 0.25,
             models: [(.airQuality, 0.35), (.presence, 0.35), (.peopleCounter, 0.1), (.environment, 0.2)],
             latitude: 60.170, longitude: 24.941),
         GroupProfile(
-            id: "warehouse-north", place: .warehouse, description: "Warehouse North storage halls", weight: 0.2,
+            id: "prfi00warehousenorth", place: .warehouse, description: "Warehouse North storage halls", weight: 0.2,
             models: [(.environment, 0.4), (.distance, 0.3), (.leakage, 0.15), (.environmentPod, 0.15)],
             latitude: 65.058, longitude: 25.456),
         GroupProfile(
-            id: "retail-tampere", place: .retail, description: "Retail store, Tampere city centre", weight: 0.15,
+            id: "prfi00retailtampere", place: .retail, description: "Retail store, Tampere city centre", weight: 0.15,
             models: [(.peopleCounter, 0.25), (.presence, 0.3), (.airQuality, 0.25), (.environment, 0.2)],
             latitude: 61.498, longitude: 23.761),
         GroupProfile(
-            id: "waste-bins", place: .wasteBins, description: "Waste container fill levels, Espoo", weight: 0.15,
+            id: "prfi00wastebins", place: .wasteBins, description: "Waste container fill levels, Espoo", weight: 0.15,
             models: [(.distance, 1.0)], latitude: 60.205, longitude: 24.655),
     ]
 }
