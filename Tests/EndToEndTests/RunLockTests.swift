@@ -161,3 +161,19 @@ struct DeadlineTests {
         }
     }
 }
+
+@Suite("Exit codes a script can trust")
+struct ExitCodeTests {
+    @Test func exitTakesOnlyCodesAProcessCanReturn() async throws {
+        let big = try await Tsee.run(["-q", "-c", "exit 256"])
+        #expect(big.status == 2, "\(big.stderr)")
+        #expect(big.stderr.contains("0 to 255"))
+        #expect(try await Tsee.run(["-q", "-c", "exit 7"]).status == 7)
+    }
+
+    @Test func aDatabaseThatCannotBeOpenedIsNotAnUnreachableAPI() async throws {
+        // A database under a regular file cannot be created: a local problem (exit 2), not "API unreachable" (4).
+        let log = try await Tsee.run(["log", "--db", "/etc/hostname/tsee.db"])
+        #expect(log.status == 2, "\(log.stderr)")
+    }
+}

@@ -234,7 +234,7 @@ def check_kill(ws, long):
                     (lost if statuses.count("quarantine") == 0 else duplicated).append(
                         f"{tuid} quarantine ×{statuses.count('quarantine')}"
                     )
-        members = set(sim.get("/groups/waste-bins/things", token).get("tuids", []))
+        members = set(sim.get("/groups/prfi00wastebins/things", token).get("tuids", []))
         lost += [f"{r[1]} not in prfi00wastebins" for r in done if r[0] == "assign" and r[1] not in members]
         stats = sim.stats()
         c.figure(

@@ -102,7 +102,8 @@ extension CommandDefinition {
     ) { inv in
         try inv.expectPositionals(0, 1)
         let code = inv.positionals.first.map { Int32($0) } ?? 0
-        guard let code else { throw CommandError.usage("exit takes a number") }
+        // A process exit status is one byte: `exit 256` would read as success.
+        guard let code, (0...255).contains(code) else { throw CommandError.usage("exit takes a number from 0 to 255") }
         throw CommandError.exit(ExitStatus(rawValue: code))
     }
 }

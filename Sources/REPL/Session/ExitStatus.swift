@@ -1,4 +1,3 @@
-import Store
 import ThingseeAPI
 
 /// The exit codes of `tsee`, documented in `help exit-codes`; scripts depend on them.
@@ -53,11 +52,15 @@ public struct ExitStatus: RawRepresentable, Sendable, Hashable, CustomStringConv
         case is CancellationError: .interrupted
         // A database that cannot be read or written is a local problem to fix (path, permissions, disk), not the
         // API being unreachable.
-        case is StoreError: .usage
+        case is LocalFailure: .usage
         default: .unavailable
         }
     }
 }
+
+/// A failure of something on this machine (the database: its path, permissions, disk), which exits 2 like a bad
+/// argument rather than 4 like an unreachable API. Conformances live beside the types (`StoreError`).
+public protocol LocalFailure: Error {}
 
 /// A failure found by tsee itself rather than by the API.
 public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
