@@ -84,10 +84,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // The configuration file: profiles (deployments) and notification targets.
-        .target(name: "Profiles", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Profiles", dependencies: ["ThingseeKit", .product(name: "TOMLKit", package: "TOMLKit")]),
         // The REPL and script runner: command table, parsing, completion, output.
         .target(
-            name: "REPL", dependencies: ["ThingseeAPI", "Rules", "Store", "Automation", "Profiles", "CReadline"]),
+            name: "REPL", dependencies: ["ThingseeKit", "ThingseeAPI", "Rules", "Store", "Automation", "Profiles", "CReadline"]),
         // Thin executable: argument parsing and wiring.
         .executableTarget(
             name: "tsee",

@@ -2,18 +2,24 @@ import Rules
 import ThingseeAPI
 
 /// Turns API messages into the rules engine's messages, keeping only the properties the rules read.
-struct MessageConversion: Sendable {
-    let fields: Set<String>
+public struct MessageConversion: Sendable {
+    /// The properties kept; nil keeps all.
+    let fields: Set<String>?
 
-    init(needs: RuleNeeds) {
+    public init(needs: RuleNeeds) {
         // `battery` reads `batl`.
         fields = Set(needs.messageFields).union(["batl"])
     }
 
-    func convert(_ message: ThingseeAPI.Message) -> Rules.Message {
+    /// A conversion that keeps every property.
+    public static let everything = MessageConversion(fields: nil)
+
+    private init(fields: Set<String>?) { self.fields = fields }
+
+    public func convert(_ message: ThingseeAPI.Message) -> Rules.Message {
         var numbers: [NumberProperty] = []
         var strings: [StringProperty] = []
-        for (name, value) in message.properties where fields.contains(name) {
+        for (name, value) in message.properties where fields?.contains(name) ?? true {
             switch value {
             case .number(let n): numbers.append(NumberProperty(name: name, value: n))
             case .bool(let b): numbers.append(NumberProperty(name: name, value: b ? 1 : 0))

@@ -1,5 +1,6 @@
 import Foundation
 import TOMLKit
+import ThingseeKit
 
 /// `$XDG_CONFIG_HOME/tsee/config.toml`: profiles (deployments), the default one, and notification targets.
 public struct ConfigurationFile: Sendable, Equatable {
@@ -209,22 +210,6 @@ public struct ConfigurationFile: Sendable, Equatable {
     }
 
     static func closest(_ word: String, among candidates: [String]) -> String? {
-        func distance(_ a: [Character], _ b: [Character]) -> Int {
-            if a.isEmpty { return b.count }
-            var row = Array(0...b.count)
-            for i in 1...a.count {
-                var previous = row[0]
-                row[0] = i
-                for j in stride(from: 1, through: b.count, by: 1) {
-                    let old = row[j]
-                    row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                    previous = old
-                }
-            }
-            return row[b.count]
-        }
-        let scored = candidates.map { ($0, distance(Array(word.lowercased()), Array($0.lowercased()))) }
-        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(1, word.count / 3) else { return nil }
-        return best.0
+        EditDistance.closest(to: word, in: candidates, allowed: max(1, word.count / 3))
     }
 }

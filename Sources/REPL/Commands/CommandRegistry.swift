@@ -1,3 +1,4 @@
+import ThingseeKit
 import Synchronization
 
 /// The table of REPL commands. `help`, completion and dispatch all read it, so a command registered here
@@ -60,24 +61,6 @@ public final class CommandRegistry: Sendable {
 /// "Did you mean" suggestions by edit distance.
 public enum Suggestion {
     public static func closest(to word: String, among candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
-        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(1, word.count / 3) else { return nil }
-        return best.0
-    }
-
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        var row = Array(0...b.count)
-        for i in 1...a.count {
-            var previous = row[0]
-            row[0] = i
-            for j in stride(from: 1, through: b.count, by: 1) {
-                let old = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                previous = old
-            }
-        }
-        return row[b.count]
+        EditDistance.closest(to: word, in: candidates, allowed: max(1, word.count / 3))
     }
 }

@@ -1,3 +1,4 @@
+import Automation
 import Rules
 import ThingseeAPI
 
@@ -96,23 +97,6 @@ public struct WhereExpression: Sendable {
     }
 
     static func convert(_ message: ThingseeAPI.Message) -> Rules.Message {
-        var numbers: [NumberProperty] = []
-        var strings: [StringProperty] = []
-        for (name, value) in message.properties {
-            switch value {
-            case .number(let n): numbers.append(NumberProperty(name: name, value: n))
-            case .bool(let b): numbers.append(NumberProperty(name: name, value: b ? 1 : 0))
-            case .string(let s):
-                if let n = Double(s) {
-                    numbers.append(NumberProperty(name: name, value: n))
-                } else {
-                    strings.append(StringProperty(name: name, value: s))
-                }
-            default: break
-            }
-        }
-        return Rules.Message(
-            tsmId: message.tsmId, tsmEv: message.tsmEv, tsmTs: message.tsmTs, tsmTuid: message.tsmTuid,
-            numbers: numbers, strings: strings)
+        MessageConversion.everything.convert(message)
     }
 }
