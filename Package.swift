@@ -124,6 +124,7 @@ let package = Package(
             dependencies: [
                 "Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]),
         .testTarget(name: "REPLTests", dependencies: ["REPL", "Simulator", "ThingseeAPI", "Profiles"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Simulator", "Stream", "TestSupport"]),
