@@ -57,6 +57,11 @@ struct RunCommand: AsyncParsableCommand {
     var lockWait = "30s"
 
     @Option(
+        name: .customLong("notify-timeout"),
+        help: "Give up a notification the webhook has not accepted (2xx) this long after its firing.")
+    var notifyTimeout = "1h"
+
+    @Option(
         name: .customLong("max-auth-failures"),
         help: "Exit 3 after this many cycles in a row whose login was refused (0: never).")
     var maxAuthFailures = 3
@@ -99,6 +104,7 @@ struct RunCommand: AsyncParsableCommand {
         options.concurrency = concurrency
         guard maxAuthFailures >= 0 else { throw ValidationError("--max-auth-failures takes 0 or more") }
         options.maxAuthFailures = maxAuthFailures
+        options.notifyTimeout = try duration(notifyTimeout, "notify-timeout")
         let lockWait: Int64 = lockWait == "0" ? 0 : try duration(lockWait, "lock-wait")
         guard let format = LogOutput.Format(rawValue: logFormat) else {
             throw ValidationError("--log-format takes text or json, not `\(logFormat)`")
