@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "ThingseeKit"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "TestSupport"]),
         .testTarget(name: "StreamTests", dependencies: ["Stream", "Simulator", "TestSupport"]),
         .testTarget(
             name: "AutomationTests",

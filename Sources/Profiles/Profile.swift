@@ -72,13 +72,16 @@ public struct Profile: Sendable, Equatable {
         let out = Pipe()
         process.standardOutput = out
         process.standardInput = FileHandle.nullDevice
+        // Not `waitUntilExit()`: on Linux it spins the thread's empty run loop (a busy loop) until the child ends.
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         do {
             try process.run()
         } catch {
             throw ConfigurationError("profile \(profile): cannot run client_secret_command: \(error)")
         }
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        exited.wait()
         guard process.terminationStatus == 0 else {
             throw ConfigurationError(
                 "profile \(profile): client_secret_command exited with status \(process.terminationStatus)")

@@ -1,14 +1,17 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A `tsee run` in the background, its stderr in a file.
 final class BackgroundRun: @unchecked Sendable {
     // Only the test's task touches these; `Process` itself is thread-safe for terminate/wait.
     let process = Process()
+    let exited: ProcessExit
     let errors: String
 
     init(_ arguments: [String], environment: [String: String], folder: String) throws {
         errors = folder + "/err-\(UUID().uuidString)"
+        exited = ProcessExit(process)
         _ = FileManager.default.createFile(atPath: errors, contents: nil)
         process.executableURL = Tsee.binary
         process.arguments = arguments
@@ -35,12 +38,7 @@ final class BackgroundRun: @unchecked Sendable {
     }
 
     func exit() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                self.process.waitUntilExit()
-                continuation.resume(returning: self.process.terminationStatus)
-            }
-        }
+        await exited.status()
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `tsee run`, `tsee log` and `tsee rules …` as a user runs them.
@@ -89,6 +90,7 @@ struct SchedulerCommandTests {
         _ = FileManager.default.createFile(atPath: errors, contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
         process.standardOutput = FileHandle.nullDevice
+        let exited = ProcessExit(process)
         try process.run()
         // Wait for the first cycle line, then ask it to stop.
         for _ in 0..<100 {
@@ -96,12 +98,7 @@ struct SchedulerCommandTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         process.terminate()
-        let status: Int32 = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume(returning: process.terminationStatus)
-            }
-        }
+        let status = await exited.status()
         let stderr = try String(contentsOfFile: errors, encoding: .utf8)
         #expect(status == 0, "\(stderr)")
         #expect(stderr.contains("stopping after the cycle in flight"))

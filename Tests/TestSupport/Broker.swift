@@ -202,9 +202,9 @@ enum Certificates {
         process.arguments = ["openssl"] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        let exited = ProcessExit(process)
         try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        guard exited.wait() == 0 else {
             throw BrokerError("openssl \(arguments.prefix(2).joined(separator: " ")) failed")
         }
     }
