@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Prometheus
 import Synchronization
+import ThingseeKit
 
 /// `--metrics-listen`: `/metrics` in the Prometheus text format and `/healthz`, on Hummingbird.
 public final class MetricsServer: Sendable {
@@ -32,18 +33,12 @@ public final class MetricsServer: Sendable {
             guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else {
                 throw MetricsError("--metrics-listen takes HOST:PORT, e.g. 127.0.0.1:9464, not `\(text)`")
             }
-            if !allowPublic, !Self.isLoopback(host) {
+            if !allowPublic, !NetworkHost.isLoopback(host) {
                 throw MetricsError(
                     "--metrics-listen \(text) is not a loopback address; the metrics would be reachable from the "
                         + "network: add --metrics-listen-public to mean it")
             }
             return Address(host: host, port: port)
-        }
-
-        static func isLoopback(_ host: String) -> Bool {
-            if host == "localhost" || host == "::1" { return true }
-            let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-            return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ThingseeKit
 
 /// Where and how to subscribe to the data integration stream.
 ///
@@ -131,22 +132,8 @@ public struct StreamConfiguration: Sendable, Equatable {
         return Broker(host: host, port: port, usesTLS: usesTLS)
     }
 
-    /// Whether `host` is a loopback address, parsed as an address (never resolved): `127.0.0.0/8`, `::1` (and
-    /// IPv4-mapped `::ffff:127.x.y.z`), or the name `localhost`.
-    static func isLoopback(_ host: String) -> Bool {
-        let lowered = host.lowercased()
-        if lowered == "localhost" || lowered == "localhost." { return true }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, lowered, &v4) == 1 {
-            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
-        }
-        var v6 = in6_addr()
-        guard inet_pton(AF_INET6, lowered, &v6) == 1 else { return false }
-        let bytes = withUnsafeBytes(of: v6) { Array($0) }
-        if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }
-        let mapped = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff
-        return mapped && bytes[12] == 127
-    }
+    /// Whether `host` is a loopback address (``NetworkHost/isLoopback(_:)``), without a resolver.
+    static func isLoopback(_ host: String) -> Bool { NetworkHost.isLoopback(host) }
 
     /// MQTT filter rules: non-empty, `#` only as the last level, `+` only as a whole level.
     static func isValidFilter(_ filter: String) -> Bool {

@@ -663,20 +663,10 @@ struct Parser {
         }
         host = Substring(host.lowercased())
         if host.isEmpty { return "has no host" }
-        if lower.hasPrefix("http://") && !isLoopback(host) {
+        if lower.hasPrefix("http://") && !NetworkHost.isLoopback(String(host)) {
             return "sends in clear text to another machine"
         }
         return nil
-    }
-
-    static func isLoopback(_ host: Substring) -> Bool {
-        if host == "localhost" || host == "::1" { return true }
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "127" else { return false }
-        return parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
-                && Int(part)! <= 255
-        }
     }
 
     static func isTargetName(_ name: String) -> Bool {
