@@ -44,6 +44,20 @@ import Testing
         #expect(codes.stdout.contains("6  a command was accepted but the device's echo did not arrive"))
     }
 
+    @Test func messagesSaysOnStderrHowManyUnusableRowsItSkipped() async throws {
+        let fleet = try await Fleet.start { $0.badItemRate = 1 }
+        defer { Task { await fleet.stop() } }
+        let run = try await fleet.tsee("messages", fleet.sensor, "--limit", "10", "--from", "-1d")
+        #expect(run.status == 0, "\(run.stderr)")
+        let list = try #require(run.json as? [[String: Any]])
+        #expect(!list.isEmpty && list.allSatisfy { $0["tsmTuid"] as? String == fleet.sensor })
+        #expect(run.stderr.contains("rows skipped (outgoing command rows or events without a time)"), "\(run.stderr)")
+        let clean = try await Fleet.start()
+        defer { Task { await clean.stop() } }
+        let plain = try await clean.tsee("messages", clean.sensor, "--limit", "10", "--from", "-1d")
+        #expect(plain.status == 0 && !plain.stderr.contains("skipped"), "\(plain.stderr)")
+    }
+
     @Test func mutatingCommandsChangeTheFleet() async throws {
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }

@@ -48,7 +48,15 @@ extension CommandDefinition {
         let query = MessageQuery(
             limit: try inv.positiveInt("--limit") ?? 20, messageIDs: try inv.intList("--id"),
             eventIDs: try inv.intList("--event"), from: try inv.time("--from"), to: try inv.time("--to"))
-        let list = try await inv.client.messages(tuid, query)
+        let batch = try await inv.client.messagesCounted(tuid, query)
+        let list = batch.messages
+        if batch.skipped > 0 {
+            // Said on stderr so the output stays the API's rows: outgoing command rows (no `tsmTuid`) and
+            // network-down events without a time are the documented rows a client cannot show.
+            inv.note(
+                "tsee: \(batch.skipped) row\(batch.skipped == 1 ? "" : "s") skipped (outgoing command rows or "
+                    + "events without a time)")
+        }
         let now = inv.context.now
         let rows = list.map { m -> [String] in
             let values = m.properties.keys.sorted().map { "\($0)=\(m.properties[$0]!.cell)" }
