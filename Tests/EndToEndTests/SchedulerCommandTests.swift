@@ -44,6 +44,18 @@ struct SchedulerCommandTests {
         #expect(filtered.status == 0)
         #expect(filtered.stdout.contains(quarantined))
         #expect(filtered.stdout.split(separator: "\n").first?.contains("dry_run") == true)
+
+        // Why each action happened: the firing's sub-condition values, in the JSON and with --why in the table.
+        let low = try #require(rows.first { $0["rule"] as? String == "low-battery" })
+        let why = try #require(low["why"] as? [String: Any])
+        #expect(why["battery"] != nil, "\(why)")
+        let table = try await fleet.tsee("log", "--db", db, "--rule", "low-battery", "--why", "-o", "table")
+        #expect(table.status == 0, "\(table.stderr)")
+        let lines = table.stdout.split(separator: "\n")
+        #expect(lines.first?.hasSuffix("why") == true, "\(table.stdout)")
+        #expect(lines.dropFirst().contains { $0.contains("battery=") }, "\(table.stdout)")
+        let cycles = try await fleet.tsee("log", "--db", db, "--cycles", "--why")
+        #expect(cycles.status == 2)
     }
 
     @Test func dryRunChangesNothingAtTheAPI() async throws {

@@ -6,7 +6,7 @@ extension CommandDefinition {
     static let log = CommandDefinition(
         name: "log", summary: "the scheduler's action log (newest first)",
         usage:
-            "[--rule R] [--tuid T] [--since T] [--limit N] [--dry-run|--live] [--unconfirmed] | --cycles [--limit N]",
+            "[--rule R] [--tuid T] [--since T] [--limit N] [--dry-run|--live] [--unconfirmed] [--why] | --cycles [--limit N]",
         flags: [
             FlagSpec(["--rule"], value: "R", kind: .ruleName, help: "only actions of rule R"),
             FlagSpec(["--tuid"], value: "T", kind: .tuid, help: "only actions on device T"),
@@ -15,6 +15,7 @@ extension CommandDefinition {
             FlagSpec(["--dry-run"], help: "only would-be actions (dry runs and shadow rules)"),
             FlagSpec(["--live"], help: "only actions carried out (or attempted)"),
             FlagSpec(["--unconfirmed"], help: "only sent commands whose echo has not arrived"),
+            FlagSpec(["--why"], help: "add why each rule fired: its sub-conditions' values at firing time"),
             FlagSpec(["--cycles"], help: "the scheduler's cycles instead of its actions (newest first)"),
         ],
         example: "log --rule low-battery --since -1d",
@@ -31,7 +32,7 @@ extension CommandDefinition {
         }
         let store = try Store(path: path)
         if inv.arguments.has("--cycles") {
-            for flag in ["--rule", "--tuid", "--since", "--dry-run", "--live", "--unconfirmed"]
+            for flag in ["--rule", "--tuid", "--since", "--dry-run", "--live", "--unconfirmed", "--why"]
             where inv.arguments.has(flag) {
                 throw CommandError.usage("log --cycles takes only --limit, not \(flag)")
             }
@@ -46,6 +47,7 @@ extension CommandDefinition {
         let records = try await store.actions(filter: filter)
         let data = try JSONValue.parse(JSONEncoder().encode(records))
         let now = inv.context.now
+        let why = inv.arguments.has("--why")
         let rows = records.map { r -> [String] in
             let parameters = (try? JSONValue.parse(Data(r.parameters.utf8)))?.objectValue ?? [:]
             let detail = parameters.keys.sorted().map { "\($0)=\(parameters[$0]!.cell)" }.joined(separator: " ")
@@ -59,15 +61,28 @@ extension CommandDefinition {
                 case .unconfirmed?: "no echo"
                 case nil: ""
                 }
-            return [
+            var row = [
                 TimeText.describe(r.time, now: now), r.rule, r.tuid, "\(r.kind.rawValue) \(detail)", outcome,
                 r.dryRun ? "yes" : "", confirmation,
             ]
+            if why { row.append(Self.whyText(r.why)) }
+            return row
         }
         inv.emit(
             Rendered(
                 data: data,
-                table: Table(columns: ["time", "rule", "tuid", "action", "outcome", "dry run", "echo"], rows: rows)))
+                table: Table(
+                    columns: ["time", "rule", "tuid", "action", "outcome", "dry run", "echo"] + (why ? ["why"] : []),
+                    rows: rows)))
+    }
+
+    /// The `why` JSON of an action (sub-condition → value at firing time) as `name=value` pairs.
+    static func whyText(_ json: String?) -> String {
+        guard let json, let value = try? JSONValue.parse(Data(json.utf8)) else { return "" }
+        if let object = value.objectValue {
+            return object.keys.sorted().map { "\($0)=\(object[$0]!.cell)" }.joined(separator: " ")
+        }
+        return value.cell
     }
 
     /// `log --cycles`: one row per scheduler cycle.
