@@ -36,6 +36,7 @@ let package = Package(
         .target(
             name: "ThingseeAPI",
             dependencies: [
+                "ThingseeKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -50,7 +51,7 @@ let package = Package(
         // SQLite: action log, rule state, cursors, cycles.
         .target(name: "Store", dependencies: ["CSQLite3"]),
         // The data integration stream: MQTT subscriber and publisher over libmosquitto.
-        .target(name: "Stream", dependencies: ["CMosquitto"]),
+        .target(name: "Stream", dependencies: ["CMosquitto", "ThingseeKit"]),
         // The built-in API simulator: virtual fleet + HTTP server. Written from the API document,
         // deliberately independent of ThingseeAPI's types.
         .target(
@@ -79,6 +80,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
+                "ThingseeKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,7 +105,12 @@ let package = Package(
         .executableTarget(name: "Benchmarks", dependencies: ["Rules", "ThingseeAPI", "Store"]),
 
         // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it, a mosquitto broker.
-        .target(name: "TestSupport", dependencies: ["Simulator", "ThingseeAPI"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Simulator", "ThingseeAPI", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ], path: "Tests/TestSupport"),
         .testTarget(
             name: "ThingseeAPITests",
             dependencies: [

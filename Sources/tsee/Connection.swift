@@ -67,10 +67,15 @@ struct ConnectionOptions: ParsableArguments {
         var usesSimulator: Bool { baseURL == nil }
     }
 
-    func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Resolved {
+    /// - Parameter readingConfiguration: `false` ignores the configuration file (for `help` when it is broken).
+    func resolve(
+        environment: [String: String] = ProcessInfo.processInfo.environment, readingConfiguration: Bool = true
+    ) throws -> Resolved {
         let configuration: ConfigurationFile?
         do {
-            configuration = try ConfigurationFile.load(path: ConfigurationFile.defaultPath(environment: environment))
+            configuration =
+                readingConfiguration
+                ? try ConfigurationFile.load(path: ConfigurationFile.defaultPath(environment: environment)) : nil
         } catch {
             throw ThingseeError.configuration(error.description)
         }
@@ -81,7 +86,7 @@ struct ConnectionOptions: ParsableArguments {
             } catch {
                 throw ThingseeError.configuration(error.description)
             }
-        } else if let name = self.profile ?? environment["TSEE_PROFILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+        } else if readingConfiguration, let name = self.profile ?? environment["TSEE_PROFILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
             throw ThingseeError.configuration(
                 "no profile `\(name)`: there is no configuration file at "
                     + "\(ConfigurationFile.defaultPath(environment: environment)) (see `tsee help profiles`)")
@@ -181,8 +186,10 @@ struct ConnectionOptions: ParsableArguments {
 extension ConnectionOptions {
     /// A connection for commands that never call the API (`help`, `exit`, `log`): nothing is started, nobody logs
     /// in. Its client points at a closed port, so a call made by mistake fails as unreachable.
-    func offline(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Connection {
-        let resolved = try resolve(environment: environment)
+    func offline(
+        environment: [String: String] = ProcessInfo.processInfo.environment, readingConfiguration: Bool = true
+    ) throws -> Connection {
+        let resolved = try resolve(environment: environment, readingConfiguration: readingConfiguration)
         let configuration = try ClientConfiguration(
             baseURL: "http://127.0.0.1:9/prod/v1", clientID: "offline", clientSecret: Secret("offline"))
         var label = "sim"

@@ -4,6 +4,7 @@ import Foundation
 import Synchronization
 import Logging
 import Metrics
+import Profiles
 import Prometheus
 import Service
 import REPL
@@ -208,7 +209,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 if first { notifier.ready(status: report.line) } else { notifier.status(report.line) }
                 notifier.watchdog()
-            })
+            }, webhooks: Self.webhooks(connection.configuration?.notify ?? [:]))
         let ruleArguments = rules.isEmpty ? ["rules"] : rules
         Signals.setHandler(SIGHUP) { _ in
             Task { await Self.reload(ruleArguments, into: scheduler, console: console) }
@@ -306,4 +307,15 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage.rawValue)
         }
     }
+
+    /// `notify NAME` targets: a `[notify.NAME]` of the configuration file (its `env:`/`file:` header values read
+    /// when a notification is sent, so a rotated secret is picked up), else `TSEE_NOTIFY_<NAME>_URL`.
+    static func webhooks(_ configured: [String: NotifyTarget]) -> WebhookResolver {
+        let fallback = Webhook.environmentResolver()
+        return { name in
+            guard let target = configured[name] else { return try fallback(name) }
+            return WebhookTarget(url: target.url, headers: try target.resolvedHeaders())
+        }
+    }
+
 }

@@ -65,7 +65,13 @@ struct Tsee: AsyncParsableCommand {
             let local =
                 commands.map(Self.isLocalOnly(script:)) ?? (!command.isEmpty && Self.isLocalOnly(words: command))
             if local {
-                connection = try self.connection.offline()
+                do {
+                    connection = try self.connection.offline()
+                } catch where command.first == "help" || commands.map(Self.isHelpOnly(script:)) == true {
+                    // A broken configuration file must not hide the help that explains how to fix it.
+                    console.err("tsee: " + console.style("warning:", "1;33") + " \(error); help is shown without it\n")
+                    connection = try self.connection.offline(readingConfiguration: false)
+                }
             } else {
                 connection = try await self.connection.open()
             }
@@ -127,6 +133,13 @@ struct Tsee: AsyncParsableCommand {
     static func isLocalOnly(script: String) -> Bool {
         script.split(whereSeparator: { $0 == ";" || $0 == "\n" }).allSatisfy { piece in
             isLocalOnly(words: piece.split(separator: " ").map(String.init))
+        }
+    }
+
+    /// Whether a `-c` script only asks for help.
+    static func isHelpOnly(script: String) -> Bool {
+        script.split(whereSeparator: { $0 == ";" || $0 == "\n" }).allSatisfy { piece in
+            piece.split(separator: " ").first == "help"
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Profiles of the configuration file, through the built binary against two simulators.
@@ -141,12 +142,49 @@ import Testing
         #expect(try await setup.run("profiles").status == 0)
     }
 
+    @Test func runNotifiesTheConfiguredTargetWithItsHeaderReadFromTheEnvironment() async throws {
+        let fleet = try await Fleet.start()
+        defer { Task { await fleet.stop() } }
+        let hook = HookServer()
+        let port = try await hook.start()
+        defer { Task { await hook.stop() } }
+        let setup = try Setup { folder in
+            """
+            [profile.alpha]
+            base_url = "\(fleet.url.absoluteString)"
+            client_id = "sim"
+            client_secret_file = "\(folder)/secret"
+            [notify.ops]
+            url = "http://127.0.0.1:\(port)/hook"
+            headers = { Authorization = "env:OPS_HOOK_TOKEN" }
+
+            """
+        }
+        defer { setup.remove() }
+        try "rule page: when battery above -1 then notify ops\n".write(
+            toFile: setup.folder + "/rules/all.rules", atomically: true, encoding: .utf8)
+        let run = try await setup.run(
+            "run", setup.folder + "/rules", "--once", "--profile", "alpha", "--db", setup.folder + "/tsee.db",
+            environment: ["OPS_HOOK_TOKEN": "Bearer hook-token-7"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let deliveries = hook.deliveries.withLock { $0 }
+        #expect(deliveries.count == 40, "one per device of the fleet")
+        #expect(deliveries.allSatisfy { $0.authorization == "Bearer hook-token-7" && $0.key != nil })
+        #expect(!run.stderr.contains("hook-token-7"))
+    }
+
     @Test func aTypoInTheFileIsAnErrorWithASuggestion() async throws {
         let setup = try Setup { _ in "[profile.p]\nbase-url = \"http://127.0.0.1:9/v1\"\n" }
         defer { setup.remove() }
         let outcome = try await setup.run("profiles")
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("unknown key `base-url` in [profile.p]; did you mean `base_url`?"))
+        // The help that explains the file still works, and says what is wrong with it.
+        let help = try await setup.run("help", "profiles")
+        #expect(help.status == 0 && help.stdout.contains("profile"), "\(help.stderr)")
+        #expect(help.stderr.contains("did you mean `base_url`?") && help.stderr.contains("help is shown without it"))
+        let script = try await setup.run("-c", "help")
+        #expect(script.status == 0 && script.stdout.contains("messages"), "\(script.stderr)")
     }
 
     @Test func versionAndQuiet() async throws {

@@ -22,13 +22,13 @@ public typealias WebhookResolver = @Sendable (String) throws -> WebhookTarget
 
 /// Posts notifications. One short-lived HTTP client per delivery: notifications are rare, and a client of its own
 /// follows no redirect (a header such as `Authorization` must never reach another origin).
-struct Webhook: Sendable {
+public struct Webhook: Sendable {
     let resolve: WebhookResolver
     let timeout: TimeAmount
 
     /// The default resolver: a URL as it is; a NAME from `TSEE_NOTIFY_<NAME>_URL` (and an optional
     /// `TSEE_NOTIFY_<NAME>_AUTHORIZATION`), for when no configuration file names it.
-    static func environmentResolver(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+    public static func environmentResolver(_ environment: [String: String] = ProcessInfo.processInfo.environment)
         -> WebhookResolver
     {
         { target in
