@@ -40,7 +40,13 @@ public final class ThingseeClient: Sendable {
         var serverTime: (unix: Int64, seenAt: Duration)?
         /// The `Date` header last parsed: an unchanged header is not parsed again.
         var lastDateHeader: String?
+        /// The most items one unfiltered, newest-first messages page of this server has held (see
+        /// `allMessagesCounted`): proof that the server does not cap pages below this size.
+        var pageCapacity = 0
     }
+
+    /// The most items one unfiltered messages page has held so far (0 before any).
+    public var provenPageCapacity: Int { state.withLock { $0.pageCapacity } }
 
     public convenience init(configuration: ClientConfiguration, clock: any Clock<Duration> = ContinuousClock()) {
         self.init(configuration: configuration, clock: clock, maximumBodyBytes: ClientConfiguration.maximumBodyBytes)
@@ -119,10 +125,22 @@ public final class ThingseeClient: Sendable {
     /// shorter than `pageSize` is not taken for the end: servers cap pages and filter after limiting), at most
     /// `maxPages` pages; sorted by `tsmTs` and de-duplicated. Works whichever order the API lists a page in.
     /// Unusable items are skipped and counted once each.
+    ///
+    /// Two proofs save the request that would only confirm a short page, for unfiltered reads listed newest first
+    /// (the API's order: a capped page holds the newest items of the range):
+    /// - **Capacity.** The client remembers the most items one such page of this server has held. A page shorter
+    ///   than that was not cut by a cap, so it holds the whole range.
+    /// - **Reaching past the range.** The confirming request asks from `widening` earlier than `from`. If its
+    ///   answer holds anything older than `from`, the newest-first page covered all of `[from, oldest]`; the items
+    ///   before `from` are dropped. Its answer is usually a full page, which proves the capacity for every later
+    ///   device: after the first few devices, a device costs one request.
+    /// A page as long as the largest seen stays ambiguous and is confirmed as before, so a capped server is paged
+    /// to the end; filtered reads (`messageIDs`, `eventIDs`) and oldest-first servers always are.
     public func allMessagesCounted(
         _ tuid: String, from: Int64, to: Int64? = nil, pageSize: Int = 1000, messageIDs: [Int] = [],
-        eventIDs: [Int] = [], maxPages: Int = 1000
+        eventIDs: [Int] = [], maxPages: Int = 1000, widening: Int64 = 7 * 86_400
     ) async throws -> MessageBatch {
+        let unfiltered = messageIDs.isEmpty && eventIDs.isEmpty
         var seen = Set<String>()
         var skippedSeen = Set<String>()
         var all: [Message] = []
@@ -132,30 +150,48 @@ public final class ThingseeClient: Sendable {
         // Pages are listed newest first unless a page shows otherwise.
         var ascending = false
         var largestPage = 0
+        var widen = false
         while pages < max(maxPages, 1) {
             if let upper, upper < lower { break }
             pages += 1
+            let widened = widen && !ascending
+            widen = false
             let query = MessageQuery(
-                limit: pageSize, messageIDs: messageIDs, eventIDs: eventIDs, from: lower, to: upper)
+                limit: pageSize, messageIDs: messageIDs, eventIDs: eventIDs,
+                from: widened ? max(0, lower - widening) : lower, to: upper)
             let (data, reader) = try await call(.GET, ["things", tuid, "messages"], query: Self.messageQuery(query))
-            let (page, skipped) = try reader.messagesSkippingUnusable(data)
+            var (page, skipped) = try reader.messagesSkippingUnusable(data)
+            let count = page.count + skipped.count
+            if let first = page.first, let last = page.last, first.tsmTs != last.tsmTs {
+                ascending = first.tsmTs < last.tsmTs
+            }
+            let capacity = state.withLock { state in
+                defer { if unfiltered && !ascending { state.pageCapacity = max(state.pageCapacity, count) } }
+                return state.pageCapacity
+            }
+            var reachedPast = false
+            if widened {
+                reachedPast = page.contains { $0.tsmTs < from }
+                page.removeAll { $0.tsmTs < from }
+            }
             var fresh = 0
             for m in page where seen.insert(m.deduplicationKey).inserted {
                 all.append(m)
                 fresh += 1
             }
             for item in skipped where skippedSeen.insert(item.description).inserted { fresh += 1 }
-            let count = page.count + skipped.count
             let previousLargest = largestPage
             largestPage = max(largestPage, count)
-            guard let first = page.first, let last = page.last else { break }
-            if first.tsmTs != last.tsmTs { ascending = first.tsmTs < last.tsmTs }
+            if reachedPast { break }
+            guard let first = page.first else { break }
             var oldest = first.tsmTs
             var newest = first.tsmTs
             for m in page {
                 oldest = min(oldest, m.tsmTs)
                 newest = max(newest, m.tsmTs)
             }
+            let shortcut = unfiltered && !ascending && count < pageSize
+            if shortcut && count < capacity { break }
             // Bounds are inclusive: the bounding second may hold more than the page showed.
             if fresh == 0 {
                 // Nothing new: the range is exhausted, unless the page held only the bounding second and was as
@@ -165,6 +201,7 @@ public final class ThingseeClient: Sendable {
                 continue
             }
             if ascending { lower = newest } else { upper = oldest }
+            widen = shortcut
         }
         all.sort { ($0.tsmTs, $0.tsmId, $0.tsmEv) < ($1.tsmTs, $1.tsmId, $1.tsmEv) }
         return MessageBatch(messages: all, skipped: skippedSeen.count, pages: pages)

@@ -54,6 +54,43 @@ struct ClientPagingTests {
         }
     }
 
+    @Test func aPageShorterThanTheServerHasShownTakesOneRequest() async throws {
+        try await FaultServer.with(Self.cappedMessages(cap: 1000)) { server in
+            let client = try server.client()
+            // A fresh client confirms a short page by asking from before the range: the answer reaches past
+            // `from` (proving the range complete) and is longer than the range (proving the server's capacity).
+            let first = try await client.allMessagesCounted(Self.tuid, from: 1090, pageSize: 1000)
+            #expect(first.messages.count == 30 && first.pages == 2)
+            #expect(first.messages.allSatisfy { $0.tsmTs >= 1090 })
+            #expect(client.provenPageCapacity == 275)
+            #expect(server.apiRequests.last?.query["from"] == "0")
+            // Later short pages are complete on their own.
+            let before = server.apiRequests.count
+            let second = try await client.allMessagesCounted(Self.tuid, from: 1080, pageSize: 1000)
+            #expect(second.messages.count == 60 && second.pages == 1)
+            #expect(server.apiRequests.count == before + 1)
+            // A filtered read proves nothing about its completeness: it is confirmed as before.
+            let filtered = try await client.allMessagesCounted(
+                Self.tuid, from: 1080, pageSize: 1000, messageIDs: [1110])
+            #expect(filtered.messages.count == 20 || filtered.messages.count == 60)
+            #expect(filtered.pages == 2)
+            await client.shutdown()
+        }
+    }
+
+    @Test func aPageAsLongAsTheCapIsNeverTakenForTheEnd() async throws {
+        try await FaultServer.with(Self.cappedMessages(cap: 40)) { server in
+            let client = try server.client()
+            // Whatever the client learned before, pages the length of the cap are followed to the end.
+            for _ in 0..<2 {
+                let batch = try await client.allMessagesCounted(Self.tuid, from: 0, pageSize: 1000)
+                #expect(batch.messages.count == 300)
+            }
+            #expect(client.provenPageCapacity == 42)
+            await client.shutdown()
+        }
+    }
+
     @Test func maxPagesBoundsTheRequests() async throws {
         try await FaultServer.with(Self.cappedMessages(cap: 10)) { server in
             let client = try server.client()
