@@ -75,4 +75,14 @@ import ThingseeAPI
         let table = Table(columns: ["v"], rows: [["red\u{1B}[31m\r\nx\u{7F}"]])
         #expect(table.render() == "v\nred\\u{1B}[31m\\u{D}\\u{A}x\\u{7F}\n")
     }
+
+    @Test func textOutputKeepsLinesTabsAndColourButNoOtherEscape() {
+        // A value from the API inside an explanation or a chart: a window-title escape, a cursor move, a carriage
+        // return overwriting the line. Our own colour and layout survive.
+        let text = "\u{1B}[1mrule\u{1B}[0m\tok\nvalue \u{1B}]0;pwned\u{07} \u{1B}[2J\rhidden\n"
+        #expect(
+            Rendered(data: .null, text: text).formatted(.table)
+                == "\u{1B}[1mrule\u{1B}[0m\tok\nvalue \\u{1B}]0;pwned\\u{7} \\u{1B}[2J\\u{D}hidden\n")
+        #expect(Rendered(data: .null, text: "plain\nlines").formatted(.table) == "plain\nlines\n")
+    }
 }

@@ -32,7 +32,10 @@ public struct Rendered: Sendable {
     public func formatted(_ format: OutputFormat, colour: Bool = false) -> String {
         switch format {
         case .table:
-            if let text { return text.hasSuffix("\n") ? text : text + "\n" }
+            if let text {
+                let shown = Table.inertText(text)
+                return shown.hasSuffix("\n") ? shown : shown + "\n"
+            }
             if let table { return table.render(colour: colour) }
             return JSONFormatter.pretty(data) + "\n"
         case .json:

@@ -50,6 +50,36 @@ extension Table {
         return out
     }
 
+    /// Multi-line `text` made inert like a cell, keeping what text output itself uses: newlines, tabs and colour
+    /// (SGR: `ESC [ digits ; … m`, which can only change colours). Every other escape — cursor moves, window
+    /// titles, hyperlinks, a carriage return that overwrites a line — arrives in a value from the API and is shown
+    /// as `\u{1B}`-style text instead of acting on the terminal.
+    public static func inertText(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { isControl($0) && $0 != "\n" && $0 != "\t" }) else { return text }
+        let scalars = Array(text.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0
+        while i < scalars.count {
+            let scalar = scalars[i]
+            if scalar == "\u{1B}", i + 1 < scalars.count, scalars[i + 1] == "[" {
+                var j = i + 2
+                while j < scalars.count, ("0"..."9").contains(scalars[j]) || scalars[j] == ";" { j += 1 }
+                if j < scalars.count, scalars[j] == "m" {
+                    out.append(contentsOf: scalars[i...j])
+                    i = j + 1
+                    continue
+                }
+            }
+            if isControl(scalar) && scalar != "\n" && scalar != "\t" {
+                out.append(contentsOf: ("\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}").unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+            i += 1
+        }
+        return String(out)
+    }
+
     static func isControl(_ s: Unicode.Scalar) -> Bool {
         s.value < 0x20 || (0x7F...0x9F).contains(s.value)
     }
