@@ -138,6 +138,97 @@ struct ProcessBenchmarks {
                 target: .atMost(100), note: "VmHWM after serving every cycle above"))
     }
 
+    // MARK: Against a plain Python script
+
+    /// One dry-run cycle of the two design-card rules (`benchmarks/card.rules`, 1 h look-back) over 10,000
+    /// simulated devices, by `tsee run` and by `benchmarks/aiohttp_peer.py` (asyncio + aiohttp, the same fetches),
+    /// taking turns against one simulator; CPU of each child from `wait4`, the simulator's from /proc.
+    func measurePeer(into report: Report) async throws {
+        let devices = quick ? 2_000 : 10_000
+        let python = ["/usr/bin/env", "python3"]
+        let check = try Subprocess.run(python + ["-c", "import aiohttp"], environment: isolated)
+        guard check.status == 0 else {
+            log("peer: skipped: python3 cannot import aiohttp (scripts/bench installs it)")
+            return
+        }
+        log("peer: tsee run vs benchmarks/aiohttp_peer.py, \(devices) devices, 1 h look-back")
+        let sim = try startSimulator(devices: devices)
+        defer {
+            sim.process.signal(SIGTERM)
+            _ = sim.process.wait()
+        }
+        let directory = FileManager.default.currentDirectoryPath
+        var environment = isolated
+        environment["THINGSEE_BASE_URL"] = sim.baseURL
+        environment["THINGSEE_CLIENT_ID"] = sim.clientID
+        environment["THINGSEE_CLIENT_SECRET"] = sim.secret
+        let repetitions = quick ? 1 : 3
+        var tseeCPU: [Double] = [], peerCPU: [Double] = [], tseeWall: [Double] = [], peerWall: [Double] = []
+        var serverPerRequest: [Double] = []
+        var firings = (tsee: "", peer: "")
+        for rep in 0..<repetitions {
+            for who in ["tsee", "peer"] {
+                let requestsBefore = try await simulatorRequests(sim)
+                let cpuBefore = sim.process.cpuSecondsSoFar() ?? 0
+                let arguments =
+                    who == "tsee"
+                    ? [
+                        tsee, "run", directory + "/benchmarks/card.rules", "--once", "--dry-run", "--lookback", "1h",
+                        "--db", workDirectory + "/peer-\(rep).db",
+                    ]
+                    : python + [
+                        directory + "/benchmarks/aiohttp_peer.py", "--base-url", sim.baseURL, "--client-id",
+                        sim.clientID, "--lookback", "3600", "--concurrency", "8",
+                    ]
+                let outcome = try Subprocess.run(arguments, environment: environment)
+                let served = try await simulatorRequests(sim) - requestsBefore
+                let serverCPU = (sim.process.cpuSecondsSoFar() ?? 0) - cpuBefore
+                if outcome.status != 0 {
+                    log("  \(who) exited \(outcome.status): \(outcome.stderr.split(separator: "\n").suffix(3))")
+                }
+                serverPerRequest.append(serverCPU / Double(max(served, 1)) * 1e6)
+                if who == "tsee" {
+                    tseeCPU.append(outcome.cpuSeconds)
+                    tseeWall.append(outcome.wallSeconds)
+                    let line = outcome.stderr.split(separator: "\n").last { $0.contains(": cycle ") } ?? ""
+                    firings.tsee = String(line)
+                } else {
+                    peerCPU.append(outcome.cpuSeconds)
+                    peerWall.append(outcome.wallSeconds)
+                    firings.peer = outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+                log(String(format: "  %@: %.2f s CPU, %.2f s wall, %d requests", who, outcome.cpuSeconds,
+                           outcome.wallSeconds, served))
+            }
+        }
+        let ratios = zip(tseeCPU, peerCPU).map { $0 / $1 }
+        report.add(
+            Metric(
+                name: "vs aiohttp: first cycle CPU, tsee ÷ peer", value: median(ratios), unit: "×",
+                target: .atMost(0.25),
+                note: "\(devices) devices, 1 h look-back, card rules, dry run; median of \(ratios.count) pairs; "
+                    + "tsee: \(firings.tsee); peer: \(firings.peer)",
+                samples: ratios))
+        report.add(
+            Metric(
+                name: "vs aiohttp: tsee CPU", value: median(tseeCPU), unit: "s", note: "user + system (wait4)",
+                samples: tseeCPU))
+        report.add(
+            Metric(
+                name: "vs aiohttp: peer CPU", value: median(peerCPU), unit: "s", note: "user + system (wait4)",
+                samples: peerCPU))
+        report.add(
+            Metric(
+                name: "vs aiohttp: tsee wall", value: median(tseeWall), unit: "s", target: .atMost(3),
+                samples: tseeWall))
+        report.add(Metric(name: "vs aiohttp: peer wall", value: median(peerWall), unit: "s", samples: peerWall))
+        report.add(
+            Metric(
+                name: "simulator CPU per request", value: median(serverPerRequest), unit: "µs", target: .atMost(60),
+                note: "the simulator process's CPU (/proc) over the requests it served, during every run above",
+                samples: serverPerRequest))
+    }
+
     // MARK: Start-up
 
     func measureStartup(into report: Report) throws {

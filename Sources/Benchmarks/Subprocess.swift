@@ -128,6 +128,17 @@ struct Subprocess {
         throw Failure.timeout(name)
     }
 
+    /// User + system CPU seconds a running child has used so far, from `/proc/PID/stat`.
+    func cpuSecondsSoFar() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After "pid (comm)": state is field 3; utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// `VmHWM` (peak resident set) of a running child, in bytes, from /proc.
     func peakRSS() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }

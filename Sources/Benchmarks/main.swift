@@ -2,7 +2,7 @@ import Foundation
 
 // tsee-bench: the numbers of BENCHMARKS.md. Run through `scripts/bench` (release build).
 //
-//   tsee-bench [--quick] [--only rules,decode,sqlite,scheduler,startup] [--json PATH] [--tsee PATH]
+//   tsee-bench [--quick] [--only rules,decode,sqlite,scheduler,startup,peer] [--json PATH] [--tsee PATH]
 
 var quick = false
 var only: Set<String>?
@@ -16,7 +16,7 @@ while let argument = arguments.popFirst() {
     case "--json": jsonPath = arguments.popFirst() ?? jsonPath
     case "--tsee": tseePath = arguments.popFirst() ?? tseePath
     default:
-        log("usage: tsee-bench [--quick] [--only rules,decode,sqlite,scheduler,startup] [--json PATH] [--tsee PATH]")
+        log("usage: tsee-bench [--quick] [--only rules,decode,sqlite,scheduler,startup,peer] [--json PATH] [--tsee PATH]")
         exit(2)
     }
 }
@@ -40,7 +40,7 @@ if wanted("rules") { RuleBenchmark.measure(into: report, quick: quick) }
 if wanted("decode") { DecodeBenchmark.measure(into: report, quick: quick) }
 if wanted("sqlite") { try await StoreBenchmark.measure(into: report, quick: quick, workDirectory: workDirectory) }
 let processes = ProcessBenchmarks(tsee: tseePath, workDirectory: workDirectory, quick: quick)
-if wanted("scheduler") || wanted("startup") {
+if wanted("scheduler") || wanted("startup") || wanted("peer") {
     guard FileManager.default.isExecutableFile(atPath: tseePath) else {
         log("tsee-bench: no tsee binary at \(tseePath); build it (swift build -c release) or pass --tsee PATH")
         exit(1)
@@ -48,6 +48,7 @@ if wanted("scheduler") || wanted("startup") {
 }
 if wanted("startup") { try processes.measureStartup(into: report) }
 if wanted("scheduler") { try await processes.measureScheduler(into: report) }
+if wanted("peer") { try await processes.measurePeer(into: report) }
 
 print(report.table(), terminator: "")
 let directory = URL(fileURLWithPath: jsonPath).deletingLastPathComponent().path
