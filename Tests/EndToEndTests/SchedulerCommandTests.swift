@@ -58,6 +58,36 @@ struct SchedulerCommandTests {
         #expect(cycles.status == 2)
     }
 
+    /// The README's claim: against a simulator with the real API's awkward variants (pages capped at 100,
+    /// unusable items in pages, empty answers to writes), the repository's rules act on the same devices.
+    @Test func theRealAPIsVariantsChangeNoAction() async throws {
+        let plain = try await Fleet.start()
+        defer { Task { await plain.stop() } }
+        let awkward = try await Fleet.start {
+            $0.pageCap = 100
+            $0.badItemRate = 0.05
+            $0.emptyWriteBodies = true
+        }
+        defer { Task { await awkward.stop() } }
+        var done: [Set<String>] = []
+        for fleet in [plain, awkward] {
+            let db = try temporaryFolder() + "/tsee.db"
+            let run = try await fleet.tsee("run", Self.repositoryRules, "--once", "--db", db)
+            #expect(run.status == 0, "\(run.stderr)")
+            let log = try await fleet.tsee("log", "--db", db, "--limit", "1000", "-o", "json")
+            let rows = try #require(log.json as? [[String: Any]])
+            #expect(rows.allSatisfy { $0["outcome"] as? String != "failed" }, "\(rows)")
+            done.append(
+                Set(
+                    rows.filter { $0["kind"] as? String != "log" }.map {
+                        "\($0["rule"] ?? "") \($0["tuid"] ?? "") \($0["kind"] ?? "") \($0["outcome"] ?? "")"
+                    }))
+        }
+        #expect(!done[0].isEmpty)
+        #expect(done[0] == done[1])
+        #expect(await awkward.server.stats.badItems > 0)
+    }
+
     @Test func dryRunChangesNothingAtTheAPI() async throws {
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }
