@@ -282,10 +282,11 @@ public actor Scheduler {
     private func cycleWork(log: Logger, progress: Progress, collected: Collected) async -> CycleWork {
         var work = CycleWork()
         var listed = true
+        runner.webhook.startCycle()
         do {
             try await loadStateIfNeeded()
             if !options.dryRun {
-                let (errors, reconciled) = await reconcileOpenIntents(log)
+                let (errors, reconciled) = await reconcileOpenIntents(log, progress: progress)
                 work.summary.errors += errors
                 work.summary.reconciled = reconciled
             }
@@ -502,12 +503,14 @@ public actor Scheduler {
     /// already applied → done; certainly not applied → carried out now; the API cannot tell → left open for the
     /// next cycle. Runs at the start of every cycle, under the run lock, so no other process has these in flight.
     /// Returns the errors and how many intents were settled.
-    private func reconcileOpenIntents(_ log: Logger) async -> (errors: Int, settled: Int) {
+    private func reconcileOpenIntents(_ log: Logger, progress: Progress) async -> (errors: Int, settled: Int) {
         guard let open = try? await store.openIntents(), !open.isEmpty else { return (0, 0) }
         log.notice("reconciling open actions", metadata: ["event": "reconcile", "count": "\(open.count)"])
         var errors = 0
         var settled = 0
         for record in open {
+            // Each settled intent is progress: a long backlog (slow webhooks) is not a stalled cycle.
+            defer { progress.touch() }
             let meta: Logger.Metadata = [
                 "tuid": "\(record.tuid)", "rule": "\(record.rule)", "action": "\(record.kind.rawValue)",
                 "id": "\(record.id)",

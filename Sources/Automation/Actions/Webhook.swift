@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import ThingseeAPI
 
 /// Where a `notify TARGET` goes: a URL (https, or http to loopback), or the name of a configured target.
@@ -25,6 +26,24 @@ public typealias WebhookResolver = @Sendable (String) throws -> WebhookTarget
 public struct Webhook: Sendable {
     let resolve: WebhookResolver
     let timeout: TimeAmount
+    /// Origins that failed in this cycle: further deliveries to them wait for the next cycle, so a webhook that is
+    /// down costs one timeout per cycle, not one per notification (which would hold up the devices' polling).
+    let failedThisCycle = Breaker()
+
+    init(resolve: @escaping WebhookResolver, timeout: TimeAmount) {
+        self.resolve = resolve
+        self.timeout = timeout
+    }
+
+    /// Forgets the failures of the previous cycle.
+    func startCycle() { failedThisCycle.reset() }
+
+    final class Breaker: Sendable {
+        private let failed = Mutex<[String: String]>([:])
+        func reset() { failed.withLock { $0 = [:] } }
+        func reason(_ origin: String) -> String? { failed.withLock { $0[origin] } }
+        func trip(_ origin: String, _ reason: String) { failed.withLock { $0[origin] = reason } }
+    }
 
     /// The default resolver: a URL as it is; a NAME from `TSEE_NOTIFY_<NAME>_URL` (and an optional
     /// `TSEE_NOTIFY_<NAME>_AUTHORIZATION`), for when no configuration file names it.
@@ -54,7 +73,27 @@ public struct Webhook: Sendable {
         } catch {
             return .failed(httpStatus: nil, error: "\(error)")
         }
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: timeout, read: timeout))
+        let origin = Self.origin(target.url)
+        if let reason = failedThisCycle.reason(origin) {
+            return .unknown(reason: "not tried: \(origin) failed earlier this cycle (\(reason)); retried next cycle")
+        }
+        let result = await post(target, body: body, key: key)
+        if case .unknown(let reason) = result { failedThisCycle.trip(origin, reason) }
+        return result
+    }
+
+    /// `scheme://host:port` of a URL, for the per-cycle breaker.
+    static func origin(_ url: String) -> String {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else { return url }
+        return "\(scheme)://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
+    }
+
+    private func post(_ target: WebhookTarget, body: String, key: String) async -> ActionRunner.Result {
+        // A connection that cannot be made fails the delivery at once (AsyncHTTPClient would otherwise retry it
+        // until the deadline): the next cycle is the retry.
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: min(timeout, .seconds(10)), read: timeout))
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.decompression = .disabled
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         defer { Task { try? await client.shutdown() } }
