@@ -373,6 +373,35 @@ private func problems(_ text: String, lookback: Int64? = 86400) -> [String] {
         #expect(decoded.latest("temp")?.value == .number(9))
     }
 
+    @Test func recentMessagesAreSavedAsTwoArraysAndTheOldLayoutStillDecodes() throws {
+        // This round's layout: parallel arrays of times and keys.
+        let (set, diagnostics) = RuleSet.parse(
+            file: "t.rules", text: "rule quiet: when silence > 2h then log \"{tuid}\"\n", lookback: 86400)
+        #expect(diagnostics.isEmpty)
+        let engine = Engine(set)
+        var obs = DeviceObservations()
+        var states = engine.initialStates()
+        _ = engine.evaluate(
+            tuid: "T", observations: &obs, newMessages: [msg(100, ["temp": 1]), msg(200, ["temp": 2])],
+            states: &states, now: 300)
+        let saved = try JSONEncoder().encode(obs)
+        let json = try #require(try JSONSerialization.jsonObject(with: saved) as? [String: Any])
+        #expect(json["messages"] == nil)
+        #expect((json["messageTimes"] as? [Int])?.count == 2)
+        #expect((json["messageKeys"] as? [Int])?.count == 2)
+        #expect(try JSONDecoder().decode(DeviceObservations.self, from: saved) == obs)
+        // The previous layout, an object per message, reads back the same.
+        var old = json
+        old["messages"] = zip(json["messageTimes"] as! [Int], json["messageKeys"] as! [Int]).map {
+            ["time": $0, "key": $1]
+        }
+        old["messageTimes"] = nil
+        old["messageKeys"] = nil
+        let reread = try JSONDecoder().decode(
+            DeviceObservations.self, from: JSONSerialization.data(withJSONObject: old))
+        #expect(reread == obs)
+    }
+
     @Test func notifyActionsRoundTrip() throws {
         let actions: [Action] = [.notify(target: "ops"), .notify(target: "https://hooks.example.com/x")]
         #expect(actions.map(\.description) == ["notify ops", "notify \"https://hooks.example.com/x\""])

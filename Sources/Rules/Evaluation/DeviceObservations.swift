@@ -121,7 +121,34 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case status, group, firmware, batteryLevel, alerts, pollFailed, lastReportAt, firstListedAt
         case newestMessageTime, clockErrors, fieldNames, kinds, numbers, strings, times, history
-        case messages, alertsSeen
+        /// Recent messages as two parallel arrays; `messages` (an object per message) is what older tsee wrote.
+        case messageTimes, messageKeys, messages, alertsSeen
+    }
+
+    /// Saved state is read at every start and written every cycle: the recent messages (a day of them when a
+    /// rule looks back a day) go as two arrays of numbers, not an object per message, which `JSONDecoder`
+    /// spends most of a start-up on.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(status, forKey: .status)
+        try c.encodeIfPresent(group, forKey: .group)
+        try c.encodeIfPresent(firmware, forKey: .firmware)
+        try c.encodeIfPresent(batteryLevel, forKey: .batteryLevel)
+        try c.encodeIfPresent(alerts, forKey: .alerts)
+        try c.encode(pollFailed, forKey: .pollFailed)
+        try c.encodeIfPresent(lastReportAt, forKey: .lastReportAt)
+        try c.encodeIfPresent(firstListedAt, forKey: .firstListedAt)
+        try c.encodeIfPresent(newestMessageTime, forKey: .newestMessageTime)
+        try c.encode(clockErrors, forKey: .clockErrors)
+        try c.encode(fieldNames, forKey: .fieldNames)
+        try c.encode(kinds, forKey: .kinds)
+        try c.encode(numbers, forKey: .numbers)
+        try c.encode(strings, forKey: .strings)
+        try c.encode(times, forKey: .times)
+        try c.encode(history, forKey: .history)
+        try c.encode(messages.map(\.time), forKey: .messageTimes)
+        try c.encode(messages.map(\.key), forKey: .messageKeys)
+        try c.encodeIfPresent(alertsSeen, forKey: .alertsSeen)
     }
 
     /// Decodes tolerantly: state saved by an older tsee (without history) keeps its held values.
@@ -152,7 +179,16 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
         if history.count != n { history = Array(repeating: Series(), count: n) }
         (fieldNames, self.kinds, self.numbers, self.strings, self.times, self.history) =
             (names, kinds, numbers, strings, times, history)
-        messages = try c.decodeIfPresent([Stamp].self, forKey: .messages) ?? []
+        if let messageTimes = try c.decodeIfPresent([Int64].self, forKey: .messageTimes) {
+            let keys = try c.decode([Int].self, forKey: .messageKeys)
+            guard keys.count == messageTimes.count else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .messageKeys, in: c, debugDescription: "message times and keys of different lengths")
+            }
+            messages = zip(messageTimes, keys).map { Stamp(time: $0, key: $1) }
+        } else {
+            messages = try c.decodeIfPresent([Stamp].self, forKey: .messages) ?? []
+        }
         alertsSeen = try c.decodeIfPresent([AlertEpisode].self, forKey: .alertsSeen)
     }
 
