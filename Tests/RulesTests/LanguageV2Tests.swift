@@ -373,8 +373,7 @@ private func problems(_ text: String, lookback: Int64? = 86400) -> [String] {
         #expect(decoded.latest("temp")?.value == .number(9))
     }
 
-    @Test func recentMessagesAreSavedAsTwoArraysAndTheOldLayoutStillDecodes() throws {
-        // This round's layout: parallel arrays of times and keys.
+    @Test func recentMessagesAreSavedPackedAndTheOldLayoutStillDecodes() throws {
         let (set, diagnostics) = RuleSet.parse(
             file: "t.rules", text: "rule quiet: when silence > 2h then log \"{tuid}\"\n", lookback: 86400)
         #expect(diagnostics.isEmpty)
@@ -382,24 +381,26 @@ private func problems(_ text: String, lookback: Int64? = 86400) -> [String] {
         var obs = DeviceObservations()
         var states = engine.initialStates()
         _ = engine.evaluate(
-            tuid: "T", observations: &obs, newMessages: [msg(100, ["temp": 1]), msg(200, ["temp": 2])],
+            tuid: "T", observations: &obs, newMessages: [msg(100, ["temp": 1]), msg(200, ["temp": 2], id: 1110)],
             states: &states, now: 300)
         let saved = try JSONEncoder().encode(obs)
         let json = try #require(try JSONSerialization.jsonObject(with: saved) as? [String: Any])
         #expect(json["messages"] == nil)
-        #expect((json["messageTimes"] as? [Int])?.count == 2)
-        #expect((json["messageKeys"] as? [Int])?.count == 2)
+        let packed = try #require(json["messageStamps"] as? String)
+        #expect(Data(base64Encoded: packed)?.count == 32)
         #expect(try JSONDecoder().decode(DeviceObservations.self, from: saved) == obs)
         // The previous layout, an object per message, reads back the same.
         var old = json
-        old["messages"] = zip(json["messageTimes"] as! [Int], json["messageKeys"] as! [Int]).map {
-            ["time": $0, "key": $1]
-        }
-        old["messageTimes"] = nil
-        old["messageKeys"] = nil
-        let reread = try JSONDecoder().decode(
-            DeviceObservations.self, from: JSONSerialization.data(withJSONObject: old))
+        old["messageStamps"] = nil
+        old["messages"] = [["time": 100, "key": 12100 << 16 | 10], ["time": 200, "key": 1110 << 16 | 10]]
+        let reread = try JSONDecoder().decode(DeviceObservations.self, from: JSONSerialization.data(withJSONObject: old))
         #expect(reread == obs)
+        // A damaged value is an error, not an empty history.
+        old["messages"] = nil
+        old["messageStamps"] = "not base64!"
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(DeviceObservations.self, from: JSONSerialization.data(withJSONObject: old))
+        }
     }
 
     @Test func notifyActionsRoundTrip() throws {

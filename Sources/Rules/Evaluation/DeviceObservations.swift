@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything the engine knows about one device: each field's latest value (sample-and-hold) and, for the
 /// fields that windows and `for` need, its recent reports; newest message time, alert episodes, installation
 /// status, group, firmware and thing-info facts.
@@ -96,6 +98,29 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
         var key: Int
     }
 
+    /// Stamps as base64 of 16 little-endian bytes each (time, then key): one string value for `JSONDecoder`
+    /// instead of two numbers and an object per message.
+    static func packStamps(_ stamps: [Stamp]) -> String {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(stamps.count * 16)
+        for stamp in stamps {
+            withUnsafeBytes(of: stamp.time.littleEndian) { bytes.append(contentsOf: $0) }
+            withUnsafeBytes(of: Int64(stamp.key).littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        return Data(bytes).base64EncodedString()
+    }
+
+    static func unpackStamps(_ text: String) -> [Stamp]? {
+        guard let data = Data(base64Encoded: text), data.count % 16 == 0 else { return nil }
+        return data.withUnsafeBytes { raw in
+            stride(from: 0, to: raw.count, by: 16).map { offset in
+                Stamp(
+                    time: Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)),
+                    key: Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: Int64.self))))
+            }
+        }
+    }
+
     public init(
         status: String? = nil, group: String? = nil, firmware: String? = nil, batteryLevel: Double? = nil,
         alerts: [AlertEpisode]? = nil, lastReportAt: Int64? = nil, firstListedAt: Int64? = nil
@@ -121,13 +146,13 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case status, group, firmware, batteryLevel, alerts, pollFailed, lastReportAt, firstListedAt
         case newestMessageTime, clockErrors, fieldNames, kinds, numbers, strings, times, history
-        /// Recent messages as two parallel arrays; `messages` (an object per message) is what older tsee wrote.
-        case messageTimes, messageKeys, messages, alertsSeen
+        /// Recent messages packed (``packStamps(_:)``); `messages` (an object per message) is what older tsee wrote.
+        case messageStamps, messages, alertsSeen
     }
 
     /// Saved state is read at every start and written every cycle: the recent messages (a day of them when a
-    /// rule looks back a day) go as two arrays of numbers, not an object per message, which `JSONDecoder`
-    /// spends most of a start-up on.
+    /// rule looks back a day) go packed into one string, not as an object per message, which `JSONDecoder`
+    /// spent most of a start-up on.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encodeIfPresent(status, forKey: .status)
@@ -146,8 +171,7 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
         try c.encode(strings, forKey: .strings)
         try c.encode(times, forKey: .times)
         try c.encode(history, forKey: .history)
-        try c.encode(messages.map(\.time), forKey: .messageTimes)
-        try c.encode(messages.map(\.key), forKey: .messageKeys)
+        try c.encode(Self.packStamps(messages), forKey: .messageStamps)
         try c.encodeIfPresent(alertsSeen, forKey: .alertsSeen)
     }
 
@@ -179,13 +203,12 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
         if history.count != n { history = Array(repeating: Series(), count: n) }
         (fieldNames, self.kinds, self.numbers, self.strings, self.times, self.history) =
             (names, kinds, numbers, strings, times, history)
-        if let messageTimes = try c.decodeIfPresent([Int64].self, forKey: .messageTimes) {
-            let keys = try c.decode([Int].self, forKey: .messageKeys)
-            guard keys.count == messageTimes.count else {
+        if let packed = try c.decodeIfPresent(String.self, forKey: .messageStamps) {
+            guard let stamps = Self.unpackStamps(packed) else {
                 throw DecodingError.dataCorruptedError(
-                    forKey: .messageKeys, in: c, debugDescription: "message times and keys of different lengths")
+                    forKey: .messageStamps, in: c, debugDescription: "not a packed list of message stamps")
             }
-            messages = zip(messageTimes, keys).map { Stamp(time: $0, key: $1) }
+            messages = stamps
         } else {
             messages = try c.decodeIfPresent([Stamp].self, forKey: .messages) ?? []
         }
