@@ -18,7 +18,7 @@ public actor Scheduler {
     public let client: ThingseeClient
     /// The rules in force; replaced by ``reload(_:)``.
     public nonisolated var engine: Engine { rulebook.withLock { $0.engine } }
-    public let store: Store
+    public let store: any Store
     public let options: SchedulerOptions
     private let clock: SchedulerClock
     private let apiTime: any APITime
@@ -41,7 +41,7 @@ public actor Scheduler {
     private var fleetAlertsOffered = true
 
     public init(
-        client: ThingseeClient, engine: Engine, store: Store, options: SchedulerOptions,
+        client: ThingseeClient, engine: Engine, store: any Store, options: SchedulerOptions,
         clock: SchedulerClock = .continuous, apiTime: (any APITime)? = nil,
         logger: Logger = Logger(label: "tsee.scheduler"), observer: (@Sendable (CycleReport) -> Void)? = nil,
         webhooks: WebhookResolver? = nil

@@ -156,9 +156,9 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage.rawValue)
         }
         defer { withExtendedLifetime(lock) {} }
-        let store: Store
+        let store: any Store
         do {
-            store = try Store(path: path)
+            store = try SQLiteStore(path: path)
         } catch {
             console.err("tsee run: cannot open the database: \(error)\n")
             throw ExitCode(ExitStatus.usage.rawValue)
@@ -269,7 +269,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// State belongs to one deployment: refuse a database made against another, and cursors in the API's future.
-    private func checkDeployment(store: Store, connection: Connection, console: Console) async throws {
+    private func checkDeployment(store: any Store, connection: Connection, console: Console) async throws {
         let identity =
             connection.simulator != nil
             ? DeploymentIdentity(baseURL: "built-in simulator", clientID: "sim")
@@ -285,7 +285,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         guard recorded == identity else {
             console.err(
-                "tsee run: not started: the database \(store.path) holds the state of \(recorded), "
+                "tsee run: not started: the database \(store.location) holds the state of \(recorded), "
                     + "but this run is against \(identity); use another --db (or profile) for each deployment\n")
             throw ExitCode(ExitStatus.usage.rawValue)
         }

@@ -9,30 +9,30 @@ import Testing
         let dir = try TemporaryDirectory()
         let path = dir.path("nested/tsee.db")
         do {
-            let store = try Store(path: path, now: fixedClock)
+            let store = try SQLiteStore(path: path, now: fixedClock)
             try await store.recordIntents([intent()])
             await store.close()
         }
         #expect(fileMode(path) == 0o600)
         for _ in 0..<2 {
-            let store = try Store(path: path, now: fixedClock)
+            let store = try SQLiteStore(path: path, now: fixedClock)
             #expect(try await store.actions().count == 1)
-            #expect(try await store.withDatabase { try $0.userVersion() } == Store.schemaVersion)
+            #expect(try await store.withDatabase { try $0.userVersion() } == SQLiteStore.schemaVersion)
             await store.close()
         }
         let db = try Database(path: path)
-        #expect(try db.userVersion() == Store.schemaVersion)
+        #expect(try db.userVersion() == SQLiteStore.schemaVersion)
         #expect(try db.journalMode() == "wal")
     }
 
     @Test func newerSchemaIsRefusedWithAClearError() throws {
         let dir = try TemporaryDirectory()
         let path = dir.path()
-        _ = try Store(path: path)
-        try Database(path: path).setUserVersion(Store.schemaVersion + 5)
+        _ = try SQLiteStore(path: path)
+        try Database(path: path).setUserVersion(SQLiteStore.schemaVersion + 5)
 
-        let error = #expect(throws: StoreError.self) { try Store(path: path) }
-        #expect(error?.kind == .schemaTooNew(found: Store.schemaVersion + 5, supported: Store.schemaVersion))
+        let error = #expect(throws: StoreError.self) { try SQLiteStore(path: path) }
+        #expect(error?.kind == .schemaTooNew(found: SQLiteStore.schemaVersion + 5, supported: SQLiteStore.schemaVersion))
         #expect(error?.description.contains("newer tsee") == true)
         #expect(error?.description.contains(path) == true)
     }
@@ -41,7 +41,7 @@ import Testing
 
     @Test func intentsStartWithTheRightOutcome() async throws {
         let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path(), now: fixedClock)
+        let store = try SQLiteStore(path: dir.path(), now: fixedClock)
         let ids = try await store.recordIntents([
             intent(index: 0, kind: .move),
             intent(index: 1, kind: .send, parameters: #"{"tsmId":1500,"reportInterval":60}"#, transactionID: 42),
@@ -66,7 +66,7 @@ import Testing
     @Test func intentsAndStateAreWrittenAtomically() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.path()
-        let store = try Store(path: path)
+        let store = try SQLiteStore(path: path)
         let device = DeviceRow(tuid: "TSPD04ESY93100802", dryRun: false, cursorTs: 500)
         let good = RuleStateRow(rule: "low-battery", tuid: "TSPD04ESY93100802", dryRun: false, state: Data("{}".utf8))
         // The second rule state breaks a CHECK constraint after the intents and the first state were written.
@@ -90,7 +90,7 @@ import Testing
 
     @Test func aFiringIsNeverLoggedTwice() async throws {
         let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path())
+        let store = try SQLiteStore(path: dir.path())
         let first = try await store.recordIntents([intent(sequence: 7, index: 0), intent(sequence: 7, index: 1)])
         try await store.complete(id: first[0], outcome: .done, httpStatus: 200)
         let again = try await store.recordIntents([intent(sequence: 7, index: 0), intent(sequence: 7, index: 1)])
@@ -105,7 +105,7 @@ import Testing
 
     @Test func sendIsCompletedThenConfirmed() async throws {
         let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path(), now: fixedClock)
+        let store = try SQLiteStore(path: dir.path(), now: fixedClock)
         let ids = try await store.recordIntents([
             intent(index: 0, kind: .send, parameters: #"{"tsmId":1500,"reportInterval":60}"#),
             intent(index: 1, kind: .move),
@@ -144,7 +144,7 @@ import Testing
     @Test func theLogIsAppendOnly() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.path()
-        let store = try Store(path: path)
+        let store = try SQLiteStore(path: path)
         let ids = try await store.recordIntents([intent(index: 0, kind: .move), intent(index: 1, kind: .log)])
 
         try await store.complete(id: ids[0], outcome: .done)
@@ -171,7 +171,7 @@ import Testing
         let path = dir.path()
         var ids: [Int64] = []
         do {
-            let store = try Store(path: path)
+            let store = try SQLiteStore(path: path)
             ids = try await store.recordIntents([
                 intent(index: 0, kind: .move),
                 intent(index: 1, kind: .send, transactionID: 77),
@@ -181,7 +181,7 @@ import Testing
             try await store.complete(id: ids[0], outcome: .done, httpStatus: 200)
             // The process dies here: the send and the assign were written as intents and never completed.
         }
-        let store = try Store(path: path)
+        let store = try SQLiteStore(path: path)
         let open = try await store.openIntents()
         #expect(open.map(\.id) == [ids[1], ids[2]])
         #expect(open.map(\.kind) == [.send, .assign])
@@ -197,7 +197,7 @@ import Testing
 
     @Test func actionFilters() async throws {
         let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path())
+        let store = try SQLiteStore(path: dir.path())
         let a = "TSPD04ESY93100802"
         let b = "TSGW01ABC12345678"
         let ids = try await store.recordIntents([
@@ -226,7 +226,7 @@ import Testing
 
     @Test func actionRecordEncodesSnakeCaseWithBooleanDryRun() async throws {
         let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path(), now: fixedClock)
+        let store = try SQLiteStore(path: dir.path(), now: fixedClock)
         try await store.recordIntents([
             intent(kind: .send, parameters: #"{"tsmId":1500,"reportInterval":60}"#, dryRun: true, transactionID: 9)
         ])
@@ -255,7 +255,7 @@ import Testing
 
     @Test func liveAndDryRunStateAreKeptApart() async throws {
         let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path(), now: fixedClock)
+        let store = try SQLiteStore(path: dir.path(), now: fixedClock)
         let tuid = "TSPD04ESY93100802"
         try await store.saveState(
             ruleStates: [
@@ -286,7 +286,7 @@ import Testing
 
     @Test func cyclesAreRecorded() async throws {
         let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path())
+        let store = try SQLiteStore(path: dir.path())
         let first = try await store.beginCycle(startedAt: 1_000, dryRun: false)
         let summary = CycleSummary(
             finishedAt: 1_002, devices: 10, messages: 42, firings: 2, actions: 3, errors: 1, durationMilliseconds: 1_850
@@ -311,7 +311,7 @@ import Testing
     @Test func aSecondWriterWaitsForTheLockInsteadOfFailing() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.path()
-        let store = try Store(path: path)
+        let store = try SQLiteStore(path: path)
         let other = try Database(path: path)
         try other.execute("BEGIN IMMEDIATE")
         try other.run("INSERT INTO cycles (started_at, dry_run) VALUES (1, 0)")
@@ -331,7 +331,7 @@ import Testing
         let path = dir.path()
         var configuration = Database.Configuration()
         configuration.busyTimeoutMilliseconds = 100
-        let store = try Store(path: path, configuration: configuration)
+        let store = try SQLiteStore(path: path, configuration: configuration)
         let other = try Database(path: path)
         try other.execute("BEGIN IMMEDIATE")
         let error = await #expect(throws: StoreError.self) { try await store.recordIntents([intent()]) }
@@ -343,7 +343,7 @@ import Testing
     @Test func twoStoresOnOneFileWriteConcurrently() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.path()
-        let stores = [try Store(path: path), try Store(path: path)]
+        let stores = [try SQLiteStore(path: path), try SQLiteStore(path: path)]
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (n, store) in stores.enumerated() {
                 group.addTask {
@@ -366,7 +366,7 @@ import Testing
 
     @Test func appendActionsInsertsManyRowsInOneTransaction() async throws {
         let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path())
+        let store = try SQLiteStore(path: dir.path())
         let rows = (0..<20_000).map { n in
             intent("bulk", tuid: "TSPD04ESY9310\(String(format: "%04d", n % 1000))", sequence: Int64(n), time: Int64(n))
         }

@@ -29,7 +29,7 @@ extension CommandDefinition {
             throw CommandError.failed(
                 "no action log at \(path): `tsee run` has not run with this --db yet", .usage)
         }
-        let store = try Store(path: path)
+        let store: any Store = try SQLiteStore(path: path)
         if inv.arguments.has("--cycles") {
             for flag in ["--rule", "--tuid", "--since", "--dry-run", "--live", "--unconfirmed"]
             where inv.arguments.has(flag) {
@@ -71,7 +71,7 @@ extension CommandDefinition {
     }
 
     /// `log --cycles`: one row per scheduler cycle.
-    static func cycles(_ inv: Invocation, _ store: Store) async throws {
+    static func cycles(_ inv: Invocation, _ store: any Store) async throws {
         let records = try await store.cycles(limit: try inv.positiveInt("--limit") ?? 50)
         let now = inv.context.now
         var rows: [[String]] = []

@@ -234,8 +234,8 @@ extension CommandDefinition {
 
 extension CommandContext {
     /// The database at `databasePath`, if it exists (read-only commands never create one).
-    func openStoreIfExists() -> Store? {
+    func openStoreIfExists() -> (any Store)? {
         guard FileManager.default.fileExists(atPath: databasePath) else { return nil }
-        return try? Store(path: databasePath)
+        return try? SQLiteStore(path: databasePath)
     }
 }
