@@ -88,6 +88,18 @@ public protocol Store: Sendable {
     @discardableResult
     func claimDeployment(_ identity: DeploymentIdentity) async throws -> DeploymentIdentity
 
+    // MARK: Leases
+
+    /// Heartbeat; renew this owner's leases; give back those beyond its share; claim free or expired ones up to it.
+    /// SQLite (one process per file) grants every device; PostgreSQL splits them among the live processes.
+    func holdLeases(_ request: LeaseRequest) async throws -> LeaseGrant
+
+    /// Gives up every lease of `owner` and removes its heartbeat (a clean stop): others take over at once.
+    func releaseLeases(owner: String) async throws
+
+    /// The processes with a heartbeat row, newest heartbeat first (`tsee status`).
+    func processes() async throws -> ProcessList
+
     /// Closes the connection(s); later calls throw.
     func close() async
 }

@@ -1,0 +1,261 @@
+import Foundation
+import PostgresNIO
+
+extension PostgresStore {
+    public func recordIntents(
+        _ intents: [ActionIntent], ruleStates: [RuleStateRow], devices: [DeviceRow]
+    ) async throws -> [Int64] {
+        let now = now()
+        return try await transaction("record \(intents.count) intents") { connection in
+            var ruleStates = ruleStates
+            var devices = devices
+            let tuids = Set(intents.map(\.tuid) + ruleStates.map(\.tuid) + devices.map(\.tuid))
+            if let held = try await fencedDevices(tuids, on: connection) {
+                if let lost = intents.first(where: { !held.contains($0.tuid) }) {
+                    throw StoreError(
+                        kind: .leaseLost(tuid: lost.tuid), code: StoreError.Code.busy,
+                        message: "this process no longer holds the lease of \(lost.tuid); its new owner acts on it",
+                        operation: "record intents")
+                }
+                ruleStates.removeAll { !held.contains($0.tuid) }
+                devices.removeAll { !held.contains($0.tuid) }
+            }
+            var ids: [Int64] = []
+            ids.reserveCapacity(intents.count)
+            for intent in intents {
+                let inserted = try await rows(
+                    Self.insertQuery([intent], now: now, returning: true), on: connection)
+                if let row = inserted.first {
+                    ids.append(try row[0].decode(Int64.self))
+                } else {
+                    let existing = try await rows(
+                        "SELECT id FROM actions WHERE firing_key = \(intent.firingKey)", on: connection)
+                    ids.append(try existing[0][0].decode(Int64.self))
+                }
+            }
+            try await saveRows(ruleStates: ruleStates, devices: devices, now: now, on: connection)
+            return ids
+        }
+    }
+
+    public func appendActions(_ records: [ActionIntent]) async throws -> Int {
+        let now = now()
+        // Multi-row INSERTs of up to 1,000 rows (14,000 parameters; the protocol allows 65,535).
+        return try await transaction("append \(records.count) actions") { connection in
+            var inserted = 0
+            var start = 0
+            while start < records.count {
+                let end = min(start + 1_000, records.count)
+                inserted += try await rows(
+                    Self.insertQuery(records[start..<end], now: now, returning: true), on: connection
+                ).count
+                start = end
+            }
+            return inserted
+        }
+    }
+
+    public func complete(
+        id: Int64, outcome: ActionOutcome, httpStatus: Int?, error: String?, transactionID: Int64?
+    ) async throws {
+        let operation = "complete action \(id)"
+        guard outcome != .intent else {
+            throw StoreError(
+                kind: .invalidTransition(id: id), code: StoreError.Code.misuse,
+                message: "an action cannot be completed with outcome 'intent'", operation: operation)
+        }
+        let now = now()
+        let status = httpStatus.map(Int64.init)
+        let changed = try await withConnection(operation) { connection in
+            try await rows(
+                """
+                UPDATE actions SET outcome = \(outcome.rawValue), http_status = \(status), error = \(error),
+                    transaction_id = coalesce(\(transactionID)::bigint, transaction_id), completed_at = \(now),
+                    confirm_state = CASE WHEN action = 'send' AND \(outcome.rawValue)::text = 'done'
+                        THEN 'pending' END
+                WHERE id = \(id) AND outcome = 'intent' RETURNING id
+                """, on: connection
+            ).count
+        }
+        if changed == 0 {
+            _ = try await existingAction(id, operation: operation)
+            throw StoreError(
+                kind: .invalidTransition(id: id), code: StoreError.Code.constraint,
+                message: "action \(id) is not an open intent; the action log is append-only", operation: operation)
+        }
+    }
+
+    public func confirm(id: Int64, at time: Int64, values: String?) async throws -> Bool {
+        let operation = "confirm action \(id)"
+        let changed = try await withConnection(operation) { connection in
+            try await rows(
+                """
+                UPDATE actions SET confirm_state = 'confirmed', confirmed_at = \(time), confirmed_values = \(values)
+                WHERE id = \(id) AND confirm_state IN ('pending', 'unconfirmed') RETURNING id
+                """, on: connection
+            ).count
+        }
+        if changed > 0 { return true }
+        let existing = try await existingAction(id, operation: operation)
+        if existing.confirmState == .confirmed { return false }
+        throw StoreError(
+            kind: .invalidTransition(id: id), code: StoreError.Code.constraint,
+            message: "action \(id) is not a sent command awaiting its echo", operation: operation)
+    }
+
+    public func markUnconfirmed(id: Int64) async throws -> Bool {
+        let operation = "mark action \(id) unconfirmed"
+        let changed = try await withConnection(operation) { connection in
+            try await rows(
+                """
+                UPDATE actions SET confirm_state = 'unconfirmed' WHERE id = \(id) AND confirm_state = 'pending'
+                RETURNING id
+                """, on: connection
+            ).count
+        }
+        if changed > 0 { return true }
+        let existing = try await existingAction(id, operation: operation)
+        if existing.confirmState != nil { return false }
+        throw StoreError(
+            kind: .invalidTransition(id: id), code: StoreError.Code.constraint,
+            message: "action \(id) is not a sent command awaiting its echo", operation: operation)
+    }
+
+    public func openIntents() async throws -> [ActionRecord] {
+        try await records(
+            PostgresQuery(
+                unsafeSQL:
+                    "SELECT \(Self.actionColumns) FROM actions WHERE outcome = 'intent' AND NOT dry_run ORDER BY id"),
+            operation: "read open intents")
+    }
+
+    public func pendingConfirmations() async throws -> [ActionRecord] {
+        try await records(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT \(Self.actionColumns) FROM actions
+                    WHERE confirm_state = 'pending' AND action = 'send' AND outcome = 'done' AND NOT dry_run
+                    ORDER BY id
+                    """), operation: "read pending confirmations")
+    }
+
+    public func action(id: Int64) async throws -> ActionRecord? {
+        var binds = PostgresBindings()
+        binds.append(id)
+        return try await records(
+            PostgresQuery(unsafeSQL: "SELECT \(Self.actionColumns) FROM actions WHERE id = $1", binds: binds),
+            operation: "read action \(id)"
+        ).first
+    }
+
+    public func actions(filter: ActionFilter) async throws -> [ActionRecord] {
+        var conditions: [String] = []
+        var binds = PostgresBindings()
+        func parameter() -> String { "$\(binds.count)" }
+        if let rule = filter.rule {
+            binds.append(rule)
+            conditions.append("rule = \(parameter())")
+        }
+        if let tuid = filter.tuid {
+            binds.append(tuid)
+            conditions.append("tuid = \(parameter())")
+        }
+        if let since = filter.since {
+            binds.append(since)
+            conditions.append("time >= \(parameter())")
+        }
+        if let dryRun = filter.dryRun {
+            binds.append(dryRun)
+            conditions.append("dry_run = \(parameter())")
+        }
+        if filter.unconfirmedOnly {
+            conditions.append("confirm_state IN ('pending', 'unconfirmed')")
+        }
+        var sql = "SELECT \(Self.actionColumns) FROM actions"
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        sql += filter.oldestFirst ? " ORDER BY time, id" : " ORDER BY time DESC, id DESC"
+        if let limit = filter.limit {
+            binds.append(Int64(max(0, limit)))
+            sql += " LIMIT \(parameter())"
+        }
+        return try await records(PostgresQuery(unsafeSQL: sql, binds: binds), operation: "read the action log")
+    }
+
+    // MARK: Rows
+
+    private func records(_ query: PostgresQuery, operation: String) async throws -> [ActionRecord] {
+        try await withConnection(operation) { connection in
+            try await rows(query, on: connection).map(Self.actionRecord)
+        }
+    }
+
+    private func existingAction(_ id: Int64, operation: String) async throws -> ActionRecord {
+        guard let record = try await action(id: id) else {
+            throw StoreError(
+                kind: .noSuchRow(table: "actions", id: id), code: StoreError.Code.notFound,
+                message: "no action with id \(id)", operation: operation)
+        }
+        return record
+    }
+
+    /// One multi-row INSERT of `intents`, each row's firing key logged once (a duplicate inserts nothing).
+    static func insertQuery(
+        _ intents: some Collection<ActionIntent>, now: Int64, returning: Bool
+    ) -> PostgresQuery {
+        var binds = PostgresBindings(capacity: intents.count * 14)
+        var tuples: [String] = []
+        tuples.reserveCapacity(intents.count)
+        for intent in intents {
+            let outcome = intent.initialOutcome
+            let first = binds.count + 1
+            binds.append(intent.time)
+            binds.append(intent.rule)
+            binds.append(intent.tuid)
+            binds.append(intent.kind.rawValue)
+            binds.append(intent.parameters)
+            binds.append(intent.dryRun)
+            binds.append(outcome.rawValue)
+            binds.append(intent.error)
+            binds.append(intent.transactionID)
+            binds.append(intent.firingKey)
+            binds.append(now)
+            binds.append(outcome == .intent ? nil : now)
+            binds.append(intent.why)
+            binds.append(intent.severity)
+            tuples.append("(" + (first..<(first + 14)).map { "$\($0)" }.joined(separator: ", ") + ")")
+        }
+        let sql = """
+            INSERT INTO actions (time, rule, tuid, action, parameters, dry_run, outcome, error, transaction_id,
+                firing_key, created_at, completed_at, why, severity)
+            VALUES \(tuples.joined(separator: ", "))
+            ON CONFLICT (firing_key) DO NOTHING\(returning ? " RETURNING id" : "")
+            """
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    static let actionColumns = """
+        id, time, rule, tuid, action, parameters, dry_run, outcome, http_status, error, transaction_id, \
+        confirmed_at, confirmed_values, confirm_state, firing_key, created_at, completed_at, why, severity
+        """
+
+    static func actionRecord(_ row: PostgresRandomAccessRow) throws -> ActionRecord {
+        let id = try row[0].decode(Int64.self)
+        let kindText = try row[4].decode(String.self)
+        guard let kind = ActionKind(rawValue: kindText) else {
+            throw StoreError(
+                code: StoreError.Code.mismatch, message: "action \(id) has unknown kind '\(kindText)'",
+                operation: "read actions")
+        }
+        return ActionRecord(
+            id: id, time: try row[1].decode(Int64.self), rule: try row[2].decode(String.self),
+            tuid: try row[3].decode(String.self), kind: kind, parameters: try row[5].decode(String.self),
+            dryRun: try row[6].decode(Bool.self), outcome: ActionOutcome(rawValue: try row[7].decode(String.self)),
+            httpStatus: try row[8].decode(Int?.self), error: try row[9].decode(String?.self),
+            transactionID: try row[10].decode(Int64?.self), confirmedAt: try row[11].decode(Int64?.self),
+            confirmedValues: try row[12].decode(String?.self),
+            confirmState: try row[13].decode(String?.self).flatMap(ConfirmState.init(rawValue:)),
+            firingKey: try row[14].decode(String.self), createdAt: try row[15].decode(Int64.self),
+            completedAt: try row[16].decode(Int64?.self), why: try row[17].decode(String?.self),
+            severity: try row[18].decode(String?.self))
+    }
+}
