@@ -175,7 +175,9 @@ struct RunCommand: AsyncParsableCommand {
             guard Double(seconds) > options.interval else {
                 throw ValidationError("--lease must be longer than --interval: a lease is renewed once a cycle")
             }
-            leases = LeaseSettings.thisProcess(seconds: seconds)
+            // A dry run changes nothing and keeps its state apart: it evaluates every device, taking none from the
+            // live processes.
+            leases = dryRun ? nil : LeaseSettings.thisProcess(seconds: seconds)
         }
         defer { withExtendedLifetime(lock) {} }
         let store: any Store

@@ -20,21 +20,31 @@ extension PostgresStore {
                 ruleStates.removeAll { !held.contains($0.tuid) }
                 devices.removeAll { !held.contains($0.tuid) }
             }
-            var ids: [Int64] = []
-            ids.reserveCapacity(intents.count)
-            for intent in intents {
-                let inserted = try await rows(
-                    Self.insertQuery([intent], now: now, returning: true), on: connection)
-                if let row = inserted.first {
-                    ids.append(try row[0].decode(Int64.self))
-                } else {
-                    let existing = try await rows(
-                        "SELECT id FROM actions WHERE firing_key = \(intent.firingKey)", on: connection)
-                    ids.append(try existing[0][0].decode(Int64.self))
+            // One multi-row INSERT for the firing's intents (a firing key already logged inserts nothing and keeps
+            // its row's id), then the state rows: a few round trips per firing, whatever its size.
+            var logged: [String: Int64] = [:]
+            if !intents.isEmpty {
+                for row in try await rows(Self.insertQuery(intents, now: now, returning: true), on: connection) {
+                    logged[try row[1].decode(String.self)] = try row[0].decode(Int64.self)
+                }
+                let missing = Array(Set(intents.map(\.firingKey).filter { logged[$0] == nil }))
+                if !missing.isEmpty {
+                    for row in try await rows(
+                        "SELECT id, firing_key FROM actions WHERE firing_key = ANY(\(missing)::text[])", on: connection)
+                    {
+                        logged[try row[1].decode(String.self)] = try row[0].decode(Int64.self)
+                    }
                 }
             }
             try await saveRows(ruleStates: ruleStates, devices: devices, now: now, on: connection)
-            return ids
+            return try intents.map { intent in
+                guard let id = logged[intent.firingKey] else {
+                    throw StoreError(
+                        code: StoreError.Code.error, message: "firing key \(intent.firingKey) was neither logged nor found",
+                        operation: "record intents")
+                }
+                return id
+            }
         }
     }
 
@@ -228,7 +238,7 @@ extension PostgresStore {
             INSERT INTO actions (time, rule, tuid, action, parameters, dry_run, outcome, error, transaction_id,
                 firing_key, created_at, completed_at, why, severity)
             VALUES \(tuples.joined(separator: ", "))
-            ON CONFLICT (firing_key) DO NOTHING\(returning ? " RETURNING id" : "")
+            ON CONFLICT (firing_key) DO NOTHING\(returning ? " RETURNING id, firing_key" : "")
             """
         return PostgresQuery(unsafeSQL: sql, binds: binds)
     }

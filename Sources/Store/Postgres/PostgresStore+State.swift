@@ -46,36 +46,63 @@ extension PostgresStore {
         }
     }
 
+    /// Upserts in multi-row statements (500 rows each); a key given twice keeps its last row, as a sequence of
+    /// single-row upserts would.
     func saveRows(
         ruleStates: [RuleStateRow], devices: [DeviceRow], now: Int64, on connection: PostgresConnection
     ) async throws {
+        var states: [String: RuleStateRow] = [:]
+        var stateOrder: [String] = []
         for row in ruleStates {
-            var binds = PostgresBindings()
-            binds.append(row.rule)
-            binds.append(row.tuid)
-            binds.append(row.dryRun)
-            try binds.append(row.state)
-            binds.append(row.updatedAt ?? now)
+            let key = "\(row.rule)\u{0}\(row.tuid)\u{0}\(row.dryRun)"
+            if states.updateValue(row, forKey: key) == nil { stateOrder.append(key) }
+        }
+        for chunk in stride(from: 0, to: stateOrder.count, by: 500).map({ stateOrder[$0..<min($0 + 500, stateOrder.count)] }) {
+            var binds = PostgresBindings(capacity: chunk.count * 5)
+            var tuples: [String] = []
+            for key in chunk {
+                let row = states[key]!
+                let first = binds.count + 1
+                binds.append(row.rule)
+                binds.append(row.tuid)
+                binds.append(row.dryRun)
+                try binds.append(row.state)
+                binds.append(row.updatedAt ?? now)
+                tuples.append("($\(first), $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 4))")
+            }
             try await run(
                 PostgresQuery(
                     unsafeSQL: """
-                        INSERT INTO rule_state (rule, tuid, dry_run, state, updated_at) VALUES ($1, $2, $3, $4, $5)
+                        INSERT INTO rule_state (rule, tuid, dry_run, state, updated_at)
+                        VALUES \(tuples.joined(separator: ", "))
                         ON CONFLICT (rule, tuid, dry_run) DO UPDATE
                             SET state = excluded.state, updated_at = excluded.updated_at
                         """, binds: binds), on: connection)
         }
+        var rows: [String: DeviceRow] = [:]
+        var rowOrder: [String] = []
         for row in devices {
-            var binds = PostgresBindings()
-            binds.append(row.tuid)
-            binds.append(row.dryRun)
-            binds.append(row.cursorTs)
-            try binds.append(row.observations)
-            binds.append(row.updatedAt ?? now)
+            let key = "\(row.tuid)\u{0}\(row.dryRun)"
+            if rows.updateValue(row, forKey: key) == nil { rowOrder.append(key) }
+        }
+        for chunk in stride(from: 0, to: rowOrder.count, by: 500).map({ rowOrder[$0..<min($0 + 500, rowOrder.count)] }) {
+            var binds = PostgresBindings(capacity: chunk.count * 5)
+            var tuples: [String] = []
+            for key in chunk {
+                let row = rows[key]!
+                let first = binds.count + 1
+                binds.append(row.tuid)
+                binds.append(row.dryRun)
+                binds.append(row.cursorTs)
+                try binds.append(row.observations)
+                binds.append(row.updatedAt ?? now)
+                tuples.append("($\(first), $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 4))")
+            }
             try await run(
                 PostgresQuery(
                     unsafeSQL: """
                         INSERT INTO devices (tuid, dry_run, cursor_ts, observations, updated_at)
-                        VALUES ($1, $2, $3, $4, $5)
+                        VALUES \(tuples.joined(separator: ", "))
                         ON CONFLICT (tuid, dry_run) DO UPDATE SET cursor_ts = excluded.cursor_ts,
                             observations = excluded.observations, updated_at = excluded.updated_at
                         """, binds: binds), on: connection)
