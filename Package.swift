@@ -53,7 +53,8 @@ let package = Package(
             name: "Store",
             dependencies: [
                 "CSQLite3", .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         // The data integration stream: MQTT subscriber and publisher over libmosquitto.
         .target(name: "Stream", dependencies: ["CMosquitto"]),

@@ -426,6 +426,27 @@ import Testing
 
     // MARK: Bulk
 
+    @Test(arguments: Backend.allCases) func appendedTextComesBackAsItWasWritten(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open()
+        let awkward = "tab\there, line\nbreak, back\\slash \\N, cr\r, ünïcødé 🌡"
+        let rows = [
+            intent("awkward", sequence: 1, kind: .log, parameters: #"{"text":"\#(awkward)"}"#),
+            ActionIntent(
+                time: 2_000, rule: "awkward", tuid: "T\t1", sequence: 2, actionIndex: 0, kind: .move, dryRun: true,
+                outcome: .skipped, error: awkward),
+        ]
+        #expect(try await store.appendActions(rows) == 2)
+        #expect(try await store.appendActions(rows) == 0)
+        let back = try await store.actions(filter: ActionFilter(rule: "awkward", oldestFirst: true))
+        #expect(back.map(\.parameters) == rows.map(\.parameters))
+        #expect(back.map(\.tuid) == ["TSPD04ESY93100802", "T\t1"])
+        #expect(back[1].error == awkward)
+        #expect(back[0].error == nil)
+        #expect(back.map(\.outcome) == [.done, .skipped])
+        await store.close()
+    }
+
     @Test(arguments: Backend.allCases) func appendActionsInsertsManyRowsInOneTransaction(_ backend: Backend) async throws {
         let db = try TestDatabase(backend)
         let store = try await db.open()

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PostgresNIO
 
 extension PostgresStore {
@@ -50,19 +51,77 @@ extension PostgresStore {
 
     public func appendActions(_ records: [ActionIntent]) async throws -> Int {
         let now = now()
-        // Multi-row INSERTs of up to 1,000 rows (14,000 parameters; the protocol allows 65,535).
+        // COPY into a staging table, then one INSERT … SELECT that logs each firing key once: the server's bulk
+        // path, with the same rules (and the same constraints and triggers) as recordIntents.
         return try await transaction("append \(records.count) actions") { connection in
-            var inserted = 0
-            var start = 0
-            while start < records.count {
-                let end = min(start + 1_000, records.count)
-                inserted += try await rows(
-                    Self.insertQuery(records[start..<end], now: now, returning: true), on: connection
-                ).count
-                start = end
+            try await run(
+                """
+                CREATE TEMP TABLE tsee_append (time BIGINT, rule TEXT, tuid TEXT, action TEXT, parameters TEXT,
+                    dry_run BOOLEAN, outcome TEXT, error TEXT, transaction_id BIGINT, firing_key TEXT,
+                    created_at BIGINT, completed_at BIGINT, why TEXT, severity TEXT) ON COMMIT DROP
+                """, on: connection)
+            try await connection.copyFrom(table: "tsee_append", logger: logger) { writer in
+                var start = 0
+                while start < records.count {
+                    let end = min(start + 5_000, records.count)
+                    var buffer = ByteBuffer()
+                    buffer.reserveCapacity((end - start) * 200)
+                    for intent in records[start..<end] { Self.writeCopyRow(intent, now: now, into: &buffer) }
+                    try await writer.write(buffer)
+                    start = end
+                }
             }
-            return inserted
+            return try await rows(
+                """
+                WITH inserted AS (
+                    INSERT INTO actions (\(unescaped: Self.insertColumns))
+                    SELECT \(unescaped: Self.insertColumns) FROM tsee_append
+                    ON CONFLICT (firing_key) DO NOTHING RETURNING 1)
+                SELECT count(*) FROM inserted
+                """, on: connection
+            )[0][0].decode(Int.self)
         }
+    }
+
+    static let insertColumns = """
+        time, rule, tuid, action, parameters, dry_run, outcome, error, transaction_id, firing_key, created_at, \
+        completed_at, why, severity
+        """
+
+    /// One row of COPY's text format: tab-separated, `\N` for NULL, backslash escapes.
+    static func writeCopyRow(_ intent: ActionIntent, now: Int64, into buffer: inout ByteBuffer) {
+        func field(_ text: String?) {
+            guard let text else {
+                buffer.writeString("\\N")
+                return
+            }
+            guard text.utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else {
+                buffer.writeString(text)
+                return
+            }
+            var escaped = ""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\\": escaped += "\\\\"
+                case "\t": escaped += "\\t"
+                case "\n": escaped += "\\n"
+                case "\r": escaped += "\\r"
+                default: escaped.unicodeScalars.append(scalar)
+                }
+            }
+            buffer.writeString(escaped)
+        }
+        let outcome = intent.initialOutcome
+        let fields: [String?] = [
+            String(intent.time), intent.rule, intent.tuid, intent.kind.rawValue, intent.parameters,
+            intent.dryRun ? "t" : "f", outcome.rawValue, intent.error, intent.transactionID.map(String.init),
+            intent.firingKey, String(now), outcome == .intent ? nil : String(now), intent.why, intent.severity,
+        ]
+        for (index, value) in fields.enumerated() {
+            if index > 0 { buffer.writeString("\t") }
+            field(value)
+        }
+        buffer.writeString("\n")
     }
 
     public func complete(
