@@ -25,8 +25,8 @@ struct SharedDatabaseTests {
     }
 
     @Test func threeProcessesShareTheFleetAndTakeOverFromOneKilledWithoutDoublingAnAction() async throws {
-        let server = try PostgresServer.shared()
-        let db = server.url(database: try server.makeDatabase())
+        let (server, database) = try await PostgresServer.sharedDatabase()
+        let db = server.url(database: database)
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }
         let dir = try folder()
@@ -38,6 +38,8 @@ struct SharedDatabaseTests {
                     ["run", SchedulerCommandTests.repositoryRules, "--interval", "1", "--lease", "3", "--db", db],
                     environment: env, folder: dir))
         }
+        // Whatever happens below, no process outlives the test.
+        defer { for run in runs where run.process.isRunning { kill(run.process.processIdentifier, SIGKILL) } }
         for run in runs { #expect(try await run.waitFor("cycle 2"), "\(run.stderr)") }
         // Settled within a few cycles (bounded; cycles are slower on a loaded machine): each holds its share of the
         // devices in the rules' scope, and together all of them.
@@ -95,8 +97,8 @@ struct SharedDatabaseTests {
     }
 
     @Test func aWrongPasswordIsRefusedAtStartWithTheServersMessage() async throws {
-        let server = try PostgresServer.shared()
-        let db = server.url(database: try server.makeDatabase())
+        let (server, database) = try await PostgresServer.sharedDatabase()
+        let db = server.url(database: database)
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }
         let secret = "not-the-password-\(UUID().uuidString.prefix(6))"

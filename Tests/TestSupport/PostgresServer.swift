@@ -27,6 +27,16 @@ public final class PostgresServer: Sendable {
         }
     }
 
+    /// ``shared()`` and a new database, on a thread of their own: starting a cluster takes seconds of blocking
+    /// waits, which must not hold the few threads that run the test process's tasks (and its simulators).
+    public static func sharedDatabase() async throws -> (server: PostgresServer, database: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { let server = try shared(); return (server, try server.makeDatabase()) })
+            }.start()
+        }
+    }
+
     private static let sharedServer = Mutex<PostgresServer?>(nil)
 
     private static func stopShared() {
