@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries, each behind its own module and imported by exactly one Swift module.
@@ -48,8 +49,14 @@ let package = Package(
         ),
         // The rules language: lexer, parser, diagnostics, evaluator. Pure: no I/O.
         .target(name: "Rules", dependencies: ["ThingseeKit"]),
-        // SQLite: action log, rule state, cursors, cycles.
-        .target(name: "Store", dependencies: ["CSQLite3"]),
+        // The store: action log, rule state, cursors, cycles, leases; SQLite and PostgreSQL behind one protocol.
+        .target(
+            name: "Store",
+            dependencies: [
+                "CSQLite3", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         // The data integration stream: MQTT subscriber and publisher over libmosquitto.
         .target(name: "Stream", dependencies: ["CMosquitto", "ThingseeKit"]),
         // The built-in API simulator: virtual fleet + HTTP server. Written from the API document,
@@ -123,7 +130,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "ThingseeKit"], exclude: ["Fixtures"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "TestSupport"]),
         .testTarget(name: "StreamTests", dependencies: ["Stream", "Simulator", "TestSupport"]),
         .testTarget(

@@ -11,10 +11,10 @@ import ThingseeAPI
 public struct RuleInspector: Sendable {
     public let client: ThingseeClient
     public let engine: Engine
-    public let store: Store?
+    public let store: (any Store)?
     public var lookback: Int64
 
-    public init(client: ThingseeClient, engine: Engine, store: Store?, lookback: Int64 = 24 * 3600) {
+    public init(client: ThingseeClient, engine: Engine, store: (any Store)?, lookback: Int64 = 24 * 3600) {
         self.client = client
         self.engine = engine
         self.store = store

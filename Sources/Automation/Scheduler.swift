@@ -18,7 +18,7 @@ public actor Scheduler {
     public let client: ThingseeClient
     /// The rules in force; replaced by ``reload(_:)``.
     public nonisolated var engine: Engine { rulebook.withLock { $0.engine } }
-    public let store: Store
+    public let store: any Store
     public let options: SchedulerOptions
     private let clock: SchedulerClock
     private let apiTime: any APITime
@@ -28,6 +28,8 @@ public actor Scheduler {
     private let poller: DevicePoller
     private let metrics = SchedulerMetrics()
     private let observer: (@Sendable (CycleReport) -> Void)?
+    /// Sharing the fleet with other processes on one database; `nil`: this process evaluates every device.
+    private let leases: LeaseSettings?
 
     /// Device → group, from the groups the rules' scopes need.
     private var directory: [String: String] = [:]
@@ -41,12 +43,13 @@ public actor Scheduler {
     private var fleetAlertsOffered = true
 
     public init(
-        client: ThingseeClient, engine: Engine, store: Store, options: SchedulerOptions,
+        client: ThingseeClient, engine: Engine, store: any Store, options: SchedulerOptions,
         clock: SchedulerClock = .continuous, apiTime: (any APITime)? = nil,
         logger: Logger = Logger(label: "tsee.scheduler"), observer: (@Sendable (CycleReport) -> Void)? = nil,
-        webhooks: WebhookResolver? = nil
+        webhooks: WebhookResolver? = nil, leases: LeaseSettings? = nil
     ) {
         self.observer = observer
+        self.leases = leases
         self.client = client
         self.store = store
         self.options = options
@@ -87,6 +90,7 @@ public actor Scheduler {
                 logger.critical(
                     "authentication refused; giving up",
                     metadata: ["cycles": "\(refusedInARow)", "event": "auth-give-up"])
+                await releaseLeases()
                 return .authenticationRefused(cycles: refusedInARow)
             }
             let remaining = options.intervalDuration - (clock.now - started)
@@ -97,7 +101,18 @@ public actor Scheduler {
             await sleeping.value
             wait = nil
         }
+        await releaseLeases()
         return .stopped
+    }
+
+    /// A clean stop gives the devices back at once, rather than after a lease length.
+    private func releaseLeases() async {
+        guard let leases else { return }
+        do {
+            try await store.releaseLeases(owner: leases.owner)
+        } catch {
+            logger.error("could not release the device leases", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: - Reload
@@ -285,7 +300,8 @@ public actor Scheduler {
         runner.webhook.startCycle()
         do {
             try await loadStateIfNeeded()
-            if !options.dryRun {
+            // With leases, intents are reconciled once the devices held this cycle are known.
+            if !options.dryRun, leases == nil {
                 let (errors, reconciled) = await reconcileOpenIntents(log, progress: progress)
                 work.summary.errors += errors
                 work.summary.reconciled = reconciled
@@ -299,7 +315,17 @@ public actor Scheduler {
             log.error("listing devices failed", metadata: ["error": "\(error)", "event": "list-failed"])
         }
         progress.touch()
-        let devices = devicesInScope()
+        var devices = devicesInScope()
+        if let leases {
+            devices = await holdLeases(devices, leases, log: log)
+            if !options.dryRun {
+                // The old owner's open intents for devices taken over are settled before the devices are evaluated.
+                let (errors, reconciled) = await reconcileOpenIntents(log, progress: progress, only: Set(devices))
+                work.summary.errors += errors
+                work.summary.reconciled = reconciled
+            }
+            progress.touch()
+        }
         work.summary.devices = devices.count
         let pending = await pendingConfirmations()
         let book = rulebook.withLock { $0 }
@@ -355,6 +381,45 @@ public actor Scheduler {
                 race.finish(await work.value)
                 watchdog.cancel()
             }
+        }
+    }
+
+    // MARK: - Leases
+
+    /// The devices this process holds this cycle: none when the database cannot say (a device is evaluated by its
+    /// owner or by nobody). Newly acquired devices have their state read again (their old owner wrote it); devices
+    /// given up or lost are forgotten, so that taking one back later reads it again too.
+    private func holdLeases(_ devices: [String], _ leases: LeaseSettings, log: Logger) async -> [String] {
+        do {
+            let grant = try await store.holdLeases(
+                LeaseRequest(
+                    owner: leases.owner, devices: devices, leaseSeconds: leases.seconds, host: leases.host,
+                    pid: leases.pid))
+            let held = Set(grant.held)
+            states = states.filter { held.contains($0.key) }
+            snapshots = snapshots.filter { held.contains($0.key) }
+            if !grant.acquired.isEmpty {
+                let acquired = Set(grant.acquired)
+                let saved = try await store.devices(dryRun: options.dryRun).filter { acquired.contains($0.tuid) }
+                let rows = try await store.ruleStates(dryRun: options.dryRun).filter { acquired.contains($0.tuid) }
+                snapshots.merge(SavedState.snapshots(saved)) { $1 }
+                states.merge(SavedState.ruleStates(rows, engine: engine)) { $1 }
+            }
+            if !grant.acquired.isEmpty || !grant.released.isEmpty {
+                log.notice(
+                    "device leases changed",
+                    metadata: [
+                        "event": "leases", "held": "\(grant.held.count)", "acquired": "\(grant.acquired.count)",
+                        "released": "\(grant.released.count)", "processes": "\(grant.liveOwners)",
+                        "share": "\(grant.share)",
+                    ])
+            }
+            return grant.held
+        } catch {
+            // Read everything again once the database answers: what is in memory may be another owner's by then.
+            loaded = false
+            log.error("holding device leases failed", metadata: ["error": "\(error)", "event": "lease-failed"])
+            return []
         }
     }
 
@@ -501,10 +566,15 @@ public actor Scheduler {
 
     /// Settles every live intent left open — by a crash, or by a write whose outcome was unknown — against the API:
     /// already applied → done; certainly not applied → carried out now; the API cannot tell → left open for the
-    /// next cycle. Runs at the start of every cycle, under the run lock, so no other process has these in flight.
+    /// next cycle. Runs at the start of every cycle, under the run lock, so no other process has these in flight;
+    /// with leases, only for the devices this process holds (`held`), an old owner's intents among them.
     /// Returns the errors and how many intents were settled.
-    private func reconcileOpenIntents(_ log: Logger, progress: Progress) async -> (errors: Int, settled: Int) {
-        guard let open = try? await store.openIntents(), !open.isEmpty else { return (0, 0) }
+    private func reconcileOpenIntents(_ log: Logger, progress: Progress, only held: Set<String>? = nil) async -> (
+        errors: Int, settled: Int
+    ) {
+        guard let all = try? await store.openIntents() else { return (0, 0) }
+        let open = held.map { held in all.filter { held.contains($0.tuid) } } ?? all
+        guard !open.isEmpty else { return (0, 0) }
         log.notice("reconciling open actions", metadata: ["event": "reconcile", "count": "\(open.count)"])
         var errors = 0
         var settled = 0

@@ -92,7 +92,7 @@ enum StoreBenchmark {
         for rep in 0..<repetitions {
             // Store: a fresh database, schema created outside the timed region.
             let storePath = workDirectory + "/store-\(rep).db"
-            let store = try Store(path: storePath, now: { createdAt })
+            let store = try SQLiteStore(path: storePath, now: { createdAt })
             let start = ContinuousClock.now
             let inserted = try await store.appendActions(intents)
             let storeTime = elapsedSeconds(since: start)
@@ -101,7 +101,7 @@ enum StoreBenchmark {
 
             // Shell: a fresh database with the same schema (made by the Store), then the import.
             let shellPath = workDirectory + "/shell-\(rep).db"
-            let empty = try Store(path: shellPath)
+            let empty = try SQLiteStore(path: shellPath)
             await empty.close()
             let run = try Subprocess.run(["/usr/bin/sqlite3", "-bail", shellPath], stdinFile: scriptPath)
             precondition(run.status == 0, "sqlite3 failed: \(run.stderr)")

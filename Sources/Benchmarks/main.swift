@@ -2,7 +2,7 @@ import Foundation
 
 // tsee-bench: the numbers of BENCHMARKS.md. Run through `scripts/bench` (release build).
 //
-//   tsee-bench [--quick] [--only rules,decode,sqlite,scheduler,startup,peer] [--json PATH] [--tsee PATH]
+//   tsee-bench [--quick] [--only rules,decode,sqlite,postgres,scheduler,startup,peer] [--json PATH] [--tsee PATH]
 
 var quick = false
 var only: Set<String>?
@@ -16,7 +16,7 @@ while let argument = arguments.popFirst() {
     case "--json": jsonPath = arguments.popFirst() ?? jsonPath
     case "--tsee": tseePath = arguments.popFirst() ?? tseePath
     default:
-        log("usage: tsee-bench [--quick] [--only rules,decode,sqlite,scheduler,startup,peer] [--json PATH] [--tsee PATH]")
+        log("usage: tsee-bench [--quick] [--only rules,decode,sqlite,postgres,scheduler,startup,peer] [--json PATH] [--tsee PATH]")
         exit(2)
     }
 }
@@ -39,6 +39,9 @@ log("tsee-bench: \(report.machine["cpu"] ?? "?"), \(report.machine["cores"] ?? "
 if wanted("rules") { RuleBenchmark.measure(into: report, quick: quick) }
 if wanted("decode") { DecodeBenchmark.measure(into: report, quick: quick) }
 if wanted("sqlite") { try await StoreBenchmark.measure(into: report, quick: quick, workDirectory: workDirectory) }
+if wanted("postgres") {
+    try await PostgresStoreBenchmark.measure(into: report, quick: quick, workDirectory: workDirectory)
+}
 let processes = ProcessBenchmarks(tsee: tseePath, workDirectory: workDirectory, quick: quick)
 if wanted("scheduler") || wanted("startup") || wanted("peer") {
     guard FileManager.default.isExecutableFile(atPath: tseePath) else {

@@ -119,6 +119,27 @@ enum Schema {
                     value TEXT NOT NULL
                 ) STRICT, WITHOUT ROWID;
                 """
-        )
+        ),
+        Migration(
+            "process heartbeats and device leases",
+            sql: """
+                -- Written by PostgreSQL's several processes; on SQLite (one process per file) only the heartbeat.
+                CREATE TABLE processes (
+                    owner         TEXT    NOT NULL PRIMARY KEY CHECK (owner <> ''),
+                    host          TEXT    NOT NULL,
+                    pid           INTEGER NOT NULL,
+                    started_at    INTEGER NOT NULL,
+                    heartbeat_at  INTEGER NOT NULL,
+                    lease_seconds INTEGER NOT NULL CHECK (lease_seconds > 0),
+                    devices       INTEGER NOT NULL DEFAULT 0
+                ) STRICT, WITHOUT ROWID;
+                CREATE TABLE leases (
+                    tuid       TEXT    NOT NULL PRIMARY KEY CHECK (tuid <> ''),
+                    owner      TEXT    NOT NULL,
+                    expires_at INTEGER NOT NULL
+                ) STRICT, WITHOUT ROWID;
+                CREATE INDEX leases_owner ON leases (owner);
+                """
+        ),
     ]
 }

@@ -1,51 +1,146 @@
-import CSQLite3
-import Foundation
-
-/// The tsee database: the append-only action log, rule state, device cursors and cycles.
+/// The tsee database: the append-only action log, rule state, device cursors, cycles and the deployment identity.
 ///
-/// An actor owning one SQLite connection in WAL mode. Several `Store`s (in one process or several) may open the same
-/// file: a writer waits for another's write lock up to the busy timeout instead of failing.
+/// One protocol with two implementations: ``SQLiteStore`` (one file, one `tsee run` at a time) and
+/// ``PostgresStore`` (one server, several `tsee run` processes sharing the fleet through leases). Both keep the same
+/// schema and the same guarantees, enforced by the database itself: the action log is append-only, a firing key is
+/// logged once, and intents are written in the same transaction as the state change they follow from.
 ///
-/// Secrets (the client secret, access tokens) are never written here: no table has a column for them.
-public actor Store {
-    /// The schema version this code creates and understands (`PRAGMA user_version`).
-    public static var schemaVersion: Int { Schema.migrations.count }
+/// Secrets (the client secret, access tokens, the database password) are never written here.
+public protocol Store: Sendable {
+    /// Where the state lives, for messages: a file path, or a `postgres://` URL without its password.
+    var location: String { get }
 
-    /// The database file's path.
-    public nonisolated let path: String
-    let database: Database
-    let now: @Sendable () -> Int64
-    private nonisolated let executor = QueueExecutor(label: "tsee.store")
+    // MARK: The action log
 
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
-
-    /// The local clock in Unix seconds.
-    public static let systemClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
-
-    /// Opens or creates the database at `path` and brings its schema up to date.
+    /// Logs the intents and saves the rule states and device rows they follow from, in one transaction.
     ///
-    /// Creates missing parent directories (mode 0700) and the file (mode 0600); throws
-    /// ``StoreError/Kind/schemaTooNew(found:supported:)`` for a file written by a newer tsee.
-    /// - Parameter now: the clock for `created_at`, `completed_at` and `updated_at` (Unix seconds).
-    public init(
-        path: String,
-        configuration: Database.Configuration = Database.Configuration(),
-        now: @escaping @Sendable () -> Int64 = Store.systemClock
-    ) throws {
-        let database = try Database(path: path, configuration: configuration)
-        try database.migrate(Schema.migrations)
-        self.path = path
-        self.database = database
-        self.now = now
+    /// Each intent starts as ``ActionOutcome/intent``, or ``ActionOutcome/would`` for a dry run, or its final
+    /// outcome for a `log` action (see ``ActionIntent/outcome``). An intent whose firing key is already logged is
+    /// not logged again: its existing row's id is returned. Returns one id per intent, in order.
+    @discardableResult
+    func recordIntents(_ intents: [ActionIntent], ruleStates: [RuleStateRow], devices: [DeviceRow]) async throws
+        -> [Int64]
+
+    /// Appends many actions in one transaction; for imports and benchmarks. Same rules as
+    /// ``recordIntents(_:ruleStates:devices:)``. Returns how many rows were inserted.
+    @discardableResult
+    func appendActions(_ records: [ActionIntent]) async throws -> Int
+
+    /// Records how an open intent ended; anything but an open intent throws
+    /// ``StoreError/Kind/invalidTransition(id:)``. A `send` that is done becomes ``ConfirmState/pending``.
+    func complete(id: Int64, outcome: ActionOutcome, httpStatus: Int?, error: String?, transactionID: Int64?)
+        async throws
+
+    /// Records that a sent command's echo arrived. Returns false, changing nothing, if already confirmed.
+    @discardableResult
+    func confirm(id: Int64, at time: Int64, values: String?) async throws -> Bool
+
+    /// Records that a sent command's echo did not arrive in time. Returns false if it is no longer pending.
+    @discardableResult
+    func markUnconfirmed(id: Int64) async throws -> Bool
+
+    /// Live actions written as intents and never completed. Oldest first.
+    func openIntents() async throws -> [ActionRecord]
+
+    /// Live sent commands accepted by the API whose echo is still awaited. Oldest first.
+    func pendingConfirmations() async throws -> [ActionRecord]
+
+    /// One action by id, or nil.
+    func action(id: Int64) async throws -> ActionRecord?
+
+    /// The action log, filtered; newest first unless ``ActionFilter/oldestFirst``.
+    func actions(filter: ActionFilter) async throws -> [ActionRecord]
+
+    // MARK: State
+
+    /// Saved rule state machines, live or dry-run.
+    func ruleStates(dryRun: Bool) async throws -> [RuleStateRow]
+
+    /// Saved device cursors and observation snapshots, live or dry-run.
+    func devices(dryRun: Bool) async throws -> [DeviceRow]
+
+    /// Inserts or replaces rule states and device rows, all in one transaction.
+    func saveState(ruleStates: [RuleStateRow], devices: [DeviceRow]) async throws
+
+    /// Forgets every device's cursor and saved observations, keeping rule states and the log.
+    func resetCursors(dryRun: Bool) async throws
+
+    /// The newest saved cursor (device time), live or dry-run.
+    func newestCursor(dryRun: Bool) async throws -> Int64?
+
+    // MARK: Cycles
+
+    /// Starts a cycle's row; returns its id for ``finishCycle(id:summary:)``.
+    func beginCycle(startedAt: Int64, dryRun: Bool) async throws -> Int64
+
+    /// Records what a cycle did.
+    func finishCycle(id: Int64, summary: CycleSummary) async throws
+
+    /// Recent cycles, newest first.
+    func cycles(limit: Int) async throws -> [CycleRecord]
+
+    // MARK: Identity
+
+    /// The deployment recorded in the database, if any run has recorded one.
+    func deploymentIdentity() async throws -> DeploymentIdentity?
+
+    /// Records `identity` if the database has none yet; returns the identity the database belongs to.
+    @discardableResult
+    func claimDeployment(_ identity: DeploymentIdentity) async throws -> DeploymentIdentity
+
+    // MARK: Leases
+
+    /// Heartbeat; renew this owner's leases; give back those beyond its share; claim free or expired ones up to it.
+    /// SQLite (one process per file) grants every device; PostgreSQL splits them among the live processes.
+    func holdLeases(_ request: LeaseRequest) async throws -> LeaseGrant
+
+    /// Gives up every lease of `owner` and removes its heartbeat (a clean stop): others take over at once.
+    func releaseLeases(owner: String) async throws
+
+    /// The processes with a heartbeat row, newest heartbeat first (`tsee status`).
+    func processes() async throws -> ProcessList
+
+    /// Closes the connection(s); later calls throw.
+    func close() async
+}
+
+/// The short forms: what most callers pass.
+extension Store {
+    @discardableResult
+    public func recordIntents(_ intents: [ActionIntent]) async throws -> [Int64] {
+        try await recordIntents(intents, ruleStates: [], devices: [])
     }
 
-    /// Closes the connection; later calls throw. Dropping the last reference closes it too.
-    public func close() {
-        database.close()
+    @discardableResult
+    public func recordIntents(_ intents: [ActionIntent], ruleStates: [RuleStateRow]) async throws -> [Int64] {
+        try await recordIntents(intents, ruleStates: ruleStates, devices: [])
     }
 
-    /// Runs `body` with the connection, for what the typed API does not cover (inspection, benchmarks).
-    public func withDatabase<T: Sendable>(_ body: (Database) throws -> T) throws -> T {
-        try body(database)
+    public func complete(id: Int64, outcome: ActionOutcome) async throws {
+        try await complete(id: id, outcome: outcome, httpStatus: nil, error: nil, transactionID: nil)
+    }
+
+    public func complete(id: Int64, outcome: ActionOutcome, error: String?) async throws {
+        try await complete(id: id, outcome: outcome, httpStatus: nil, error: error, transactionID: nil)
+    }
+
+    public func complete(id: Int64, outcome: ActionOutcome, httpStatus: Int?) async throws {
+        try await complete(id: id, outcome: outcome, httpStatus: httpStatus, error: nil, transactionID: nil)
+    }
+
+    public func complete(id: Int64, outcome: ActionOutcome, httpStatus: Int?, error: String?) async throws {
+        try await complete(id: id, outcome: outcome, httpStatus: httpStatus, error: error, transactionID: nil)
+    }
+
+    public func complete(id: Int64, outcome: ActionOutcome, httpStatus: Int?, transactionID: Int64?) async throws {
+        try await complete(id: id, outcome: outcome, httpStatus: httpStatus, error: nil, transactionID: transactionID)
+    }
+
+    public func actions() async throws -> [ActionRecord] {
+        try await actions(filter: ActionFilter())
+    }
+
+    public func cycles() async throws -> [CycleRecord] {
+        try await cycles(limit: 100)
     }
 }

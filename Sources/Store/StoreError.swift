@@ -3,7 +3,8 @@ import CSQLite3
 /// The one error type of the `Store` module.
 ///
 /// Carries what a person needs (``message``, ``operation``, ``sql``) and what code needs (``kind`` and the SQLite
-/// extended result ``code``), in the manner of GRDB's `DatabaseError`.
+/// extended result ``code``), in the manner of GRDB's `DatabaseError`. PostgreSQL errors carry the server's own
+/// message and SQLSTATE, and the closest SQLite code (a unique violation is `constraintUnique` on both stores).
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, for code that wants to react to a particular case.
     public enum Kind: Sendable, Equatable {
@@ -17,6 +18,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case noSuchRow(table: String, id: Int64)
         /// The action exists but is not in a state that allows this update (the log is append-only).
         case invalidTransition(id: Int64)
+        /// PostgreSQL refused (with this SQLSTATE, e.g. `23505`), or could not be reached (`nil`).
+        /// ``StoreError/code`` holds the closest SQLite code, so callers test one set of codes for both stores.
+        case postgres(sqlState: String?)
+        /// `--db` (or a profile's `db`, or its password) cannot be used as given.
+        case invalidLocation
+        /// This process no longer holds the device's lease (it expired and another process took it over): the
+        /// write was refused so that only the device's owner acts on it.
+        case leaseLost(tuid: String)
     }
 
     public let kind: Kind
@@ -65,6 +74,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         var text = "\(operation) failed: \(message)"
         if kind == .sqlite {
             text += " (SQLite error \(code): \(String(cString: sqlite3_errstr(code))))"
+        } else if case .postgres(let state?) = kind, !state.isEmpty {
+            text += " (PostgreSQL SQLSTATE \(state))"
         }
         if let sql {
             text += " [SQL: \(sql.count > 200 ? String(sql.prefix(200)) + "…" : sql)]"

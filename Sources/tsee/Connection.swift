@@ -62,8 +62,10 @@ struct ConnectionOptions: ParsableArguments {
         var baseURL: String?
         /// Database and history: `$XDG_STATE_HOME/tsee/PROFILE/` (`sim` for the built-in simulator).
         var stateDirectory: String
-        /// The default database (`--db` overrides it).
+        /// The default database (`--db` overrides it): a SQLite path or a `postgres://` URL.
         var databasePath: String
+        /// The profile's `db_password_file`, expanded.
+        var databasePasswordFile: String?
         var usesSimulator: Bool { baseURL == nil }
     }
 
@@ -100,16 +102,16 @@ struct ConnectionOptions: ParsableArguments {
         let directory = base == nil ? root + "/sim" : profile.map { root + "/" + $0.name } ?? root
         var database = directory + "/tsee.db"
         if base != nil, let db = profile?.db {
-            guard !db.hasPrefix("postgres://"), !db.hasPrefix("postgresql://") else {
-                throw ThingseeError.configuration(
-                    "profile \(profile!.name): db is a PostgreSQL URL, which this build of tsee cannot use; "
-                        + "give a SQLite path or leave db out")
-            }
-            database = Profile.expand(db, environment: environment)
+            let lower = db.lowercased()
+            database =
+                lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://")
+                ? db : Profile.expand(db, environment: environment)
         }
         return Resolved(
             configuration: configuration, profile: profile, baseURL: base, stateDirectory: directory,
-            databasePath: database)
+            databasePath: database,
+            databasePasswordFile: base == nil
+                ? nil : profile?.dbPasswordFile.map { Profile.expand($0, environment: environment) })
     }
 
     /// Opens the connection: a client for the configured API, or for a simulator started in-process (which is
@@ -214,6 +216,7 @@ struct Connection: Sendable {
     let profileName: String?
     /// The default database and the history file of this deployment.
     let databasePath: String
+    let databasePasswordFile: String?
     let historyPath: String
 
     init(client: ThingseeClient, label: String, simulator: SimulatorServer?, resolved: ConnectionOptions.Resolved) {
@@ -223,6 +226,7 @@ struct Connection: Sendable {
         self.configuration = resolved.configuration
         self.profileName = resolved.usesSimulator ? nil : resolved.profile?.name
         self.databasePath = resolved.databasePath
+        self.databasePasswordFile = resolved.databasePasswordFile
         self.historyPath = resolved.stateDirectory + "/history"
     }
 

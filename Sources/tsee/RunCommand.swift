@@ -49,8 +49,16 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "How often the device list, alerts, installation status and thing info are fetched again.")
     var refresh = "10m"
 
-    @Option(name: .customLong("db"), help: "The SQLite database (default: $XDG_STATE_HOME/tsee/PROFILE/tsee.db).")
+    @Option(
+        name: .customLong("db"),
+        help: """
+            A SQLite file, or postgres://USER@HOST:PORT/DB[?sslmode=disable|prefer|require|verify-full] to share the \
+            fleet with other processes (default: $XDG_STATE_HOME/tsee/PROFILE/tsee.db).
+            """)
     var database: String?
+
+    @Option(help: "With PostgreSQL: how long a device lease lasts unless renewed (default: 3 × --interval).")
+    var lease: String?
 
     @Option(
         name: .customLong("lock-wait"),
@@ -140,26 +148,42 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage.rawValue)
         }
 
-        let path: String
+        let location: StoreLocation
+        let passwordFile: String?
         do {
-            path = try database ?? connection.resolve().databasePath
+            let resolved = try connection.resolve()
+            location = try StoreLocation.parse(database ?? resolved.databasePath)
+            passwordFile = resolved.databasePasswordFile
         } catch {
             console.err("tsee run: \(error)\n")
             throw ExitCode(ExitStatus.usage.rawValue)
         }
-        // One scheduler per database: a second one waits (a service restart overlaps the old process's last
-        // cycle), then refuses. Taken before the database is written, released when the process ends.
-        let lock: RunLock
-        do {
-            lock = try await RunLock.acquire(databasePath: path, wait: .seconds(lockWait), clock: ContinuousClock())
-        } catch {
-            console.err("tsee run: not started: \(error)\n")
-            throw ExitCode(ExitStatus.usage.rawValue)
+        // SQLite: one scheduler per database; a second one waits (a service restart overlaps the old process's
+        // last cycle), then refuses. Taken before the database is written, released when the process ends.
+        // PostgreSQL: several schedulers share the fleet through device leases instead.
+        var lock: RunLock?
+        var leases: LeaseSettings?
+        switch location {
+        case .sqlite(let path):
+            do {
+                lock = try await RunLock.acquire(databasePath: path, wait: .seconds(lockWait), clock: ContinuousClock())
+            } catch {
+                console.err("tsee run: not started: \(error)\n")
+                throw ExitCode(ExitStatus.usage.rawValue)
+            }
+        case .postgres:
+            let seconds = try lease.map { try duration($0, "lease") } ?? 3 * Int64(options.interval.rounded(.up))
+            guard Double(seconds) > options.interval else {
+                throw ValidationError("--lease must be longer than --interval: a lease is renewed once a cycle")
+            }
+            // A dry run changes nothing and keeps its state apart: it evaluates every device, taking none from the
+            // live processes.
+            leases = dryRun ? nil : LeaseSettings.thisProcess(seconds: seconds)
         }
         defer { withExtendedLifetime(lock) {} }
-        let store: Store
+        let store: any Store
         do {
-            store = try Store(path: path)
+            store = try await location.open(passwordFile: passwordFile)
         } catch {
             console.err("tsee run: cannot open the database: \(error)\n")
             throw ExitCode(ExitStatus.usage.rawValue)
@@ -209,7 +233,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 if first { notifier.ready(status: report.line) } else { notifier.status(report.line) }
                 notifier.watchdog()
-            }, webhooks: Self.webhooks(connection.configuration?.notify ?? [:]))
+            }, webhooks: Self.webhooks(connection.configuration?.notify ?? [:]), leases: leases)
         let ruleArguments = rules.isEmpty ? ["rules"] : rules
         Signals.setHandler(SIGHUP) { _ in
             Task { await Self.reload(ruleArguments, into: scheduler, console: console) }
@@ -270,7 +294,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// State belongs to one deployment: refuse a database made against another, and cursors in the API's future.
-    private func checkDeployment(store: Store, connection: Connection, console: Console) async throws {
+    private func checkDeployment(store: any Store, connection: Connection, console: Console) async throws {
         let identity =
             connection.simulator != nil
             ? DeploymentIdentity(baseURL: "built-in simulator", clientID: "sim")
@@ -286,7 +310,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         guard recorded == identity else {
             console.err(
-                "tsee run: not started: the database \(store.path) holds the state of \(recorded), "
+                "tsee run: not started: the database \(store.location) holds the state of \(recorded), "
                     + "but this run is against \(identity); use another --db (or profile) for each deployment\n")
             throw ExitCode(ExitStatus.usage.rawValue)
         }

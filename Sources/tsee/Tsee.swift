@@ -80,7 +80,8 @@ struct Tsee: AsyncParsableCommand {
         }
         let context = CommandContext(
             client: connection.client, connectionLabel: connection.label,
-            databasePath: database ?? connection.databasePath, registry: .standard(), console: console,
+            databasePath: database ?? connection.databasePath, databasePasswordFile: connection.databasePasswordFile,
+            registry: .standard(), console: console,
             output: format, assumeYes: yes, confirmer: TerminalConfirmer.ifTerminal(),
             configuration: connection.configuration, profileName: connection.profileName)
         let runner = ScriptRunner(context: context, onError: onError)
@@ -119,7 +120,7 @@ struct Tsee: AsyncParsableCommand {
     ]
 
     /// Commands that never call the API: files, the action log, the session itself.
-    static let localCommands: Set<String> = ["help", "exit", "log", "set", "profiles"]
+    static let localCommands: Set<String> = ["help", "exit", "log", "status", "set", "profiles"]
     static let localRulesCommands: Set<String> = ["check", "test", "list", "load"]
 
     static func isLocalOnly(words: [String]) -> Bool {

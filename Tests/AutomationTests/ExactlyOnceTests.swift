@@ -19,7 +19,7 @@ struct ExactlyOnceTests {
             let path = temporaryDatabase()
             var configuration = Database.Configuration()
             configuration.busyTimeoutMilliseconds = 20
-            let store = try Store(path: path, configuration: configuration)
+            let store = try SQLiteStore(path: path, configuration: configuration)
             let run = try scheduler(sim, store: store, rules: twoRulesOneDevice)
 
             // Another connection holds the write lock for the whole cycle: every write of it is refused.
@@ -46,7 +46,7 @@ struct ExactlyOnceTests {
     @Test func aWriteWhoseAnswerIsLostIsReconciledNotSentAgain() async throws {
         // Every write is applied, then answered 504 or dropped without an answer.
         try await SimulatorHarness.with({ $0.ambiguousWriteRate = 1 }) { sim in
-            let store = try Store(path: temporaryDatabase())
+            let store = try SQLiteStore(path: temporaryDatabase())
             let rules = """
                 rule park: when battery below 101 then move to quarantine
                 rule tune: when battery below 101 then send command 1500 reportInterval=600
@@ -80,7 +80,7 @@ struct ExactlyOnceTests {
         // minutes pass without progress.
         try await SimulatorHarness.with({ $0.latencyMs = 600_000 }) { sim in
             let clock = ManualClock()
-            let store = try Store(path: temporaryDatabase())
+            let store = try SQLiteStore(path: temporaryDatabase())
             let patient = ThingseeClient(
                 configuration: try ClientConfiguration(
                     baseURL: sim.baseURL.absoluteString, clientID: "sim", clientSecret: Secret("sim-secret"),
@@ -105,7 +105,7 @@ struct ExactlyOnceTests {
     @Test func cyclesFollowTheIntervalOnTheInjectedClock() async throws {
         try await SimulatorHarness.with { sim in
             let clock = ManualClock()
-            let store = try Store(path: temporaryDatabase())
+            let store = try SQLiteStore(path: temporaryDatabase())
             let run = try scheduler(sim, store: store, rules: twoRulesOneDevice, clock: clock) {
                 $0.interval = 60
             }
@@ -130,7 +130,7 @@ struct ExactlyOnceTests {
     @Test func aContinuousRunStopsAfterRepeatedLoginRefusals() async throws {
         try await SimulatorHarness.with(secret: "not-the-secret") { sim in
             let clock = ManualClock()
-            let store = try Store(path: temporaryDatabase())
+            let store = try SQLiteStore(path: temporaryDatabase())
             let run = try scheduler(sim, store: store, clock: clock) {
                 $0.maxAuthFailures = 3
                 // The driver below moves the clock whenever anything sleeps on it, also during a cycle: no stall here.

@@ -16,7 +16,7 @@ struct NotifyTests {
         defer { Task { await hook.stop() } }
         hook.status.withLock { $0 = .internalServerError }
         try await SimulatorHarness.with { sim in
-            let store = try Store(path: temporaryDatabase())
+            let store = try SQLiteStore(path: temporaryDatabase())
             let rules = "rule low: when battery below 101 then notify \"http://127.0.0.1:\(port)/hook\"\nseverity warning"
             let run = try scheduler(sim, store: store, rules: rules)
 
@@ -54,7 +54,7 @@ struct NotifyTests {
     @Test func anUnreachableWebhookCostsTheCycleOneAttemptNotOnePerFiring() async throws {
         // A port nothing listens on: the connection is refused at once, and not retried until a deadline.
         try await SimulatorHarness.with { sim in
-            let store = try Store(path: temporaryDatabase())
+            let store = try SQLiteStore(path: temporaryDatabase())
             let rules = "rule low: when battery below 101 then notify \"http://127.0.0.1:9/hook\""
             let run = try scheduler(sim, store: store, rules: rules)
             let started = ContinuousClock.now

@@ -28,7 +28,7 @@ func engine(_ text: String) throws -> Engine {
 }
 
 func scheduler(
-    _ sim: SimulatorHarness, store: Store, rules: String = designCard, client: ThingseeClient? = nil,
+    _ sim: SimulatorHarness, store: any Store, rules: String = designCard, client: ThingseeClient? = nil,
     clock: ManualClock = ManualClock(), configure: (inout SchedulerOptions) -> Void = { _ in }
 ) throws -> Scheduler {
     var options = SchedulerOptions()
@@ -41,7 +41,7 @@ func scheduler(
 
 /// The invariant checked after every fault: for each live (rule, device), the firings its saved state counts equal
 /// the firings the action log holds.
-func expectFiringsMatchState(_ store: Store, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+func expectFiringsMatchState(_ store: any Store, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
     var logged: [String: Set<Int64>] = [:]
     for record in try await store.actions(filter: ActionFilter(dryRun: false)) {
         let parts = record.firingKey.split(separator: "|")
@@ -57,7 +57,7 @@ func expectFiringsMatchState(_ store: Store, sourceLocation: Testing.SourceLocat
 }
 
 /// How many times each (rule, device) was acted on in the live log.
-func firingsPerPair(_ store: Store, dryRun: Bool = false) async throws -> [String: Int] {
+func firingsPerPair(_ store: any Store, dryRun: Bool = false) async throws -> [String: Int] {
     var counts: [String: Int] = [:]
     for record in try await store.actions(filter: ActionFilter(dryRun: dryRun)) {
         counts["\(record.rule) \(record.tuid)", default: 0] += 1
@@ -69,7 +69,7 @@ func firingsPerPair(_ store: Store, dryRun: Bool = false) async throws -> [Strin
 struct SchedulerTests {
     @Test func designCardRulesFireOnceEachOverManyCycles() async throws {
         try await SimulatorHarness.with({ $0.devices = 40 }) { sim in
-            let store = try Store(path: temporaryDatabase())
+            let store = try SQLiteStore(path: temporaryDatabase())
             let run = try scheduler(sim, store: store)
             var firings = 0
             for _ in 0..<4 { firings += await run.runCycle().firings }
@@ -97,21 +97,21 @@ struct SchedulerTests {
     @Test func aSecondRunOnTheSameDatabaseDoesNotFireAgain() async throws {
         try await SimulatorHarness.with { sim in
             let path = temporaryDatabase()
-            let first = try scheduler(sim, store: try Store(path: path))
+            let first = try scheduler(sim, store: try SQLiteStore(path: path))
             let report = await first.runCycle()
             #expect(report.firings > 0)
-            let before = try await firingsPerPair(try Store(path: path))
+            let before = try await firingsPerPair(try SQLiteStore(path: path))
 
-            let second = try scheduler(sim, store: try Store(path: path))
+            let second = try scheduler(sim, store: try SQLiteStore(path: path))
             let again = await second.runCycle()
             #expect(again.firings == 0)
-            #expect(try await firingsPerPair(try Store(path: path)) == before)
+            #expect(try await firingsPerPair(try SQLiteStore(path: path)) == before)
         }
     }
 
     @Test func dryRunMakesNoMutatingRequestAndKeepsItsStateApart() async throws {
         try await SimulatorHarness.with { sim in
-            let store = try Store(path: temporaryDatabase())
+            let store = try SQLiteStore(path: temporaryDatabase())
             let dry = try scheduler(sim, store: store) { $0.dryRun = true }
             let before = await sim.server.stats.mutating
             let report = await dry.runCycle()
@@ -134,7 +134,7 @@ struct SchedulerTests {
         try await SimulatorHarness.with { sim in
             let devices = try await sim.allDevices().filter { !$0.hasPrefix("TSGW") }
             let (a, b, c) = (devices[0], devices[1], devices[2])
-            let store = try Store(path: temporaryDatabase())
+            let store = try SQLiteStore(path: temporaryDatabase())
             // The API call for c's command went out before the crash; a's and b's did not.
             _ = try await sim.client.sendCommands(
                 c, [Command(tsmId: 1500, transactionId: 888, parameters: [("reportInterval", 600)])])
@@ -169,7 +169,7 @@ struct SchedulerTests {
 
     @Test func aSentCommandIsConfirmedByItsEcho() async throws {
         try await SimulatorHarness.with({ $0.echoDelay = 1 }) { sim in
-            let store = try Store(path: temporaryDatabase())
+            let store = try SQLiteStore(path: temporaryDatabase())
             // Every device, not only those whose gateway connection is lost: their echoes reach the API only when
             // the episode ends, hours later.
             let rules = #"rule configure: when battery below 101 → send command 1500 measurementInterval=60 reportInterval=5"#
@@ -193,7 +193,7 @@ struct SchedulerTests {
 
     @Test func aFailedPollNeitherFiresNorResetsAnything() async throws {
         let sim = try await SimulatorHarness.start()
-        let store = try Store(path: temporaryDatabase())
+        let store = try SQLiteStore(path: temporaryDatabase())
         let rules = """
             rule warm: when temp > -100 then log "{tuid} {temp}"
             rule low-battery: when battery below 20 then move to quarantine

@@ -9,39 +9,39 @@ import Testing
         let dir = try TemporaryDirectory()
         let path = dir.path("nested/tsee.db")
         do {
-            let store = try Store(path: path, now: fixedClock)
+            let store = try SQLiteStore(path: path, now: fixedClock)
             try await store.recordIntents([intent()])
             await store.close()
         }
         #expect(fileMode(path) == 0o600)
         for _ in 0..<2 {
-            let store = try Store(path: path, now: fixedClock)
+            let store = try SQLiteStore(path: path, now: fixedClock)
             #expect(try await store.actions().count == 1)
-            #expect(try await store.withDatabase { try $0.userVersion() } == Store.schemaVersion)
+            #expect(try await store.withDatabase { try $0.userVersion() } == SQLiteStore.schemaVersion)
             await store.close()
         }
         let db = try Database(path: path)
-        #expect(try db.userVersion() == Store.schemaVersion)
+        #expect(try db.userVersion() == SQLiteStore.schemaVersion)
         #expect(try db.journalMode() == "wal")
     }
 
     @Test func newerSchemaIsRefusedWithAClearError() throws {
         let dir = try TemporaryDirectory()
         let path = dir.path()
-        _ = try Store(path: path)
-        try Database(path: path).setUserVersion(Store.schemaVersion + 5)
+        _ = try SQLiteStore(path: path)
+        try Database(path: path).setUserVersion(SQLiteStore.schemaVersion + 5)
 
-        let error = #expect(throws: StoreError.self) { try Store(path: path) }
-        #expect(error?.kind == .schemaTooNew(found: Store.schemaVersion + 5, supported: Store.schemaVersion))
+        let error = #expect(throws: StoreError.self) { try SQLiteStore(path: path) }
+        #expect(error?.kind == .schemaTooNew(found: SQLiteStore.schemaVersion + 5, supported: SQLiteStore.schemaVersion))
         #expect(error?.description.contains("newer tsee") == true)
         #expect(error?.description.contains(path) == true)
     }
 
     // MARK: Recording intents
 
-    @Test func intentsStartWithTheRightOutcome() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path(), now: fixedClock)
+    @Test(arguments: Backend.allCases) func intentsStartWithTheRightOutcome(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open(now: fixedClock)
         let ids = try await store.recordIntents([
             intent(index: 0, kind: .move),
             intent(index: 1, kind: .send, parameters: #"{"tsmId":1500,"reportInterval":60}"#, transactionID: 42),
@@ -63,10 +63,9 @@ import Testing
         #expect(records.allSatisfy { $0.createdAt == 1_700_000_000 && $0.confirmState == nil })
     }
 
-    @Test func intentsAndStateAreWrittenAtomically() async throws {
-        let dir = try TemporaryDirectory()
-        let path = dir.path()
-        let store = try Store(path: path)
+    @Test(arguments: Backend.allCases) func intentsAndStateAreWrittenAtomically(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open()
         let device = DeviceRow(tuid: "TSPD04ESY93100802", dryRun: false, cursorTs: 500)
         let good = RuleStateRow(rule: "low-battery", tuid: "TSPD04ESY93100802", dryRun: false, state: Data("{}".utf8))
         // The second rule state breaks a CHECK constraint after the intents and the first state were written.
@@ -77,20 +76,48 @@ import Testing
                 [intent(index: 0), intent(index: 1)], ruleStates: [good, bad], devices: [device])
         }
         #expect(error?.code == StoreError.Code.constraintCheck)
-        let db = try Database(path: path)
-        #expect(try db.count("actions") == 0)
-        #expect(try db.count("rule_state") == 0)
-        #expect(try db.count("devices") == 0)
+        #expect(try await db.count("actions") == 0)
+        #expect(try await db.count("rule_state") == 0)
+        #expect(try await db.count("devices") == 0)
+
+        // A firing refused halfway (its second intent is not valid) leaves neither its first intent nor its state.
+        let refused = await #expect(throws: StoreError.self) {
+            try await store.recordIntents(
+                [intent(index: 0), intent("", index: 1)], ruleStates: [good], devices: [device])
+        }
+        #expect(refused?.isConstraintViolation == true)
+        #expect(try await db.count("actions") == 0)
+        #expect(try await db.count("rule_state") == 0)
 
         try await store.recordIntents([intent(index: 0), intent(index: 1)], ruleStates: [good], devices: [device])
-        #expect(try db.count("actions") == 2)
+        #expect(try await db.count("actions") == 2)
         #expect(try await store.ruleStates(dryRun: false).map(\.rule) == ["low-battery"])
         #expect(try await store.devices(dryRun: false).map(\.cursorTs) == [500])
+        await store.close()
     }
 
-    @Test func aFiringIsNeverLoggedTwice() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path())
+    @Test(arguments: Backend.allCases) func theDatabaseRefusesADuplicateFiringKey(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open()
+        try await store.recordIntents([intent(sequence: 3)])
+        let key = intent(sequence: 3).firingKey
+        // Past the store's ON CONFLICT: the UNIQUE constraint itself refuses a second row for one firing.
+        let error = await #expect(throws: StoreError.self) {
+            try await db.execute(
+                """
+                INSERT INTO actions (time, rule, tuid, action, parameters, dry_run, outcome, firing_key, created_at)
+                SELECT time, rule, tuid, action, parameters, dry_run, 'intent', firing_key, created_at
+                FROM actions WHERE firing_key = '\(key)'
+                """)
+        }
+        #expect(error?.code == StoreError.Code.constraintUnique)
+        #expect(try await db.count("actions") == 1)
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases) func aFiringIsNeverLoggedTwice(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open()
         let first = try await store.recordIntents([intent(sequence: 7, index: 0), intent(sequence: 7, index: 1)])
         try await store.complete(id: first[0], outcome: .done, httpStatus: 200)
         let again = try await store.recordIntents([intent(sequence: 7, index: 0), intent(sequence: 7, index: 1)])
@@ -103,9 +130,9 @@ import Testing
 
     // MARK: Completing and confirming
 
-    @Test func sendIsCompletedThenConfirmed() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path(), now: fixedClock)
+    @Test(arguments: Backend.allCases) func sendIsCompletedThenConfirmed(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open(now: fixedClock)
         let ids = try await store.recordIntents([
             intent(index: 0, kind: .send, parameters: #"{"tsmId":1500,"reportInterval":60}"#),
             intent(index: 1, kind: .move),
@@ -141,10 +168,9 @@ import Testing
         #expect(try await store.markUnconfirmed(id: send) == false)
     }
 
-    @Test func theLogIsAppendOnly() async throws {
-        let dir = try TemporaryDirectory()
-        let path = dir.path()
-        let store = try Store(path: path)
+    @Test(arguments: Backend.allCases) func theLogIsAppendOnly(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open()
         let ids = try await store.recordIntents([intent(index: 0, kind: .move), intent(index: 1, kind: .log)])
 
         try await store.complete(id: ids[0], outcome: .done)
@@ -157,21 +183,31 @@ import Testing
         let notSend = await #expect(throws: StoreError.self) { try await store.confirm(id: ids[0], at: 1, values: nil) }
         #expect(notSend?.kind == .invalidTransition(id: ids[0]))
 
-        // Even by hand, rows cannot be deleted nor their facts rewritten.
-        let db = try Database(path: path)
-        let delete = #expect(throws: StoreError.self) { try db.execute("DELETE FROM actions") }
+        // Even by hand, rows cannot be deleted nor their facts rewritten: the database refuses.
+        let delete = await #expect(throws: StoreError.self) { try await db.execute("DELETE FROM actions") }
         #expect(delete?.code == StoreError.Code.constraintTrigger)
         #expect(delete?.message == "the action log is append-only")
-        #expect(throws: StoreError.self) { try db.execute("UPDATE actions SET rule = 'other'") }
-        #expect(try db.count("actions") == 2)
+        for rewrite in [
+            "UPDATE actions SET rule = 'other'", "UPDATE actions SET firing_key = firing_key || 'x'",
+            "UPDATE actions SET parameters = '{}'", "UPDATE actions SET time = time + 1",
+        ] {
+            let error = await #expect(throws: StoreError.self, "\(rewrite)") { try await db.execute(rewrite) }
+            #expect(error?.code == StoreError.Code.constraintTrigger)
+        }
+        if backend == .postgres {
+            let truncate = await #expect(throws: StoreError.self) { try await db.execute("TRUNCATE actions") }
+            #expect(truncate?.code == StoreError.Code.constraintTrigger)
+        }
+        #expect(try await db.count("actions") == 2)
+        #expect(try await store.action(id: ids[0])?.rule == "low-battery")
+        await store.close()
     }
 
-    @Test func openIntentsSurviveACrash() async throws {
-        let dir = try TemporaryDirectory()
-        let path = dir.path()
+    @Test(arguments: Backend.allCases) func openIntentsSurviveACrash(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
         var ids: [Int64] = []
         do {
-            let store = try Store(path: path)
+            let store = try await db.open()
             ids = try await store.recordIntents([
                 intent(index: 0, kind: .move),
                 intent(index: 1, kind: .send, transactionID: 77),
@@ -181,7 +217,7 @@ import Testing
             try await store.complete(id: ids[0], outcome: .done, httpStatus: 200)
             // The process dies here: the send and the assign were written as intents and never completed.
         }
-        let store = try Store(path: path)
+        let store = try await db.open()
         let open = try await store.openIntents()
         #expect(open.map(\.id) == [ids[1], ids[2]])
         #expect(open.map(\.kind) == [.send, .assign])
@@ -195,9 +231,9 @@ import Testing
 
     // MARK: Reading the log
 
-    @Test func actionFilters() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path())
+    @Test(arguments: Backend.allCases) func actionFilters(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open()
         let a = "TSPD04ESY93100802"
         let b = "TSGW01ABC12345678"
         let ids = try await store.recordIntents([
@@ -224,9 +260,9 @@ import Testing
                 == [ids[0]])
     }
 
-    @Test func actionRecordEncodesSnakeCaseWithBooleanDryRun() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path(), now: fixedClock)
+    @Test(arguments: Backend.allCases) func actionRecordEncodesSnakeCaseWithBooleanDryRun(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open(now: fixedClock)
         try await store.recordIntents([
             intent(kind: .send, parameters: #"{"tsmId":1500,"reportInterval":60}"#, dryRun: true, transactionID: 9)
         ])
@@ -253,9 +289,9 @@ import Testing
 
     // MARK: State and cycles
 
-    @Test func liveAndDryRunStateAreKeptApart() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path(), now: fixedClock)
+    @Test(arguments: Backend.allCases) func liveAndDryRunStateAreKeptApart(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open(now: fixedClock)
         let tuid = "TSPD04ESY93100802"
         try await store.saveState(
             ruleStates: [
@@ -284,9 +320,9 @@ import Testing
             try await store.devices(dryRun: true) == [DeviceRow(tuid: tuid, dryRun: true, cursorTs: 60, updatedAt: 5)])
     }
 
-    @Test func cyclesAreRecorded() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path())
+    @Test(arguments: Backend.allCases) func cyclesAreRecorded(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open()
         let first = try await store.beginCycle(startedAt: 1_000, dryRun: false)
         let summary = CycleSummary(
             finishedAt: 1_002, devices: 10, messages: 42, firings: 2, actions: 3, errors: 1, durationMilliseconds: 1_850
@@ -306,12 +342,39 @@ import Testing
         #expect(missing?.kind == .noSuchRow(table: "cycles", id: 999))
     }
 
+    // MARK: Identity
+
+    @Test(arguments: Backend.allCases) func theDeploymentIsClaimedOnceAndCursorsCanBeReset(_ backend: Backend)
+        async throws
+    {
+        let db = try TestDatabase(backend)
+        let store = try await db.open()
+        #expect(try await store.deploymentIdentity() == nil)
+        let first = DeploymentIdentity(baseURL: "https://a.example", clientID: "1")
+        #expect(try await store.claimDeployment(first) == first)
+        #expect(try await store.claimDeployment(DeploymentIdentity(baseURL: "https://b.example", clientID: "2")) == first)
+        let other = try await db.open()
+        #expect(try await other.deploymentIdentity() == first)
+        try await store.saveState(
+            ruleStates: [],
+            devices: [
+                DeviceRow(tuid: "A", dryRun: false, cursorTs: 10), DeviceRow(tuid: "B", dryRun: false, cursorTs: 30),
+                DeviceRow(tuid: "A", dryRun: true, cursorTs: 99),
+            ])
+        #expect(try await store.newestCursor(dryRun: false) == 30)
+        try await store.resetCursors(dryRun: false)
+        #expect(try await store.newestCursor(dryRun: false) == nil)
+        #expect(try await other.newestCursor(dryRun: true) == 99)
+        await store.close()
+        await other.close()
+    }
+
     // MARK: Two connections
 
     @Test func aSecondWriterWaitsForTheLockInsteadOfFailing() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.path()
-        let store = try Store(path: path)
+        let store = try SQLiteStore(path: path)
         let other = try Database(path: path)
         try other.execute("BEGIN IMMEDIATE")
         try other.run("INSERT INTO cycles (started_at, dry_run) VALUES (1, 0)")
@@ -331,7 +394,7 @@ import Testing
         let path = dir.path()
         var configuration = Database.Configuration()
         configuration.busyTimeoutMilliseconds = 100
-        let store = try Store(path: path, configuration: configuration)
+        let store = try SQLiteStore(path: path, configuration: configuration)
         let other = try Database(path: path)
         try other.execute("BEGIN IMMEDIATE")
         let error = await #expect(throws: StoreError.self) { try await store.recordIntents([intent()]) }
@@ -340,10 +403,9 @@ import Testing
         #expect(try await store.recordIntents([intent()]).count == 1)
     }
 
-    @Test func twoStoresOnOneFileWriteConcurrently() async throws {
-        let dir = try TemporaryDirectory()
-        let path = dir.path()
-        let stores = [try Store(path: path), try Store(path: path)]
+    @Test(arguments: Backend.allCases) func twoStoresOnOneDatabaseWriteConcurrently(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let stores = [try await db.open(), try await db.open()]
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (n, store) in stores.enumerated() {
                 group.addTask {
@@ -364,9 +426,30 @@ import Testing
 
     // MARK: Bulk
 
-    @Test func appendActionsInsertsManyRowsInOneTransaction() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try Store(path: dir.path())
+    @Test(arguments: Backend.allCases) func appendedTextComesBackAsItWasWritten(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open()
+        let awkward = "tab\there, line\nbreak, back\\slash \\N, cr\r, ünïcødé 🌡"
+        let rows = [
+            intent("awkward", sequence: 1, kind: .log, parameters: #"{"text":"\#(awkward)"}"#),
+            ActionIntent(
+                time: 2_000, rule: "awkward", tuid: "T\t1", sequence: 2, actionIndex: 0, kind: .move, dryRun: true,
+                outcome: .skipped, error: awkward),
+        ]
+        #expect(try await store.appendActions(rows) == 2)
+        #expect(try await store.appendActions(rows) == 0)
+        let back = try await store.actions(filter: ActionFilter(rule: "awkward", oldestFirst: true))
+        #expect(back.map(\.parameters) == rows.map(\.parameters))
+        #expect(back.map(\.tuid) == ["TSPD04ESY93100802", "T\t1"])
+        #expect(back[1].error == awkward)
+        #expect(back[0].error == nil)
+        #expect(back.map(\.outcome) == [.done, .skipped])
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases) func appendActionsInsertsManyRowsInOneTransaction(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open()
         let rows = (0..<20_000).map { n in
             intent("bulk", tuid: "TSPD04ESY9310\(String(format: "%04d", n % 1000))", sequence: Int64(n), time: Int64(n))
         }

@@ -4,6 +4,6 @@ extension CommandDefinition {
     public static let builtins: [CommandDefinition] = [
         .thing, .things, .messages, .alerts, .send, .commands, .install, .installations, .groups, .group, .export,
         .plot, .watch,
-        .rules, .log, .profiles, .login, .set, .help, .exit,
+        .rules, .log, .runStatus, .profiles, .login, .set, .help, .exit,
     ]
 }

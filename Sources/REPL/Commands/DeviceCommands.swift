@@ -117,7 +117,7 @@ extension CommandDefinition {
         let now = inv.context.now
         // The action log's view of the commands `tsee run` sent to this device, by transactionId.
         var logged: [Int64: ActionRecord] = [:]
-        if let store = inv.context.openStoreIfExists() {
+        if let store = await inv.context.openStoreIfExists() {
             for record in (try? await store.actions(filter: ActionFilter(tuid: tuid))) ?? [] {
                 if let tx = record.transactionID, record.kind == .send { logged[tx] = record }
             }

@@ -19,18 +19,16 @@ extension CommandDefinition {
             FlagSpec(["--cycles"], help: "the scheduler's cycles instead of its actions (newest first)"),
         ],
         example: "log --rule low-battery --since -1d",
-        notes: ["Reads the database given by --db (default $XDG_STATE_HOME/tsee/tsee.db). JSON keys are snake_case."]
+        notes: [
+            "Reads the database given by --db (default $XDG_STATE_HOME/tsee/tsee.db): a SQLite file, or "
+                + "postgres://USER@HOST:PORT/DB. JSON keys are snake_case."
+        ]
     ) { inv in
         try inv.expectPositionals(0, 0)
         if inv.arguments.has("--dry-run") && inv.arguments.has("--live") {
             throw CommandError.usage("log: give --dry-run or --live, not both")
         }
-        let path = inv.context.databasePath
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CommandError.failed(
-                "no action log at \(path): `tsee run` has not run with this --db yet", .usage)
-        }
-        let store = try Store(path: path)
+        let store = try await inv.context.openStoreForReading("log")
         if inv.arguments.has("--cycles") {
             for flag in ["--rule", "--tuid", "--since", "--dry-run", "--live", "--unconfirmed", "--why"]
             where inv.arguments.has(flag) {
@@ -86,7 +84,7 @@ extension CommandDefinition {
     }
 
     /// `log --cycles`: one row per scheduler cycle.
-    static func cycles(_ inv: Invocation, _ store: Store) async throws {
+    static func cycles(_ inv: Invocation, _ store: any Store) async throws {
         let records = try await store.cycles(limit: try inv.positiveInt("--limit") ?? 50)
         let now = inv.context.now
         var rows: [[String]] = []

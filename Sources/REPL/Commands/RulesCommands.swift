@@ -147,7 +147,7 @@ extension CommandDefinition {
         var seen = Set<String>()
         tuids = tuids.filter { seen.insert($0.0).inserted }
         let inspector = RuleInspector(
-            client: inv.client, engine: Engine(ruleSet), store: inv.context.openStoreIfExists())
+            client: inv.client, engine: Engine(ruleSet), store: await inv.context.openStoreIfExists())
         let bar = inv.progress("rules eval", total: tuids.count)
         let evaluations = await concurrentMap(tuids, limit: 8) {
             (tuid, group) -> Result<RuleInspector.Evaluation, any Error> in
@@ -198,7 +198,8 @@ extension CommandDefinition {
         }
         let tuid = try inv.tuid(at: 1)
         let engine = Engine(ruleSet)
-        let inspector = RuleInspector(client: inv.client, engine: engine, store: inv.context.openStoreIfExists())
+        let inspector = RuleInspector(
+            client: inv.client, engine: engine, store: await inv.context.openStoreIfExists())
         let evaluation = try await inspector.evaluate(tuid)
         guard
             let explanation = engine.explain(
@@ -233,9 +234,26 @@ extension CommandDefinition {
 }
 
 extension CommandContext {
-    /// The database at `databasePath`, if it exists (read-only commands never create one).
-    func openStoreIfExists() -> Store? {
-        guard FileManager.default.fileExists(atPath: databasePath) else { return nil }
-        return try? Store(path: databasePath)
+    /// The store at `databasePath` (a SQLite file or a PostgreSQL database), if there is one to read: read-only
+    /// commands never create a SQLite file. `nil` too when it cannot be opened: these readers work without it.
+    func openStoreIfExists() async -> (any Store)? {
+        guard let location = try? StoreLocation.parse(databasePath), location.mayHoldState else { return nil }
+        return try? await location.open(passwordFile: databasePasswordFile)
+    }
+
+    /// The store for a command that needs it (`log`, `status`): a precise error when there is none or it cannot be
+    /// opened.
+    func openStoreForReading(_ command: String) async throws -> any Store {
+        let location: StoreLocation
+        do {
+            location = try StoreLocation.parse(databasePath)
+        } catch {
+            throw CommandError.failed("\(command): \(error)", .usage)
+        }
+        guard location.mayHoldState else {
+            throw CommandError.failed(
+                "no action log at \(location): `tsee run` has not run with this --db yet", .usage)
+        }
+        return try await location.open(passwordFile: databasePasswordFile)
     }
 }

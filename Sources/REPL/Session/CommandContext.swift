@@ -16,8 +16,10 @@ public final class CommandContext: Sendable {
     public let client: ThingseeClient
     /// What the prompt shows: `sim` for the built-in simulator, else the API's host.
     public let connectionLabel: String
-    /// The SQLite database of the rules and the action log (`--db`).
+    /// The database of the rules and the action log (`--db`): a SQLite path or a `postgres://` URL.
     public let databasePath: String
+    /// The profile's `db_password_file`, for a PostgreSQL database.
+    public let databasePasswordFile: String?
     public let registry: CommandRegistry
     public let console: Console
     public let cache: CompletionCache
@@ -36,7 +38,8 @@ public final class CommandContext: Sendable {
     }
 
     public init(
-        client: ThingseeClient, connectionLabel: String, databasePath: String, registry: CommandRegistry = .standard(),
+        client: ThingseeClient, connectionLabel: String, databasePath: String, databasePasswordFile: String? = nil,
+        registry: CommandRegistry = .standard(),
         console: Console = .standard(), output: OutputFormat? = nil, assumeYes: Bool = false,
         confirmer: (any Confirmer)? = nil, configuration: ConfigurationFile? = nil, profileName: String? = nil
     ) {
@@ -45,6 +48,7 @@ public final class CommandContext: Sendable {
         self.client = client
         self.connectionLabel = connectionLabel
         self.databasePath = databasePath
+        self.databasePasswordFile = databasePasswordFile
         self.registry = registry
         self.console = console
         self.cache = CompletionCache()

@@ -1,6 +1,6 @@
 import CSQLite3
 
-extension Store {
+extension SQLiteStore {
     /// Starts a cycle's row; returns its id for ``finishCycle(id:summary:)``.
     public func beginCycle(startedAt: Int64, dryRun: Bool) throws -> Int64 {
         try database.run(
@@ -29,7 +29,7 @@ extension Store {
     }
 
     /// Recent cycles, newest first.
-    public func cycles(limit: Int = 100) throws -> [CycleRecord] {
+    public func cycles(limit: Int) throws -> [CycleRecord] {
         try database.query(
             """
             SELECT id, started_at, dry_run, finished_at, devices, messages, firings, actions, errors, duration_ms

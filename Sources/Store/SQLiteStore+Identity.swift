@@ -14,7 +14,7 @@ public struct DeploymentIdentity: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(baseURL) (client id \(clientID))" }
 }
 
-extension Store {
+extension SQLiteStore {
     /// The deployment recorded in the database, if any run has recorded one.
     public func deploymentIdentity() throws -> DeploymentIdentity? {
         let values = try database.query(

@@ -1,6 +1,6 @@
 import Foundation
 
-extension Store {
+extension SQLiteStore {
     /// Saved rule state machines, live or dry-run.
     public func ruleStates(dryRun: Bool) throws -> [RuleStateRow] {
         try database.query(

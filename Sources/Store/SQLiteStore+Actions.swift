@@ -1,7 +1,7 @@
 import CSQLite3
 import Foundation
 
-extension Store {
+extension SQLiteStore {
     /// Logs the intents and saves the rule states and device rows they follow from, in one transaction.
     ///
     /// Each intent starts as ``ActionOutcome/intent``, or ``ActionOutcome/would`` for a dry run, or its final
@@ -9,7 +9,7 @@ extension Store {
     /// not logged again: its existing row's id is returned. Returns one id per intent, in order.
     @discardableResult
     public func recordIntents(
-        _ intents: [ActionIntent], ruleStates: [RuleStateRow] = [], devices: [DeviceRow] = []
+        _ intents: [ActionIntent], ruleStates: [RuleStateRow], devices: [DeviceRow]
     ) throws -> [Int64] {
         let now = now()
         return try database.transaction {
@@ -60,8 +60,8 @@ extension Store {
     /// can be completed; anything else throws ``StoreError/Kind/invalidTransition(id:)``.
     /// - Parameter transactionID: the command's `transactionId`, if not already given with the intent.
     public func complete(
-        id: Int64, outcome: ActionOutcome, httpStatus: Int? = nil, error: String? = nil,
-        transactionID: Int64? = nil
+        id: Int64, outcome: ActionOutcome, httpStatus: Int?, error: String?,
+        transactionID: Int64?
     ) throws {
         guard outcome != .intent else {
             throw StoreError(
@@ -150,7 +150,7 @@ extension Store {
     }
 
     /// The action log, filtered; newest first unless ``ActionFilter/oldestFirst``.
-    public func actions(filter: ActionFilter = ActionFilter()) throws -> [ActionRecord] {
+    public func actions(filter: ActionFilter) throws -> [ActionRecord] {
         var conditions: [String] = []
         var values: [SQLValue] = []
         if let rule = filter.rule {
