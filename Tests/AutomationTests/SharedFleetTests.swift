@@ -18,8 +18,8 @@ struct SharedFleetTests {
     }
 
     @Test func threeSchedulersShareAThousandDevicesAndTakeOverFromAKilledOneWithoutDoublingAnAction() async throws {
-        let server = try PostgresServer.shared()
-        let url = try PostgresURL.parse(server.url(database: try server.makeDatabase()))
+        let (server, database) = try await PostgresServer.sharedDatabase()
+        let url = try PostgresURL.parse(server.url(database: database))
         let leaseTime = LeaseTime()
         let lease: Int64 = 180
         let interval: Int64 = 60

@@ -30,6 +30,7 @@ struct SharedDatabaseTests {
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }
         let dir = try folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let env = fleet.environment.merging(["PGPASSWORD": server.password]) { $1 }
         var runs: [BackgroundRun] = []
         for _ in 0..<3 {
