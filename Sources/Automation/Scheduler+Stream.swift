@@ -89,7 +89,9 @@ extension Scheduler {
         metrics.streamed(step.streamMessages)
         streamTally.include(step)
         let duplicates = outcomes.reduce(0) { $0 + $1.duplicates }
-        log.info(
+        // One line per step only at debug, or when something fired: the cycle line adds the steps up.
+        log.log(
+            level: step.firings > 0 || step.errors > 0 ? .info : .debug,
             "stream messages evaluated",
             metadata: [
                 "event": "stream-step", "devices": "\(jobs.count)", "messages": "\(step.streamMessages)",

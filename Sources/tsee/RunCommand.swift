@@ -225,8 +225,8 @@ struct RunCommand: AsyncParsableCommand {
         if let streamConfiguration, source != nil {
             console.err(
                 "tsee run: stream \(streamConfiguration.broker.usesTLS ? "mqtts" : "mqtt")://"
-                    + "\(streamConfiguration.broker.host):\(streamConfiguration.broker.port) "
-                    + "(\(streamConfiguration.topics.joined(separator: " ")), client id \(streamConfiguration.clientID)\n")
+                    + "\(streamConfiguration.broker.host):\(streamConfiguration.broker.port), "
+                    + "topics \(streamConfiguration.topics.joined(separator: " ")), client id \(streamConfiguration.clientID)\n")
         }
         let scheduler = Scheduler(
             client: connection.client, engine: Engine(ruleSet), store: store, options: options, logger: logger,
