@@ -101,7 +101,12 @@ let package = Package(
             ]
         ),
         // The numbers of BENCHMARKS.md (`scripts/bench`).
-        .executableTarget(name: "Benchmarks", dependencies: ["Rules", "ThingseeAPI", "Store"]),
+        .executableTarget(
+            name: "Benchmarks",
+            dependencies: [
+                "Rules", "ThingseeAPI", "Store", "Automation", "Simulator", "Stream", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it, a mosquitto broker.
         .target(name: "TestSupport", dependencies: ["Simulator", "ThingseeAPI"], path: "Tests/TestSupport"),
