@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "Automation",
             dependencies: [
-                "ThingseeAPI", "Rules", "Store", .product(name: "Logging", package: "swift-log"),
+                "ThingseeAPI", "Rules", "Store", "Stream", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -96,7 +96,8 @@ let package = Package(
         .target(name: "Profiles", dependencies: ["ThingseeKit", .product(name: "TOMLKit", package: "TOMLKit")]),
         // The REPL and script runner: command table, parsing, completion, output.
         .target(
-            name: "REPL", dependencies: ["ThingseeKit", "ThingseeAPI", "Rules", "Store", "Automation", "Profiles", "CReadline"]),
+            name: "REPL",
+            dependencies: ["ThingseeKit", "ThingseeAPI", "Rules", "Store", "Automation", "Profiles", "Stream", "CReadline"]),
         // Thin executable: argument parsing and wiring.
         .executableTarget(
             name: "tsee",
@@ -109,7 +110,12 @@ let package = Package(
             ]
         ),
         // The numbers of BENCHMARKS.md (`scripts/bench`).
-        .executableTarget(name: "Benchmarks", dependencies: ["Rules", "ThingseeAPI", "Store"]),
+        .executableTarget(
+            name: "Benchmarks",
+            dependencies: [
+                "Rules", "ThingseeAPI", "Store", "Automation", "Simulator", "Stream", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it, a mosquitto broker.
         .target(
@@ -136,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "AutomationTests",
             dependencies: [
-                "Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "TestSupport",
+                "Automation", "Simulator", "ThingseeAPI", "Rules", "Store", "Stream", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]),

@@ -3,6 +3,7 @@ import Logging
 import Rules
 import Synchronization
 import Store
+import Stream
 import ThingseeAPI
 
 /// `tsee run`: polls the fleet, evaluates the rules, carries out their actions exactly once, and logs them.
@@ -22,33 +23,44 @@ public actor Scheduler {
     public let options: SchedulerOptions
     private let clock: SchedulerClock
     private let apiTime: any APITime
-    private let logger: Logger
-    private let rulebook: Mutex<Rulebook>
+    let logger: Logger
+    let rulebook: Mutex<Rulebook>
     private let runner: ActionRunner
     private let poller: DevicePoller
-    private let metrics = SchedulerMetrics()
+    let metrics = SchedulerMetrics()
     private let observer: (@Sendable (CycleReport) -> Void)?
     /// Sharing the fleet with other processes on one database; `nil`: this process evaluates every device.
     private let leases: LeaseSettings?
+    /// The data integration stream, with `--mqtt`: see `Scheduler+Stream.swift`.
+    let stream: StreamSource?
+    /// With leases, the devices held at the last cycle: stream steps evaluate only these (another process owns
+    /// the rest and backfills their messages itself).
+    var heldDevices: Set<String>?
 
     /// Device → group, from the groups the rules' scopes need.
-    private var directory: [String: String] = [:]
+    var directory: [String: String] = [:]
     private var directoryFetchedAt: Int64?
-    private var snapshots: [String: DeviceSnapshot] = [:]
-    private var states: [String: [RuleState]] = [:]
+    var snapshots: [String: DeviceSnapshot] = [:]
+    var states: [String: [RuleState]] = [:]
     private var loaded = false
     private var cycles = 0
     private var stopRequested = false
     private var wait: Task<Void, Never>?
     private var fleetAlertsOffered = true
+    /// What the stream's steps did since the last cycle: reported with the next cycle.
+    var streamTally = CycleReport()
+    /// The stream generation whose backfill cycle was last run early (on its `connected`).
+    var backfillTried: Int?
 
     public init(
         client: ThingseeClient, engine: Engine, store: any Store, options: SchedulerOptions,
         clock: SchedulerClock = .continuous, apiTime: (any APITime)? = nil,
-        logger: Logger = Logger(label: "tsee.scheduler"), observer: (@Sendable (CycleReport) -> Void)? = nil,
-        webhooks: WebhookResolver? = nil, leases: LeaseSettings? = nil
+        logger: Logger = Logger(label: "tsee.scheduler"), stream: StreamSource? = nil,
+        observer: (@Sendable (CycleReport) -> Void)? = nil, webhooks: WebhookResolver? = nil,
+        leases: LeaseSettings? = nil
     ) {
         self.observer = observer
+        self.stream = stream
         self.leases = leases
         self.client = client
         self.store = store
@@ -80,27 +92,48 @@ public actor Scheduler {
 
     /// Runs cycles every `interval` until `requestStop()`, or until `maxAuthFailures` cycles in a row had their
     /// login refused. The cycle in flight is always finished.
+    ///
+    /// With a stream, between cycles: a (re)connection runs a backfill cycle at once, and messages that count are
+    /// evaluated as they arrive, one stream step at a time (see `Scheduler+Stream.swift`). Cycles and steps never
+    /// overlap, so each device's state has one writer.
     public func run() async -> Ending {
         var refusedInARow = 0
+        await startStream()
+        var nextCycle = clock.now
         while !stopRequested {
-            let started = clock.now
-            let report = await runCycle()
-            refusedInARow = report.authenticationFailed ? refusedInARow + 1 : 0
-            if options.maxAuthFailures > 0, refusedInARow >= options.maxAuthFailures {
-                logger.critical(
-                    "authentication refused; giving up",
-                    metadata: ["cycles": "\(refusedInARow)", "event": "auth-give-up"])
-                await releaseLeases()
-                return .authenticationRefused(cycles: refusedInARow)
+            stream?.looking()
+            let backfill = backfillDue()
+            if clock.now >= nextCycle || backfill != nil {
+                if let backfill { backfillTried = backfill }
+                let started = clock.now
+                let report = await runCycle()
+                refusedInARow = report.authenticationFailed ? refusedInARow + 1 : 0
+                if options.maxAuthFailures > 0, refusedInARow >= options.maxAuthFailures {
+                    logger.critical(
+                        "authentication refused; giving up",
+                        metadata: ["cycles": "\(refusedInARow)", "event": "auth-give-up"])
+                    await stream?.stop()
+                    await releaseLeases()
+                    return .authenticationRefused(cycles: refusedInARow)
+                }
+                nextCycle = started + options.intervalDuration
+                continue
             }
-            let remaining = options.intervalDuration - (clock.now - started)
+            if let batch = stream?.take(), !batch.isEmpty {
+                await runStreamStep(batch)
+                continue
+            }
+            let remaining = nextCycle - clock.now
             guard !stopRequested, remaining > .zero else { continue }
             let clock = self.clock
             let sleeping = Task { _ = try? await clock.sleep(for: remaining) }
             wait = sleeping
-            await sleeping.value
+            // Woken early by the stream (`wake()`) or by `requestStop()`.
+            if !(stream?.hasWork ?? false) && backfillDue() == nil { await sleeping.value }
+            sleeping.cancel()
             wait = nil
         }
+        await stopStream()
         await releaseLeases()
         return .stopped
     }
@@ -113,6 +146,11 @@ public actor Scheduler {
         } catch {
             logger.error("could not release the device leases", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The stream has something to do: ends the wait between cycles.
+    func wake() {
+        wait?.cancel()
     }
 
     // MARK: - Reload
@@ -182,7 +220,14 @@ public actor Scheduler {
         let cycleID = try? await store.beginCycle(startedAt: apiTime.now(), dryRun: options.dryRun)
         let progress = Progress(clock: clock, client: client)
         let collected = Collected()
-        let work = Task { await self.cycleWork(log: log, progress: progress, collected: collected) }
+        // With the stream up and backfilled, messages are not polled; otherwise this cycle polls them, and when the
+        // stream is up it is the backfill of the stream's gap.
+        let streamLive = stream?.isLive ?? false
+        let backfilling = streamLive ? nil : stream?.generationToBackfill
+        summary.stream = stream.map { _ in streamLive ? "live" : backfilling != nil ? "backfilling" : "down" }
+        let work = Task {
+            await self.cycleWork(log: log, progress: progress, collected: collected, pollsMessages: !streamLive)
+        }
         let outcomes: [DeviceOutcome]
         if let done = await Self.watch(work, progress: progress, clock: clock, stallTimeout: options.stallTimeout) {
             summary.merge(done.summary)
@@ -213,10 +258,55 @@ public actor Scheduler {
             if collected.jobs.isEmpty { summary.nothingPolled = true }
         }
 
+        await absorb(outcomes, into: &summary, log: log)
+        if summary.devices > 0, summary.failedDevices == summary.devices { summary.nothingPolled = true }
+        if let backfilling, summary.failedDevices == 0, !summary.stalled, !summary.nothingPolled {
+            stream?.backfilled(generation: backfilling)
+        }
+        summary.include(streamTally)
+        streamTally = CycleReport()
+        summary.errors += await expireConfirmations(log)
+        if !options.dryRun, let open = try? await store.actions(filter: ActionFilter(dryRun: false, unconfirmedOnly: true)) {
+            metrics.unconfirmed(open.count)
+        }
+        metrics.firing(states, rules: engine.rules)
+
+        let duration = clock.now - started
+        summary.seconds = duration.seconds
+        metrics.cycle(summary, duration: duration)
+        summary.requests = client.metrics.requests - requestsBefore
+        if let cycleID {
+            try? await store.finishCycle(
+                id: cycleID,
+                summary: CycleSummary(
+                    finishedAt: apiTime.now(), devices: summary.devices, messages: summary.newMessages,
+                    firings: summary.firings, actions: summary.actions, errors: summary.errors,
+                    durationMilliseconds: Int64(summary.seconds * 1000)))
+        }
+        log.notice(
+            "cycle finished",
+            metadata: [
+                "event": "cycle", "devices": "\(summary.devices)", "messages": "\(summary.newMessages)",
+                "poll_messages": "\(summary.pollMessages)", "stream_messages": "\(summary.streamMessages)",
+                "stream": "\(summary.stream ?? "off")",
+                "firings": "\(summary.firings)", "actions": "\(summary.actions)", "errors": "\(summary.errors)",
+                "requests": "\(summary.requests)", "seconds": "\(String(format: "%.2f", summary.seconds))",
+                "summary": "\(summary.line)",
+            ])
+        observer?(summary)
+        return summary
+    }
+
+    /// Folds device outcomes into the summary and the scheduler's state, and saves what changed.
+    func absorb(_ outcomes: [DeviceOutcome], into summary: inout CycleReport, log: Logger) async {
         var rows: [RuleStateRow] = []
         var deviceRows: [DeviceRow] = []
         for outcome in outcomes {
             summary.newMessages += outcome.newMessages
+            switch outcome.source {
+            case .poll: summary.pollMessages += outcome.newMessages
+            case .stream: summary.streamMessages += outcome.newMessages
+            }
             summary.firings += outcome.firings
             summary.actions += outcome.actions
             summary.confirmed += outcome.confirmed
@@ -243,7 +333,7 @@ public actor Scheduler {
             states[outcome.tuid] = outcome.states
             if let group = outcome.group { directory[outcome.tuid] = group }
         }
-        if summary.devices > 0, summary.failedDevices == summary.devices { summary.nothingPolled = true }
+        guard !rows.isEmpty || !deviceRows.isEmpty else { return }
         do {
             try await store.saveState(ruleStates: rows, devices: deviceRows)
         } catch {
@@ -251,34 +341,6 @@ public actor Scheduler {
             summary.errors += 1
             log.error("saving rule state failed", metadata: ["error": "\(error)", "event": "save-failed"])
         }
-        summary.errors += await expireConfirmations(log)
-        if !options.dryRun, let open = try? await store.actions(filter: ActionFilter(dryRun: false, unconfirmedOnly: true)) {
-            metrics.unconfirmed(open.count)
-        }
-        metrics.firing(states, rules: engine.rules)
-
-        let duration = clock.now - started
-        summary.seconds = duration.seconds
-        metrics.cycle(summary, duration: duration)
-        summary.requests = client.metrics.requests - requestsBefore
-        if let cycleID {
-            try? await store.finishCycle(
-                id: cycleID,
-                summary: CycleSummary(
-                    finishedAt: apiTime.now(), devices: summary.devices, messages: summary.newMessages,
-                    firings: summary.firings, actions: summary.actions, errors: summary.errors,
-                    durationMilliseconds: Int64(summary.seconds * 1000)))
-        }
-        log.notice(
-            "cycle finished",
-            metadata: [
-                "event": "cycle", "devices": "\(summary.devices)", "messages": "\(summary.newMessages)",
-                "firings": "\(summary.firings)", "actions": "\(summary.actions)", "errors": "\(summary.errors)",
-                "requests": "\(summary.requests)", "seconds": "\(String(format: "%.2f", summary.seconds))",
-                "summary": "\(summary.line)",
-            ])
-        observer?(summary)
-        return summary
     }
 
     static func isAuthenticationRefused(_ error: any Error) -> Bool {
@@ -294,7 +356,7 @@ public actor Scheduler {
     }
 
     /// Reconcile, list, poll and act; the caller merges the outcomes. Abandonable: see ``watch(_:progress:clock:stallTimeout:)``.
-    private func cycleWork(log: Logger, progress: Progress, collected: Collected) async -> CycleWork {
+    private func cycleWork(log: Logger, progress: Progress, collected: Collected, pollsMessages: Bool) async -> CycleWork {
         var work = CycleWork()
         var listed = true
         runner.webhook.startCycle()
@@ -334,7 +396,7 @@ public actor Scheduler {
             DeviceJob(
                 tuid: tuid, group: directory[tuid], snapshot: snapshots[tuid] ?? DeviceSnapshot(),
                 states: states[tuid] ?? book.engine.initialStates(), pending: pending[tuid] ?? [], rulebook: book,
-                alerting: alerting)
+                alerting: alerting, source: .poll(messages: pollsMessages))
         }
         collected.start(jobs)
         let concurrency = max(1, options.concurrency)
@@ -396,6 +458,7 @@ public actor Scheduler {
                     owner: leases.owner, devices: devices, leaseSeconds: leases.seconds, host: leases.host,
                     pid: leases.pid))
             let held = Set(grant.held)
+            heldDevices = held
             states = states.filter { held.contains($0.key) }
             snapshots = snapshots.filter { held.contains($0.key) }
             if !grant.acquired.isEmpty {
@@ -418,6 +481,7 @@ public actor Scheduler {
         } catch {
             // Read everything again once the database answers: what is in memory may be another owner's by then.
             loaded = false
+            heldDevices = []
             log.error("holding device leases failed", metadata: ["error": "\(error)", "event": "lease-failed"])
             return []
         }
@@ -425,7 +489,7 @@ public actor Scheduler {
 
     // MARK: - State
 
-    private func loadStateIfNeeded() async throws {
+    func loadStateIfNeeded() async throws {
         guard !loaded else { return }
         snapshots = SavedState.snapshots(try await store.devices(dryRun: options.dryRun))
         states = SavedState.ruleStates(try await store.ruleStates(dryRun: options.dryRun), engine: engine)
@@ -520,7 +584,7 @@ public actor Scheduler {
 
     private struct MissingGroup: Error {}
 
-    private func devicesInScope() -> [String] {
+    func devicesInScope() -> [String] {
         var all = Set(directory.keys)
         for rule in engine.rules where rule.mode != .off { all.formUnion(rule.tuids) }
         return all.filter { tuid in
@@ -530,7 +594,7 @@ public actor Scheduler {
 
     // MARK: - Confirmations
 
-    private func pendingConfirmations() async -> [String: [PendingCommand]] {
+    func pendingConfirmations() async -> [String: [PendingCommand]] {
         guard !options.dryRun, let records = try? await store.pendingConfirmations() else { return [:] }
         var byDevice: [String: [PendingCommand]] = [:]
         for record in records {
@@ -650,6 +714,14 @@ public actor Scheduler {
         var rulebook: Rulebook
         /// Devices with an open alert (the fleet-wide call), or nil to read each device's alerts.
         var alerting: Set<String>?
+        /// Where the messages come from: a poll (of the messages too, or of the facts alone while the stream is
+        /// live), or the stream's messages for this device (then nothing is fetched).
+        var source: MessageSource
+    }
+
+    enum MessageSource: Sendable {
+        case poll(messages: Bool)
+        case stream([ThingseeAPI.Message])
     }
 
     struct DeviceOutcome: Sendable {
@@ -667,6 +739,14 @@ public actor Scheduler {
         var errors = 0
         var pollFailed = false
         var authenticationFailed = false
+        var source: Source
+        /// Stream messages dropped as already counted (seen in a poll or earlier on the stream) or too old.
+        var duplicates = 0
+        /// A firing could not be written: the device was kept as it was, and its stream messages must be offered
+        /// again (a poll reads them again by itself).
+        var unwritten = false
+
+        enum Source: String, Sendable { case poll, stream }
 
         /// Nothing changed.
         init(_ job: DeviceJob) {
@@ -674,31 +754,43 @@ public actor Scheduler {
             snapshot = job.snapshot
             states = job.states
             group = job.group
+            if case .stream = job.source { source = .stream } else { source = .poll }
         }
     }
 
-    nonisolated private func process(_ job: DeviceJob, log parent: Logger) async -> DeviceOutcome {
+    nonisolated func process(_ job: DeviceJob, log parent: Logger) async -> DeviceOutcome {
         var outcome = DeviceOutcome(job)
         let tuid = job.tuid
-        let log = parent.with(["tuid": "\(tuid)"])
+        let log = parent.with(["tuid": "\(tuid)", "source": "\(outcome.source.rawValue)"])
 
-        // Fetch. Any failure leaves the device exactly as it was.
+        // Fetch, or take the stream's messages. Any failure leaves the device exactly as it was.
         var polled = job.snapshot
         let fresh: [ThingseeAPI.Message]
-        do {
-            let poll = try await poller.poll(
-                tuid, needs: DevicePoller.needs(of: job.rulebook.engine, tuid: tuid, group: job.group),
-                alerting: job.alerting, into: &polled)
-            fresh = poll.messages
-            outcome.skippedItems = poll.skipped
-        } catch {
-            outcome.pollFailed = true
-            outcome.errors += 1
-            outcome.authenticationFailed = Self.isAuthenticationRefused(error)
-            log.error("poll failed; device left unknown this cycle", metadata: ["error": "\(error)", "event": "poll-failed"])
-            return outcome
+        switch job.source {
+        case .stream(let messages):
+            let admission = polled.admit(messages, overlap: options.overlap)
+            fresh = admission.fresh
+            outcome.duplicates = admission.duplicates + admission.stale
+        case .poll(let messages):
+            do {
+                let poll = try await poller.poll(
+                    tuid, needs: DevicePoller.needs(of: job.rulebook.engine, tuid: tuid, group: job.group),
+                    alerting: job.alerting, messages: messages, into: &polled)
+                fresh = poll.messages
+                outcome.skippedItems = poll.skipped
+            } catch {
+                outcome.pollFailed = true
+                outcome.errors += 1
+                outcome.authenticationFailed = Self.isAuthenticationRefused(error)
+                log.error(
+                    "poll failed; device left unknown this cycle", metadata: ["error": "\(error)", "event": "poll-failed"])
+                return outcome
+            }
         }
         outcome.newMessages = fresh.count
+        for message in fresh {
+            log.debug("message", metadata: ["event": "message", "key": "\(message.deduplicationKey)"])
+        }
 
         let result = job.rulebook.step.run(
             DeviceStep.Input(
@@ -791,6 +883,7 @@ public actor Scheduler {
             }
         }
         if unwritten {
+            outcome.unwritten = true
             // Keep the device where it was, but for the rules whose firings were written: the next cycle reads the
             // same messages again, and the unwritten firing happens then.
             outcome.snapshot = job.snapshot

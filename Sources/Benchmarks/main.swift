@@ -2,7 +2,7 @@ import Foundation
 
 // tsee-bench: the numbers of BENCHMARKS.md. Run through `scripts/bench` (release build).
 //
-//   tsee-bench [--quick] [--only rules,decode,sqlite,postgres,scheduler,startup,peer] [--json PATH] [--tsee PATH]
+//   tsee-bench [--quick] [--only rules,decode,sqlite,postgres,stream,scheduler,startup,peer] [--json PATH] [--tsee PATH]
 
 var quick = false
 var only: Set<String>?
@@ -16,7 +16,7 @@ while let argument = arguments.popFirst() {
     case "--json": jsonPath = arguments.popFirst() ?? jsonPath
     case "--tsee": tseePath = arguments.popFirst() ?? tseePath
     default:
-        log("usage: tsee-bench [--quick] [--only rules,decode,sqlite,postgres,scheduler,startup,peer] [--json PATH] [--tsee PATH]")
+        log("usage: tsee-bench [--quick] [--only rules,decode,sqlite,postgres,stream,scheduler,startup,peer] [--json PATH] [--tsee PATH]")
         exit(2)
     }
 }
@@ -49,6 +49,7 @@ if wanted("scheduler") || wanted("startup") || wanted("peer") {
         exit(1)
     }
 }
+if wanted("stream") { try await StreamBenchmark.measure(into: report, quick: quick, workDirectory: workDirectory) }
 if wanted("startup") { try processes.measureStartup(into: report) }
 if wanted("scheduler") { try await processes.measureScheduler(into: report) }
 if wanted("peer") { try await processes.measurePeer(into: report) }

@@ -10,6 +10,7 @@ import Service
 import REPL
 import Rules
 import Store
+import Stream
 import ThingseeAPI
 
 /// `tsee run [RULES…]`: the scheduler.
@@ -21,9 +22,13 @@ struct RunCommand: AsyncParsableCommand {
             Refuses to start when a rule file has an error. One summary line per cycle goes to stderr. SIGINT or
             SIGTERM finish the cycle in flight and exit 0. With --once, the exit code is 0 for a clean cycle,
             3 when authentication failed, 4 when no device could be polled, 5 when some polls or actions failed.
+            With --mqtt, devices are evaluated as their messages arrive on the data integration stream, and messages
+            are not polled while it is up (each connection's gap is backfilled from the REST API first).
             """)
 
     @OptionGroup var connection: ConnectionOptions
+
+    @OptionGroup var stream: StreamOptions
 
     @Argument(help: "Rule files or directories of .rules files (default: ./rules).")
     var rules: [String] = []
@@ -150,13 +155,32 @@ struct RunCommand: AsyncParsableCommand {
 
         let location: StoreLocation
         let passwordFile: String?
+        let resolved: ConnectionOptions.Resolved
+        let databaseName: String
         do {
-            let resolved = try connection.resolve()
-            location = try StoreLocation.parse(database ?? resolved.databasePath)
+            resolved = try connection.resolve()
+            databaseName = database ?? resolved.databasePath
+            location = try StoreLocation.parse(databaseName)
             passwordFile = resolved.databasePasswordFile
         } catch {
             console.err("tsee run: \(error)\n")
             throw ExitCode(ExitStatus.usage.rawValue)
+        }
+        // The stream's settings are checked before anything is sent: a plain mqtt:// to another host, a missing
+        // certificate file.
+        let streamConfiguration: StreamConfiguration?
+        do {
+            let active = Engine(ruleSet).rules.filter { $0.mode != .off }
+            streamConfiguration = try stream.configuration(
+                profile: resolved.usesSimulator ? nil : resolved.profile,
+                stableName: location.streamClientName(databaseName),
+                defaultTopics: StreamSource.topics(groups: active.map(\.groups), tuids: active.map(\.tuids)))
+        } catch let error as ValidationError {
+            console.err("tsee run: not started: \(error.message)\n")
+            throw ExitCode(ExitStatus.usage.rawValue)
+        }
+        if streamConfiguration != nil, once {
+            console.err("tsee run: --once polls; --mqtt is for a continuous run and is not used\n")
         }
         // SQLite: one scheduler per database; a second one waits (a service restart overlaps the old process's
         // last cycle), then refuses. Taken before the database is written, released when the process ends.
@@ -223,8 +247,16 @@ struct RunCommand: AsyncParsableCommand {
         }
         let notifier = SystemdNotifier()
         let cyclesSeen = Mutex(0)
+        let source = once ? nil : streamConfiguration.map { StreamSource(configuration: $0, logger: logger) }
+        if let streamConfiguration, source != nil {
+            console.err(
+                "tsee run: stream \(streamConfiguration.broker.usesTLS ? "mqtts" : "mqtt")://"
+                    + "\(streamConfiguration.broker.host):\(streamConfiguration.broker.port), "
+                    + "topics \(streamConfiguration.topics.joined(separator: " ")), client id \(streamConfiguration.clientID)\n")
+        }
         let scheduler = Scheduler(
             client: connection.client, engine: Engine(ruleSet), store: store, options: options, logger: logger,
+            stream: source,
             observer: { report in
                 health.cycleEnded(at: Date().timeIntervalSince1970, authenticationRefused: report.authenticationFailed)
                 let first = cyclesSeen.withLock { n -> Bool in
@@ -342,4 +374,14 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
+}
+
+extension StoreLocation {
+    /// What the stream's default client id is derived from: the database file's full path; for PostgreSQL, whose
+    /// database several machines share, its URL (which never holds a password) and this machine's name, so two
+    /// schedulers never take each other's session.
+    func streamClientName(_ text: String) -> String {
+        if case .sqlite = self { return URL(fileURLWithPath: text).standardizedFileURL.path }
+        return text + "@" + ProcessInfo.processInfo.hostName
+    }
 }

@@ -176,6 +176,21 @@ def test_ctrl_c_cancels_a_running_watch_and_stays_in_the_repl(state):
     assert finish(child) == 0
 
 
+def test_ctrl_c_ends_a_tail_and_stays_in_the_repl(state):
+    # A fleet running 600 times faster, so that a message or two arrive while the tail polls (every second).
+    child = start(state, "--time-scale", "600")
+    child.sendline(f"tail {SENSOR} -n 1")
+    child.expect("no stream configured")
+    child.expect(SENSOR, timeout=60)  # a message as it arrives
+    child.sendcontrol("c")
+    child.expect(PROMPT)
+    assert "cancelled" not in child.before and "error" not in child.before
+    child.sendline("help tail")
+    child.expect("live messages")
+    child.expect(PROMPT)
+    assert finish(child) == 0
+
+
 def test_ctrl_d_exits_cleanly(state):
     child = start(state)
     assert finish(child) == 0

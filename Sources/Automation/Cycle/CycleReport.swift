@@ -4,6 +4,12 @@ public struct CycleReport: Sendable, Equatable {
     public var dryRun = false
     public var devices = 0
     public var newMessages = 0
+    /// Of `newMessages`: those a poll brought, and those the stream brought (in the steps since the last cycle).
+    public var pollMessages = 0
+    public var streamMessages = 0
+    /// With `--mqtt`: `live` (messages from the stream, not polled), `backfilling` (this cycle polled the gap of a
+    /// new connection) or `down` (polling until it is back); nil without a stream.
+    public var stream: String?
     public var firings = 0
     public var actions = 0
     public var confirmed = 0
@@ -39,9 +45,23 @@ public struct CycleReport: Sendable, Equatable {
         nothingPolled = nothingPolled || part.nothingPolled
     }
 
+    /// Adds what the stream's steps did since the previous cycle.
+    mutating func include(_ steps: CycleReport) {
+        newMessages += steps.newMessages
+        pollMessages += steps.pollMessages
+        streamMessages += steps.streamMessages
+        firings += steps.firings
+        actions += steps.actions
+        confirmed += steps.confirmed
+        outcomeUnknown += steps.outcomeUnknown
+        errors += steps.errors
+        wouldBe += steps.wouldBe
+    }
+
     public var line: String {
         let mode = dryRun ? " (dry run)" : ""
-        return "cycle \(number)\(mode): \(devices) devices, \(newMessages) new messages, \(firings) firings, "
+        let sources = stream.map { " (\(pollMessages) poll, \(streamMessages) stream; stream \($0))" } ?? ""
+        return "cycle \(number)\(mode): \(devices) devices, \(newMessages) new messages\(sources), \(firings) firings, "
             + "\(actions) actions, \(confirmed) confirmed, \(errors) errors, \(requests) requests, "
             + (skippedItems > 0 ? "\(skippedItems) unusable items skipped, " : "")
             + String(format: "%.2f s", seconds)

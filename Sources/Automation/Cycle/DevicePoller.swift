@@ -41,14 +41,21 @@ struct DevicePoller: Sendable {
     /// On a failure it throws; the caller then keeps its snapshot from before the poll.
     /// - Parameter alerting: the devices with an open alert, from the fleet-wide call; nil when unknown (then each
     ///   device's alerts are read). A device not in it has no open alert and costs no request.
-    func poll(_ tuid: String, needs: RuleNeeds, alerting: Set<String>? = nil, into snapshot: inout DeviceSnapshot)
-        async throws -> Poll
-    {
+    /// - Parameter messages: false while the data integration stream brings the messages: the facts are still
+    ///   fetched on their own schedule, the messages are not.
+    func poll(
+        _ tuid: String, needs: RuleNeeds, alerting: Set<String>? = nil, messages: Bool = true,
+        into snapshot: inout DeviceSnapshot
+    ) async throws -> Poll {
         let start = apiTime.now()
         let from = snapshot.cursor.map { $0 - overlap } ?? (start - lookback)
-        let recent = Set(snapshot.recentKeys)
-        let batch = try await client.allMessagesCounted(tuid, from: from, pageSize: pageSize)
-        let fresh = batch.messages.filter { !recent.contains($0.deduplicationKey) }
+        let batch =
+            messages
+            ? try await client.allMessagesCounted(tuid, from: from, pageSize: pageSize)
+            : MessageBatch(messages: [], skipped: 0, pages: 0)
+        // Admitted on a copy and adopted only at the end: a failure below leaves the caller's snapshot as it was.
+        var admitted = snapshot
+        let fresh = admitted.admit(batch.messages, overlap: overlap).fresh
         let now = apiTime.now()
         if snapshot.observations.firstListedAt == nil { snapshot.observations.firstListedAt = start }
         if needs.usesAlerts, let alerting, !alerting.contains(tuid) {
@@ -80,16 +87,8 @@ struct DevicePoller: Sendable {
             snapshot.thingFetchedAt = recordedFetch(at: now, previous: snapshot.thingFetchedAt, tuid: tuid)
         }
 
-        if let newest = fresh.map(\.tsmTs).max() {
-            snapshot.cursor = max(snapshot.cursor ?? newest, newest)
-        }
-        if let cursor = snapshot.cursor {
-            let floor = cursor - overlap
-            let keep = snapshot.recentKeys.filter { key in
-                key.split(separator: ":").last.flatMap { Int64($0) }.map { $0 >= floor } ?? false
-            }
-            snapshot.recentKeys = keep + fresh.filter { $0.tsmTs >= floor }.map(\.deduplicationKey)
-        }
+        snapshot.cursor = admitted.cursor
+        snapshot.recentKeys = admitted.recentKeys
         return Poll(messages: fresh, skipped: batch.skipped)
     }
 

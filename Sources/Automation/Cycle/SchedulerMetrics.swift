@@ -16,6 +16,7 @@ struct SchedulerMetrics: Sendable {
         _ = Counter(label: "tsee_poll_failures_total")
         _ = Counter(label: "tsee_clock_errors_total")
         _ = Counter(label: "tsee_messages_total", dimensions: [("source", "poll")])
+        _ = Counter(label: "tsee_messages_total", dimensions: [("source", "stream")])
         Gauge(label: "tsee_stream_connected").record(0)
         Gauge(label: "tsee_commands_unconfirmed").record(0)
     }
@@ -25,13 +26,20 @@ struct SchedulerMetrics: Sendable {
         CoreMetrics.Timer(label: "tsee_cycle_duration_seconds").recordNanoseconds(
             duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         Gauge(label: "tsee_devices").record(report.devices)
-        if report.newMessages > 0 {
-            Counter(label: "tsee_messages_total", dimensions: [("source", "poll")]).increment(by: report.newMessages)
+        // Stream messages are counted as their steps evaluate them (`streamMessages`), not again here.
+        if report.pollMessages > 0 {
+            Counter(label: "tsee_messages_total", dimensions: [("source", "poll")]).increment(by: report.pollMessages)
         }
         if report.failedDevices > 0 { Counter(label: "tsee_poll_failures_total").increment(by: report.failedDevices) }
         if !report.stalled, !report.authenticationFailed, !report.nothingPolled {
             Gauge(label: "tsee_last_cycle_success_timestamp_seconds").record(wallClock())
         }
+    }
+
+    /// Messages the stream brought that counted.
+    func streamed(_ count: Int) {
+        guard count > 0 else { return }
+        Counter(label: "tsee_messages_total", dimensions: [("source", "stream")]).increment(by: count)
     }
 
     func action(rule: String, kind: String, outcome: String) {

@@ -3,7 +3,7 @@ extension CommandDefinition {
     /// added with `CommandRegistry.register(_:)`, or by adding them here.
     public static let builtins: [CommandDefinition] = [
         .thing, .things, .messages, .alerts, .send, .commands, .install, .installations, .groups, .group, .export,
-        .plot, .watch,
+        .plot, .watch, .tail,
         .rules, .log, .runStatus, .profiles, .login, .set, .help, .exit,
     ]
 }

@@ -45,6 +45,8 @@ public final class InteractiveShell: Sendable {
         Signals.setHandler(SIGINT) { [self] _ in interrupt() }
         defer { Signals.setHandler(SIGINT, nil) }
         context.confirmer = ReadlineConfirmer(shell: self)
+        context.isInteractive = true
+        defer { context.isInteractive = false }
         let cache = context.cache
         let client = context.client
         Task.detached { await cache.refresh(using: client) }

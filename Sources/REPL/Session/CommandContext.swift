@@ -35,6 +35,7 @@ public final class CommandContext: Sendable {
         var assumeYes = false
         var confirmer: (any Confirmer)?
         var rulePaths: [String]?
+        var interactive = false
     }
 
     public init(
@@ -71,6 +72,12 @@ public final class CommandContext: Sendable {
     public var rulePaths: [String]? {
         get { state.withLock { $0.rulePaths } }
         set { state.withLock { $0.rulePaths = newValue } }
+    }
+
+    /// Whether the interactive shell runs the commands: it owns SIGINT then (Ctrl-C cancels the running command).
+    public var isInteractive: Bool {
+        get { state.withLock { $0.interactive } }
+        set { state.withLock { $0.interactive = newValue } }
     }
 
     public var confirmer: (any Confirmer)? {
