@@ -114,7 +114,8 @@ public struct BrokerError: Error, CustomStringConvertible {
 
 /// Starts a program with an empty signal mask and default signal actions. Foundation's `Process` passes on the
 /// spawning thread's mask, and the test runner's threads block SIGTERM, which mosquitto then never sees.
-private func spawn(_ path: String, _ arguments: [String]) throws -> pid_t {
+/// Standard output and error go to `output` (created or truncated), or to /dev/null.
+func spawn(_ path: String, _ arguments: [String], output: String? = nil) throws -> pid_t {
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -130,8 +131,13 @@ private func spawn(_ path: String, _ arguments: [String]) throws -> pid_t {
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    if let output {
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    } else {
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    }
     let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
     defer { for argument in argv { free(argument) } }
     var pid: pid_t = 0
