@@ -6,8 +6,7 @@ import Testing
     @Test func logCyclesListsTheSchedulersCycles() async throws {
         let fleet = try await Fleet.start { $0.devices = 6 }
         defer { Task { await fleet.stop() } }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-cycles-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("tsee-cycles")
         defer { try? FileManager.default.removeItem(at: folder) }
         try "rule every: when battery above -1 then log \"{tuid}\"\n".write(
             to: folder.appendingPathComponent("all.rules"), atomically: true, encoding: .utf8)

@@ -44,11 +44,7 @@ final class BackgroundRun: @unchecked Sendable {
 
 @Suite("One scheduler per database")
 struct RunLockTests {
-    func folder() throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-lock-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return folder.path
-    }
+    func folder() throws -> String { try temporaryFolder("tsee-lock").path }
 
     @Test func aSecondRunOnTheSameDatabaseWaitsThenRefusesNamingTheFirst() async throws {
         let fleet = try await Fleet.start()
@@ -131,8 +127,7 @@ struct DeadlineTests {
         // One byte a second, from a `tsee sim` process of its own (its trickling writers must not share this test
         // process's event loops with the other simulators): a 1 s `--timeout` ends the command with "API
         // unreachable" (exit 4) long before the answer could arrive.
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-trickle-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try temporaryFolder("tsee-trickle")
         let out = dir.appendingPathComponent("sim.out")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let sim = Process()

@@ -17,8 +17,7 @@ struct RunStreamTests {
         }
         let publisher = try FleetPublisher(server: fleet.server, url: broker.url, tick: .milliseconds(50))
         try await publisher.start()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-run-mqtt-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("tsee-run-mqtt")
         defer { try? FileManager.default.removeItem(at: folder) }
         let err = folder.appendingPathComponent("err")
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
@@ -88,8 +87,7 @@ struct RunStreamTests {
     @Test func aPlainStreamToAnotherHostIsRefusedBeforeAnythingIsSent() async throws {
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-run-mqtt-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("tsee-run-mqtt")
         defer { try? FileManager.default.removeItem(at: folder) }
         try "rule seen: when temp > -100 then log \"{tuid}\"\n".write(
             to: folder.appendingPathComponent("seen.rules"), atomically: true, encoding: .utf8)

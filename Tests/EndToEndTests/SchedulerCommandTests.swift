@@ -9,16 +9,10 @@ struct SchedulerCommandTests {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("rules").path
 
-    func temporaryFolder() throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return folder.path
-    }
-
     @Test func runOnceActsOnceAndTheLogShowsIt() async throws {
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }
-        let db = try temporaryFolder() + "/tsee.db"
+        let db = try temporaryFolder("tsee-run").path + "/tsee.db"
         let first = try await fleet.tsee("run", Self.repositoryRules, "--once", "--db", db)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stderr.contains("cycle 1:"))
@@ -71,7 +65,7 @@ struct SchedulerCommandTests {
         defer { Task { await awkward.stop() } }
         var done: [Set<String>] = []
         for fleet in [plain, awkward] {
-            let db = try temporaryFolder() + "/tsee.db"
+            let db = try temporaryFolder("tsee-run").path + "/tsee.db"
             let run = try await fleet.tsee("run", Self.repositoryRules, "--once", "--db", db)
             #expect(run.status == 0, "\(run.stderr)")
             let log = try await fleet.tsee("log", "--db", db, "--limit", "1000", "-o", "json")
@@ -91,7 +85,7 @@ struct SchedulerCommandTests {
     @Test func dryRunChangesNothingAtTheAPI() async throws {
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }
-        let db = try temporaryFolder() + "/tsee.db"
+        let db = try temporaryFolder("tsee-run").path + "/tsee.db"
         let run = try await fleet.tsee("run", Self.repositoryRules, "--once", "--dry-run", "--db", db)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(await fleet.requests.mutating == 0)
@@ -106,7 +100,7 @@ struct SchedulerCommandTests {
     @Test func aBrokenRuleFileStopsTheRunBeforeAnyRequest() async throws {
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }
-        let folder = try temporaryFolder()
+        let folder = try temporaryFolder("tsee-run").path
         try "rule bad\n  when battery below 20\n  then move to quarantene\n".write(
             toFile: folder + "/bad.rules", atomically: true, encoding: .utf8)
         let run = try await fleet.tsee("run", folder, "--once", "--db", folder + "/tsee.db")
@@ -120,7 +114,7 @@ struct SchedulerCommandTests {
     @Test func sigtermFinishesTheCycleAndExitsZero() async throws {
         let fleet = try await Fleet.start()
         defer { Task { await fleet.stop() } }
-        let folder = try temporaryFolder()
+        let folder = try temporaryFolder("tsee-run").path
         let process = Process()
         process.executableURL = Tsee.binary
         process.arguments = ["run", Self.repositoryRules, "--interval", "1", "--db", folder + "/tsee.db"]
@@ -155,7 +149,7 @@ struct SchedulerCommandTests {
     }
 
     @Test func rulesCheckPointsAtTheProblem() async throws {
-        let folder = try temporaryFolder()
+        let folder = try temporaryFolder("tsee-run").path
         try "rule a\n  when batery < 20\n  then send command 1600 x=1\n".write(
             toFile: folder + "/a.rules", atomically: true, encoding: .utf8)
         let check = try await Tsee.run(["rules", "check", folder + "/a.rules"])

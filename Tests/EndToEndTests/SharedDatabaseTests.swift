@@ -6,11 +6,7 @@ import TestSupport
 /// the password in PGPASSWORD, `tsee status` and `tsee log` to look.
 @Suite("tsee run on PostgreSQL")
 struct SharedDatabaseTests {
-    func folder() throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-pg-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return folder.path
-    }
+    func folder() throws -> String { try temporaryFolder("tsee-pg-e2e").path }
 
     /// `tsee status -o json`: live processes → devices held.
     func status(_ fleet: Fleet, _ db: String, _ env: [String: String]) async throws -> [String: Int] {

@@ -13,8 +13,7 @@ struct TailCommandTests {
         }
         let publisher = try FleetPublisher(server: fleet.server, url: broker.url, tick: .milliseconds(50))
         try await publisher.start()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-tail-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("tsee-tail")
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("out"), err = folder.appendingPathComponent("err")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)

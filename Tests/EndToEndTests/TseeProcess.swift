@@ -10,6 +10,13 @@ struct Outcome: Sendable {
     var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8), options: [.fragmentsAllowed]) }
 }
 
+/// A new, empty folder `PREFIX-UUID` in the temporary directory.
+func temporaryFolder(_ prefix: String) throws -> URL {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    return folder
+}
+
 /// Runs the built `tsee` binary as a user would: its own process, real HTTP to a simulator on loopback.
 enum Tsee {
     /// The binary beside the test bundle (`.build/debug/tsee`), or `$TSEE_BINARY`.
@@ -24,8 +31,7 @@ enum Tsee {
     static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws
         -> Outcome
     {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tsee-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("tsee-e2e")
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("out"), err = folder.appendingPathComponent("err")
         let input = folder.appendingPathComponent("in")
