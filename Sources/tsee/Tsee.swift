@@ -132,16 +132,18 @@ struct Tsee: AsyncParsableCommand {
     /// Whether every command of a `-c` script is local. Conservative: a `;` inside quotes splits a command
     /// here, which can only make a piece look non-local and open the connection.
     static func isLocalOnly(script: String) -> Bool {
-        script.split(whereSeparator: { $0 == ";" || $0 == "\n" }).allSatisfy { piece in
-            isLocalOnly(words: piece.split(separator: " ").map(String.init))
-        }
+        roughCommands(of: script).allSatisfy(isLocalOnly(words:))
     }
 
     /// Whether a `-c` script only asks for help.
     static func isHelpOnly(script: String) -> Bool {
-        script.split(whereSeparator: { $0 == ";" || $0 == "\n" }).allSatisfy { piece in
-            piece.split(separator: " ").first == "help"
-        }
+        roughCommands(of: script).allSatisfy { $0.first == "help" }
+    }
+
+    /// A `-c` script's commands split on `;`, newlines and spaces, ignoring quotes: good enough to see which
+    /// commands it runs, not to run them.
+    static func roughCommands(of script: String) -> [[String]] {
+        script.split(whereSeparator: { $0 == ";" || $0 == "\n" }).map { $0.split(separator: " ").map(String.init) }
     }
 
     /// Moves global options that follow a REPL command in front of it, so that `tsee thing X -o json` means
