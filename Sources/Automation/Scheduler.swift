@@ -766,18 +766,22 @@ public actor Scheduler {
         // Fetch, or take the stream's messages. Any failure leaves the device exactly as it was.
         var polled = job.snapshot
         let fresh: [ThingseeAPI.Message]
+        let needs = DevicePoller.needs(of: job.rulebook.engine, tuid: tuid, group: job.group)
+        // The installation status is read only when an evaluation without it shows it matters (`DeviceStep.run`).
+        let statusDue: Bool
         switch job.source {
         case .stream(let messages):
             let admission = polled.admit(messages, overlap: options.overlap)
             fresh = admission.fresh
             outcome.duplicates = admission.duplicates + admission.stale
+            statusDue = poller.isStatusDue(needs: needs, polled, now: apiTime.now())
         case .poll(let messages):
             do {
                 let poll = try await poller.poll(
-                    tuid, needs: DevicePoller.needs(of: job.rulebook.engine, tuid: tuid, group: job.group),
-                    alerting: job.alerting, messages: messages, into: &polled)
+                    tuid, needs: needs, alerting: job.alerting, messages: messages, lazyStatus: true, into: &polled)
                 fresh = poll.messages
                 outcome.skippedItems = poll.skipped
+                statusDue = poll.statusDue
             } catch {
                 outcome.pollFailed = true
                 outcome.errors += 1
@@ -792,10 +796,27 @@ public actor Scheduler {
             log.debug("message", metadata: ["event": "message", "key": "\(message.deduplicationKey)"])
         }
 
-        let result = job.rulebook.step.run(
-            DeviceStep.Input(
-                tuid: tuid, group: job.group, snapshot: polled, states: job.states, pending: job.pending,
-                fresh: fresh, now: apiTime.now()))
+        let input = DeviceStep.Input(
+            tuid: tuid, group: job.group, snapshot: polled, states: job.states, pending: job.pending, fresh: fresh,
+            now: apiTime.now())
+        let result: DeviceStep.Output
+        if statusDue {
+            do {
+                result = try await job.rulebook.step.run(input) { try await poller.fetchStatus(tuid, into: &$0) }
+            } catch {
+                // As a failed poll: the device stays as it was; a stream step's messages are offered again.
+                outcome.errors += 1
+                outcome.newMessages = 0
+                outcome.authenticationFailed = Self.isAuthenticationRefused(error)
+                if outcome.source == .stream { outcome.unwritten = true } else { outcome.pollFailed = true }
+                log.error(
+                    "reading the installation status failed; device left unknown this cycle",
+                    metadata: ["error": "\(error)", "event": "poll-failed"])
+                return outcome
+            }
+        } else {
+            result = job.rulebook.step.run(input)
+        }
         for confirmation in result.confirmations {
             if (try? await store.confirm(id: confirmation.actionID, at: confirmation.at, values: confirmation.values))
                 == true
@@ -811,11 +832,15 @@ public actor Scheduler {
         var committed = job.states
         var unwritten = false
         var status = result.snapshot.observations.status
+        let statusJustRead = result.snapshot.statusFetchedAt != input.snapshot.statusFetchedAt
         var group = job.group
         for (rule, firings) in result.firingsByRule {
             outcome.firings += firings.count
             let moves = firings.contains { $0.actions.contains { if case .moveTo = $0 { true } else { false } } }
-            if moves, !options.dryRun, let current = try? await client.installations(tuid, limit: 1).first?.installationStatus {
+            // The status read a moment ago for this very evaluation is current enough; otherwise read it now.
+            if moves, !options.dryRun, !statusJustRead,
+                let current = try? await client.installations(tuid, limit: 1).first?.installationStatus
+            {
                 status = current
             }
             let planned = firings.flatMap {

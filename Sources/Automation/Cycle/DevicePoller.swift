@@ -43,9 +43,11 @@ struct DevicePoller: Sendable {
     ///   device's alerts are read). A device not in it has no open alert and costs no request.
     /// - Parameter messages: false while the data integration stream brings the messages: the facts are still
     ///   fetched on their own schedule, the messages are not.
+    /// - Parameter lazyStatus: a due installation status is not fetched here; `Poll.statusDue` says so, and the
+    ///   caller evaluates without it first (`fetchStatus` when that evaluation needs it).
     func poll(
         _ tuid: String, needs: RuleNeeds, alerting: Set<String>? = nil, messages: Bool = true,
-        into snapshot: inout DeviceSnapshot
+        lazyStatus: Bool = false, into snapshot: inout DeviceSnapshot
     ) async throws -> Poll {
         let start = apiTime.now()
         let from = snapshot.cursor.map { $0 - overlap } ?? (start - lookback)
@@ -66,10 +68,8 @@ struct DevicePoller: Sendable {
             snapshot.observations.alerts = MessageConversion.episodes(records)
             snapshot.alertsFetchedAt = recordedFetch(at: now, previous: snapshot.alertsFetchedAt, tuid: tuid)
         }
-        if needs.usesStatus, isStale(snapshot.statusFetchedAt, now: now) {
-            snapshot.observations.status = try await client.installations(tuid, limit: 1).first?.installationStatus
-            snapshot.statusFetchedAt = recordedFetch(at: now, previous: snapshot.statusFetchedAt, tuid: tuid)
-        }
+        let statusDue = isStatusDue(needs: needs, snapshot, now: now)
+        if statusDue && !lazyStatus { try await fetchStatus(tuid, into: &snapshot) }
         // For `battery` alone, thing info is only the fallback when no `batl` was ever reported: skip the
         // request for a device that reports one (most do, hourly), saving a request per device and refresh.
         let batteryKnown =
@@ -89,7 +89,19 @@ struct DevicePoller: Sendable {
 
         snapshot.cursor = admitted.cursor
         snapshot.recentKeys = admitted.recentKeys
-        return Poll(messages: fresh, skipped: batch.skipped)
+        return Poll(messages: fresh, skipped: batch.skipped, statusDue: statusDue && lazyStatus)
+    }
+
+    /// Whether the rules need the installation status and the one held is missing or older than `refresh`.
+    func isStatusDue(needs: RuleNeeds, _ snapshot: DeviceSnapshot, now: Int64) -> Bool {
+        needs.usesStatus && isStale(snapshot.statusFetchedAt, now: now)
+    }
+
+    /// Reads the device's current installation status (one request, `limit=1`) into `snapshot`.
+    func fetchStatus(_ tuid: String, into snapshot: inout DeviceSnapshot) async throws {
+        let now = apiTime.now()
+        snapshot.observations.status = try await client.installations(tuid, limit: 1).first?.installationStatus
+        snapshot.statusFetchedAt = recordedFetch(at: now, previous: snapshot.statusFetchedAt, tuid: tuid)
     }
 
     private func isStale(_ at: Int64?, now: Int64) -> Bool {
@@ -112,4 +124,6 @@ struct DevicePoller: Sendable {
 struct Poll: Sendable {
     var messages: [ThingseeAPI.Message]
     var skipped: Int
+    /// The installation status is due but was left to the caller (`lazyStatus`).
+    var statusDue = false
 }

@@ -45,6 +45,8 @@ struct DeviceStep: Sendable {
         var confirmations: [Confirmation]
         /// The firings of this evaluation, grouped by rule in rule order: each group commits with its rule's state.
         var firingsByRule: [(rule: Int, firings: [Firing])]
+        /// A condition reached a `status` test while the status was unknown: with it, the outcome may differ.
+        var statusQueried = false
     }
 
     func run(_ input: Input) -> Output {
@@ -54,9 +56,10 @@ struct DeviceStep: Sendable {
         }
         let confirmations = input.fresh.compactMap { Self.confirmation(of: $0, pending: input.pending) }
         var states = input.states
+        var statusQueried = false
         let firings = engine.evaluate(
             tuid: input.tuid, observations: &snapshot.observations, newMessages: input.fresh.map(conversion.convert),
-            states: &states, now: input.now)
+            states: &states, now: input.now, statusQueried: &statusQueried)
         var byRule: [Int: [Firing]] = [:]
         for firing in firings {
             guard let index = engine.ruleSet.index(of: firing.rule) else { continue }
@@ -64,7 +67,29 @@ struct DeviceStep: Sendable {
         }
         return Output(
             snapshot: snapshot, states: states, confirmations: confirmations,
-            firingsByRule: byRule.keys.sorted().map { ($0, byRule[$0]!) })
+            firingsByRule: byRule.keys.sorted().map { ($0, byRule[$0]!) }, statusQueried: statusQueried)
+    }
+
+    /// Runs the step without the installation status first, and with it only when that run shows it matters: the
+    /// status costs a request per device, and most devices' conditions are decided by their messages alone
+    /// (`temp > 8 and status is installed` needs the status only while warm). `fetch` reads the status into the
+    /// input's snapshot; the result is the one a run with the status from the start gives (`Engine.evaluate`).
+    func run(
+        _ input: Input, fetchingStatus fetch: (inout DeviceSnapshot) async throws -> Void
+    ) async throws -> Output {
+        var trial = input
+        trial.snapshot.observations.status = nil
+        var output = run(trial)
+        // A firing of a rule that reads the status may show it (`log "{status}"`): run it with the status.
+        let showsStatus = output.firingsByRule.contains { engine.rules[$0.rule].needs.readsStatus }
+        guard output.statusQueried || showsStatus else {
+            // The status held before (stale, or none) stays as it was; it is still due next time.
+            output.snapshot.observations.status = input.snapshot.observations.status
+            return output
+        }
+        var withStatus = input
+        try await fetch(&withStatus.snapshot)
+        return run(withStatus)
     }
 
     /// The confirmation `message` brings, if it is the echo of a pending command.

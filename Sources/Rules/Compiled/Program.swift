@@ -1,4 +1,5 @@
 import Foundation
+import ThingseeKit
 
 /// Three-valued truth: a test on a field never seen is unknown, and unknown propagates.
 public enum Truth: UInt8, Sendable, Hashable, Codable, CustomStringConvertible {
@@ -105,6 +106,42 @@ struct Evaluator {
     var timezone: TimeZone?
     let model: String
     let kind: String
+    /// Set when the installation status, unknown, could change whether a rule's condition is true (`ruleTruth`).
+    var statusQueried: UnsafeMutablePointer<Bool>? = nil
+    /// The status `ruleTruth` tries in place of an unknown one.
+    var assumedStatus: String? = nil
+
+    /// The installation statuses a device can have, and one text equal to none of them (a status this version
+    /// does not know): what `ruleTruth` tries in place of an unknown status.
+    static let statusCandidates = InstallationStatus.names + ["\u{FFFF}"]
+
+    /// The truth of a rule's condition or clear condition: `truth`, and, when the installation status is unknown,
+    /// whether knowing it could change that.
+    ///
+    /// The engine acts only on *true* (a rule fires, is held or clears only when its condition is true; false and
+    /// unknown act alike), and three-valued logic is monotonic: a result that is true or false without the status
+    /// is the same with any status. So the status matters only when the result is unknown, the evaluation reached
+    /// a `status` test, and some status would make the condition true; then `statusQueried` is set and the caller
+    /// fetches the status and evaluates again (`Engine.evaluate(…statusQueried:)`).
+    func ruleTruth(_ index: Int32, _ obs: borrowing DeviceObservations, _ time: Int64) -> Truth {
+        guard let probe = statusQueried, obs.status == nil, !probe.pointee else { return truth(index, obs, time) }
+        let value = truth(index, obs, time)
+        guard probe.pointee else { return value }
+        // A `status` test was reached: keep the mark only if some status would make the condition true.
+        probe.pointee = false
+        if value == .unknown {
+            var trial = self
+            trial.statusQueried = nil
+            for candidate in Self.statusCandidates {
+                trial.assumedStatus = candidate
+                if trial.truth(index, obs, time) == .yes {
+                    probe.pointee = true
+                    break
+                }
+            }
+        }
+        return value
+    }
 
     @inline(__always)
     static func compare(_ x: Double, _ op: ComparisonOperator, _ y: Double) -> Truth {
@@ -275,7 +312,10 @@ struct Evaluator {
         switch node.kind {
         case .constantText: return strings[Int(node.b)]
         case .fieldText: return obs.text(slot: Int(node.a), at: time)
-        case .status: return obs.status
+        case .status:
+            if let assumedStatus { return assumedStatus }
+            if obs.status == nil { statusQueried?.pointee = true }
+            return obs.status
         case .group: return obs.group
         case .firmware: return obs.firmware
         case .model: return model

@@ -241,8 +241,19 @@ private struct Compiler {
         let index: Int32
         switch expression {
         case .and(let items), .or(let items):
-            let children = items.map { emit($0, &program, &usage) }
-            let (start, count) = list(children, &program)
+            // Operands that read `status` go last: `and`/`or` stop at the first operand that decides, so the status
+            // (fetched only when an evaluation reaches it, `Engine.evaluate(…statusQueried:)`) is needed only when
+            // the rest leaves the answer open. Three-valued `and`/`or` do not depend on their operands' order.
+            var plain: [Int32] = []
+            var readingStatus: [Int32] = []
+            let readBefore = usage.needs.readsStatus
+            for item in items {
+                usage.needs.readsStatus = false
+                let child = emit(item, &program, &usage)
+                if usage.needs.readsStatus { readingStatus.append(child) } else { plain.append(child) }
+            }
+            usage.needs.readsStatus = readBefore || !readingStatus.isEmpty
+            let (start, count) = list(plain + readingStatus, &program)
             let kind: Program.Kind
             if case .and = expression { kind = .and } else { kind = .or }
             return add(Program.Node(kind: kind, b: start, c: count), &program)

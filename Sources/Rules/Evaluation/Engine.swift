@@ -176,6 +176,23 @@ public struct Engine: Sendable {
         tuid: String, observations: inout DeviceObservations, newMessages: [Message], states: inout [RuleState],
         now: Int64
     ) -> [Firing] {
+        var statusQueried = false
+        return evaluate(
+            tuid: tuid, observations: &observations, newMessages: newMessages, states: &states, now: now,
+            statusQueried: &statusQueried)
+    }
+
+    /// `evaluate(tuid:…)`, also telling whether any condition needed `status` while it was unknown.
+    ///
+    /// The caller may evaluate with `status` left unknown rather than fetch it: conditions are three-valued and
+    /// monotonic, so a condition that came out true or false without the status comes out the same with any status.
+    /// `statusQueried` is set when an evaluation reached a `status` test while the status was unknown (`and`/`or`
+    /// operands that read it are compiled last, so `temp > 8 and status is installed` reaches it only when warm):
+    /// then, and only then, the result may depend on it, and the caller fetches it and evaluates again.
+    public func evaluate(
+        tuid: String, observations: inout DeviceObservations, newMessages: [Message], states: inout [RuleState],
+        now: Int64, statusQueried: inout Bool
+    ) -> [Firing] {
         if observations.pollFailed { return [] }
         observations.bind(to: ruleSet.fieldNames)
         if states.count < rules.count {
@@ -190,20 +207,23 @@ public struct Engine: Sendable {
         var firings: [Firing] = []
         var points: [Int64] = []
         nodes.withUnsafeBufferPointer { nodes in
-            var evaluator = Evaluator(
-                nodes: nodes, strings: strings, lists: lists, timezone: nil, model: model, kind: kind)
-            for r in hot.indices {
-                if hot[r].isOff || isInScope(r, tuid: tuid, group: observations.group) != true { continue }
-                if hot[r].timezone >= 0 { evaluator.timezone = timezones[Int(hot[r].timezone)] }
-                defer { if hot[r].timezone >= 0 { evaluator.timezone = nil } }
-                var atNow: Truth?
-                if hot[r].tracked {
-                    atNow = track(r, evaluator, observations, &states[r], from: earliest, now: now, points: &points)
-                }
-                if let firing = decide(
-                    r, evaluator, tuid: tuid, observations, state: &states[r], now: now, condition: atNow)
-                {
-                    firings.append(firing)
+            withUnsafeMutablePointer(to: &statusQueried) { statusQueried in
+                var evaluator = Evaluator(
+                    nodes: nodes, strings: strings, lists: lists, timezone: nil, model: model, kind: kind,
+                    statusQueried: statusQueried)
+                for r in hot.indices {
+                    if hot[r].isOff || isInScope(r, tuid: tuid, group: observations.group) != true { continue }
+                    if hot[r].timezone >= 0 { evaluator.timezone = timezones[Int(hot[r].timezone)] }
+                    defer { if hot[r].timezone >= 0 { evaluator.timezone = nil } }
+                    var atNow: Truth?
+                    if hot[r].tracked {
+                        atNow = track(r, evaluator, observations, &states[r], from: earliest, now: now, points: &points)
+                    }
+                    if let firing = decide(
+                        r, evaluator, tuid: tuid, observations, state: &states[r], now: now, condition: atNow)
+                    {
+                        firings.append(firing)
+                    }
                 }
             }
         }
@@ -365,7 +385,7 @@ public struct Engine: Sendable {
             var reportTimes: [Int64] = []
             for t in points where reportTimes.last != t { reportTimes.append(t) }
             for t in reportTimes {
-                let truth = evaluator.truth(rule.root, obs, t)
+                let truth = evaluator.ruleTruth(rule.root, obs, t)
                 state.reports.append(TruthChange(time: t, truth: truth))
             }
             if state.reports.count > rule.holdM { state.reports.removeFirst(state.reports.count - rule.holdM) }
@@ -408,7 +428,7 @@ public struct Engine: Sendable {
         var changed = false
         for t in points where t != last {
             last = t
-            let truth = evaluator.truth(rule.root, obs, t)
+            let truth = evaluator.ruleTruth(rule.root, obs, t)
             if t == now { atNow = truth }
             if current != truth {
                 state.changes.append(TruthChange(time: t, truth: truth))
@@ -416,7 +436,7 @@ public struct Engine: Sendable {
                 changed = true
             }
             if rule.clear == 3 {
-                let clear = evaluator.truth(rule.clearRoot, obs, t)
+                let clear = evaluator.ruleTruth(rule.clearRoot, obs, t)
                 if state.clearChanges.last?.truth != clear {
                     state.clearChanges.append(TruthChange(time: t, truth: clear))
                 }
@@ -460,7 +480,7 @@ public struct Engine: Sendable {
             guard condition != .yes, let since = state.notTrueSince else { return .no }
             return since <= now &- rule.clearSeconds ? .yes : .no
         case 2:
-            let clear = evaluator.truth(rule.clearRoot, obs, now)
+            let clear = evaluator.ruleTruth(rule.clearRoot, obs, now)
             return clear == .yes ? .yes : (clear == .unknown ? .unknown : .no)
         case 3:
             guard let since = state.clearHoldingSince else {
@@ -479,7 +499,7 @@ public struct Engine: Sendable {
         condition known: Truth?
     ) -> Firing? {
         let rule = hot[r]
-        let condition = known ?? evaluator.truth(rule.root, obs, now)
+        let condition = known ?? evaluator.ruleTruth(rule.root, obs, now)
         switch state.phase {
         case .inactive, .pending:
             let isHeld = held(rule, state, now: now)

@@ -1,0 +1,181 @@
+import Foundation
+import Rules
+import Store
+import TestSupport
+import Testing
+import ThingseeAPI
+
+@testable import Automation
+
+/// The installation status costs a request per device; the scheduler reads it only when an evaluation without it
+/// shows it matters (`DeviceStep.run(_:fetchingStatus:)`). These tests hold that to the eager answer.
+@Suite("Installation status, read only where it matters")
+struct LazyStatusTests {
+    /// Status in every position a rule can read it: first operand of `and`, under `not` in an `or`, in a
+    /// `clear when`, and only in a log line.
+    static let rules = """
+        rule warm-installed
+          when status is installed and temp > 8 for 30m
+          clear when temp < 6
+          then log "{tuid} warm"
+        rule cold-and-away
+          when temp < 2 and (not (status is installed) or batl < 30)
+          then log "{tuid} cold and away or low"
+        rule shows-status
+          when temp > 12
+          then log "{tuid} is {status}"
+        rule clear-on-status
+          when temp > 10
+          clear when status is uninstalled
+          then log "{tuid} hot"
+        rule battery-only
+          when batl < 15
+          then log "{tuid} battery"
+        """
+
+    static func message(_ tuid: String, at time: Int64, temp: Double, batl: Double) throws -> ThingseeAPI.Message {
+        let json = #"{"tsmId":12100,"tsmEv":10,"tsmTs":\#(time),"tsmTuid":"\#(tuid)","temp":\#(temp),"batl":\#(batl)}"#
+        return try #require(try ThingseeAPI.Message.decode(json: Data(json.utf8), source: "test"))
+    }
+
+    /// What of a rule state decides what happens next. The engine acts on *true* alone, so the recorded changes are
+    /// compared as true / not true: without the status, a condition the status would have made false is unknown.
+    /// The oldest change is compared without its time: it is the value at the rule's horizon, recorded at or before
+    /// it (trimming keeps the last change before the horizon, and the unknown/false steps can differ there).
+    static func behaviour(_ state: RuleState) -> String {
+        func collapsed(_ changes: [TruthChange]) -> [String] {
+            var out: [String] = []
+            for change in changes {
+                let value = change.truth == .yes ? "true" : "not true"
+                if out.last?.hasPrefix(value) != true { out.append(out.isEmpty ? value : "\(value) from \(change.time)") }
+            }
+            return out
+        }
+        let times = [state.phaseSince, state.holdingSince, state.firedAt, state.emittedAt, state.resolvedAt]
+        return "\(state.phase) \(times) #\(state.sequence) \(state.reportsInARow) \(collapsed(state.changes)) "
+            + "\(collapsed(state.clearChanges)) \(state.reports.map { $0.truth == .yes })"
+    }
+
+    struct Device {
+        var tuid: String
+        var status: String
+        var eager = DeviceSnapshot()
+        var eagerStates: [RuleState]
+        var lazy = DeviceSnapshot()
+        var lazyStates: [RuleState]
+    }
+
+    @Test func evaluatingWithoutTheStatusFirstDecidesExactlyAsReadingItAlways() async throws {
+        let engine = try engine(Self.rules)
+        let step = DeviceStep(engine: engine, conversion: MessageConversion(needs: engine.ruleSet.needs))
+        let statuses = ["installed", "uninstalled", "quarantine"]
+        var random = SplitMix(seed: 42)
+        var devices = (0..<24).map { i in
+            Device(
+                tuid: String(format: "TSPD04ESY9310%04d", i), status: statuses[i % 3],
+                eagerStates: engine.initialStates(), lazyStates: engine.initialStates())
+        }
+        var fetches = 0
+        var evaluations = 0
+        var firings = 0
+        var time: Int64 = 1_700_000_000
+        for _ in 0..<120 {
+            time += 300
+            for d in devices.indices {
+                if random.next() % 20 == 0 { devices[d].status = statuses[Int(random.next() % 3)] }
+                // Each device wanders around its own level, so some stay cold, some cross 8 °C now and then.
+                let level = Double(d % 6) * 2.5
+                let fresh = try (0..<Int(random.next() % 3)).map { k in
+                    try Self.message(
+                        devices[d].tuid, at: time - Int64(k) * 60, temp: level + Double(random.next() % 60) / 10 - 3,
+                        batl: Double(10 + random.next() % 90))
+                }
+                var eagerSnapshot = devices[d].eager
+                eagerSnapshot.observations.status = devices[d].status
+                let eager = step.run(
+                    DeviceStep.Input(
+                        tuid: devices[d].tuid, group: nil, snapshot: eagerSnapshot, states: devices[d].eagerStates,
+                        pending: [], fresh: fresh, now: time))
+                let status = devices[d].status
+                let lazy = try await step.run(
+                    DeviceStep.Input(
+                        tuid: devices[d].tuid, group: nil, snapshot: devices[d].lazy, states: devices[d].lazyStates,
+                        pending: [], fresh: fresh, now: time)
+                ) { snapshot in
+                    fetches += 1
+                    snapshot.observations.status = status
+                }
+                evaluations += 1
+                func describe(_ output: DeviceStep.Output) -> [String] {
+                    output.firingsByRule.flatMap { $0.firings.map { "\($0.rule) \($0.transition) \($0.actions)" } }
+                }
+                #expect(describe(lazy) == describe(eager), "device \(d) at \(time)")
+                for r in engine.rules.indices {
+                    #expect(
+                        Self.behaviour(lazy.states[r]) == Self.behaviour(eager.states[r]),
+                        "\(engine.rules[r].name), device \(d) (\(status)) at \(time)")
+                }
+                firings += eager.firingsByRule.reduce(0) { $0 + $1.firings.count }
+                devices[d].eager = eager.snapshot
+                devices[d].eagerStates = eager.states
+                devices[d].lazy = lazy.snapshot
+                devices[d].lazyStates = lazy.states
+            }
+        }
+        // The comparison means something only if rules fired and the status was both needed and not.
+        #expect(firings > 50)
+        #expect(fetches > evaluations / 10)
+        #expect(fetches < evaluations * 3 / 4)
+    }
+
+    @Test func aColdDeviceCostsNoStatusRequestAndAWarmOneCostsOne() async throws {
+        // No bin is ever that far from its sensor: no status is needed at all.
+        let far = """
+            rule far
+              in group prfi00wastebins
+              when status is installed and dist > 100000 and kind is not gateway
+              then log "{tuid} far"
+            """
+        // Every bin reports a distance: each needs its status once, and the installed ones fire.
+        let any = """
+            rule any
+              in group prfi00wastebins
+              when dist >= 0 and status is installed and kind is not gateway
+              then log "{tuid} reports"
+            """
+        try await SimulatorHarness.with({ $0.devices = 60 }) { sim in
+            let bins = try await sim.client.groupThings("prfi00wastebins").tuids.filter { !$0.hasPrefix("TSGW") }
+            try #require(bins.count >= 3)
+            _ = try await sim.client.setInstallationStatus(bins[0], .uninstalled)
+            var installed = 0
+            for tuid in bins {
+                let status = try await sim.client.installations(tuid, limit: 1).first?.installationStatus
+                if status == "installed" { installed += 1 }
+            }
+            try #require(installed > 0 && installed < bins.count)
+            let route = "GET /things/{tuid}/installations"
+            let before = await sim.server.stats.byRoute[route] ?? 0
+
+            let cold = try scheduler(sim, store: try SQLiteStore(path: temporaryDatabase()), rules: far)
+            #expect(await cold.runCycle().firings == 0)
+            #expect(await sim.server.stats.byRoute[route] ?? 0 == before)
+
+            let warm = try scheduler(sim, store: try SQLiteStore(path: temporaryDatabase()), rules: any)
+            #expect(await warm.runCycle().firings == installed)
+            #expect(await sim.server.stats.byRoute[route] ?? 0 == before + bins.count)
+        }
+    }
+}
+
+/// A small deterministic generator, so a failure replays.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
