@@ -299,3 +299,19 @@ struct Harness {
             ])
     }
 }
+
+@Suite struct FieldMatchingTests {
+    /// Property names are matched to the rules' fields by packed keys up to 15 ASCII bytes and as strings beyond:
+    /// both paths, and the boundary between them, find the field.
+    @Test func namesOfEveryLengthAndScriptReachTheirField() {
+        for name in ["t", "temp", "fifteenBytes123", "sixteenBytes1234", "aMuchLongerFieldNameThanThat", "lämpö"] {
+            var h = Harness("field \(name)\nrule r when \(name) > 8 then log \"x\"")
+            #expect(h.run(0, [msg(0, [name: 9])]) == EngineTests.log, "\(name)")
+        }
+        // A name that shares the first 15 bytes with a field is another field.
+        var h = Harness("field sixteenBytes1234\nrule r when sixteenBytes1234 > 8 then log \"x\"")
+        #expect(h.run(0, [msg(0, ["sixteenBytes123": 9, "sixteenBytes12345": 9])]) == [])
+        #expect(FieldKey("abc") != FieldKey("abc\u{0}"))
+        #expect(FieldKey("") == .none && FieldKey("lämpö") == .none && FieldKey("sixteenBytes1234") == .none)
+    }
+}

@@ -71,7 +71,7 @@ public struct CompiledRule: Sendable {
         case log([LogSegment])
     }
 
-    enum LogSegment: Sendable {
+    enum LogSegment: Sendable, Equatable {
         case text(String)
         case slot(Int)
         case tuid, rule, battery, status, group, firmware, silence, model, kind, severity

@@ -123,8 +123,15 @@ struct Evaluator {
     /// is the same with any status. So the status matters only when the result is unknown, the evaluation reached
     /// a `status` test, and some status would make the condition true; then `statusQueried` is set and the caller
     /// fetches the status and evaluates again (`Engine.evaluate(…statusQueried:)`).
+    @inline(__always)
     func ruleTruth(_ index: Int32, _ obs: borrowing DeviceObservations, _ time: Int64) -> Truth {
         guard let probe = statusQueried, obs.status == nil, !probe.pointee else { return truth(index, obs, time) }
+        return probingTruth(index, obs, time, probe)
+    }
+
+    private func probingTruth(
+        _ index: Int32, _ obs: borrowing DeviceObservations, _ time: Int64, _ probe: UnsafeMutablePointer<Bool>
+    ) -> Truth {
         let value = truth(index, obs, time)
         guard probe.pointee else { return value }
         // A `status` test was reached: keep the mark only if some status would make the condition true.

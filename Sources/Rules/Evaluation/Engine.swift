@@ -70,8 +70,11 @@ public struct Engine: Sendable {
     /// Slots that keep history, with their retention.
     let retained: [(slot: Int, seconds: Int64, count: Int)]
     let keepsHistory: [Bool]
-    /// Whether any condition reads `model` or `kind`: only then are they worked out per device.
-    let usesDevice: Bool
+    /// `ruleSet.fieldNames` packed (`FieldKey`), in slot order.
+    let fieldKeys: [FieldKey]
+    /// Whether any condition or log line reads `kind` (`model`): only then is it worked out per device.
+    let usesKind: Bool
+    let usesModel: Bool
     /// Where each rule's condition and clear program start in `nodes`.
     let programOffsets: [(condition: Int32, clear: Int32)]
 
@@ -122,19 +125,16 @@ public struct Engine: Sendable {
             slotTotal += rule.slots.count
         }
         self.hot = hot
-        self.usesDevice =
-            nodes.contains { $0.kind == .model || $0.kind == .kind }
-            || ruleSet.rules.contains { rule in
+        func logs(_ segment: CompiledRule.LogSegment) -> Bool {
+            ruleSet.rules.contains { rule in
                 (rule.actions + rule.resolveActions).contains { action in
                     guard case .log(let segments) = action else { return false }
-                    return segments.contains {
-                        switch $0 {
-                        case .model, .kind: return true
-                        default: return false
-                        }
-                    }
+                    return segments.contains(segment)
                 }
             }
+        }
+        self.usesKind = nodes.contains { $0.kind == .kind } || logs(.kind)
+        self.usesModel = nodes.contains { $0.kind == .model } || logs(.model)
         self.programOffsets = offsets
         self.nodes = nodes
         self.strings = strings
@@ -149,6 +149,7 @@ public struct Engine: Sendable {
         }
         self.retained = retained
         self.keepsHistory = ruleSet.fieldNames.indices.map { ruleSet.retentionCount[$0] > 0 }
+        self.fieldKeys = ruleSet.fieldNames.map(FieldKey.init)
     }
 
     /// `CompiledRule.isInScope` without copying the rule.
@@ -202,8 +203,8 @@ public struct Engine: Sendable {
         var earliest = apply(newMessages, to: &observations, now: now, touched: &touched)
         let recorded = earliest != nil
         if let changed = alertChange(&observations) { earliest = min(earliest ?? changed, changed) }
-        let kind = usesDevice ? DeviceKind(tuid: tuid).rawValue : ""
-        let model = usesDevice ? TUID.model(of: tuid) : ""
+        let kind = usesKind ? DeviceKind(tuid: tuid).rawValue : ""
+        let model = usesModel ? TUID.model(of: tuid) : ""
         var firings: [Firing] = []
         var points: [Int64] = []
         nodes.withUnsafeBufferPointer { nodes in
@@ -293,15 +294,18 @@ public struct Engine: Sendable {
             if earliest == nil { earliest = time }
             if obs.newestMessageTime.map({ $0 < time }) ?? true { obs.newestMessageTime = time }
             messages[i].numbers.withUnsafeBufferPointer { numbers in
-                for p in numbers.indices {
-                    var slot = 0
-                    while slot < names.count {
-                        if names[slot] == numbers[p].name {
-                            obs.record(slot: slot, time: time, number: numbers[p].value, keep: keepsHistory[slot])
-                            touched |= 1 << UInt64(min(slot, 63))
-                            break
+                fieldKeys.withUnsafeBufferPointer { keys in
+                    for p in numbers.indices {
+                        let key = numbers[p].key
+                        var slot = 0
+                        if key != .none {
+                            while slot < keys.count && keys[slot] != key { slot += 1 }
+                        } else {
+                            while slot < names.count && names[slot] != numbers[p].name { slot += 1 }
                         }
-                        slot += 1
+                        guard slot < names.count else { continue }
+                        obs.record(slot: slot, time: time, number: numbers[p].value, keep: keepsHistory[slot])
+                        touched |= 1 << UInt64(min(slot, 63))
                     }
                 }
             }

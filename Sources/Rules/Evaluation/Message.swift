@@ -34,12 +34,49 @@ public struct Message: Sendable, Hashable {
 }
 
 public struct NumberProperty: Sendable, Hashable {
-    public var name: String
+    public var name: String {
+        didSet { key = FieldKey(name) }
+    }
     public var value: Double
+    /// `name` packed for the engine's field look-up, made once with the message.
+    private(set) var key: FieldKey
 
     public init(name: String, value: Double) {
         self.name = name
         self.value = value
+        self.key = FieldKey(name)
+    }
+}
+
+/// A field name of up to 15 ASCII bytes packed into two integers, so that matching a message's properties to the
+/// rules' fields compares integers, not strings (a `String` inequality goes through the standard library's
+/// comparison routine, and the engine matches every property of every message). Other names get `.none` and are
+/// compared as strings. ASCII bytes compare equal exactly when the strings do (no normalization applies).
+struct FieldKey: Sendable, Hashable {
+    var low: UInt64
+    var high: UInt64
+
+    static let none = FieldKey(low: 0, high: 0)
+
+    init(low: UInt64, high: UInt64) {
+        self.low = low
+        self.high = high
+    }
+
+    init(_ name: String) {
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+        var count = 0
+        for byte in name.utf8 {
+            guard byte < 0x80, count < 15 else {
+                self = .none
+                return
+            }
+            if count < 8 { low |= UInt64(byte) << (8 * count) } else { high |= UInt64(byte) << (8 * (count - 8)) }
+            count += 1
+        }
+        // The length in the top byte: "a" and "a\0" differ, and no packed name is `.none`.
+        self.init(low: low, high: count == 0 ? 0 : high | UInt64(count) << 56)
     }
 }
 
