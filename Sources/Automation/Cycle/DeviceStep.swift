@@ -80,7 +80,8 @@ struct DeviceStep: Sendable {
         var trial = input
         trial.snapshot.observations.status = nil
         var output = run(trial)
-        // A firing of a rule that reads the status may show it (`log "{status}"`): run it with the status.
+        // A firing of a rule that reads the status may show it (`log "{status}"`) or move the device (a dry run
+        // decides "already in that status" from it): run it with the status.
         let showsStatus = output.firingsByRule.contains { engine.rules[$0.rule].needs.readsStatus }
         guard output.statusQueried || showsStatus else {
             // The status held before (stale, or none) stays as it was; it is still due next time.
