@@ -69,7 +69,7 @@ struct LazyStatusTests {
         let engine = try engine(Self.rules)
         let step = DeviceStep(engine: engine, conversion: MessageConversion(needs: engine.ruleSet.needs))
         let statuses = ["installed", "uninstalled", "quarantine"]
-        var random = SplitMix(seed: 42)
+        var random = SplitMix64(seed: 42)
         var devices = (0..<24).map { i in
             Device(
                 tuid: String(format: "TSPD04ESY9310%04d", i), status: statuses[i % 3],
@@ -164,18 +164,5 @@ struct LazyStatusTests {
             #expect(await warm.runCycle().firings == installed)
             #expect(await sim.server.stats.byRoute[route] ?? 0 == before + bins.count)
         }
-    }
-}
-
-/// A small deterministic generator, so a failure replays.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
