@@ -16,9 +16,8 @@ import Foundation
 ///   is on; all other calls on it (`mosquitto_loop`, connect and reconnect) happen on the network thread only.
 /// - libmosquitto calls the callbacks on the network thread, inside `mosquitto_loop`. They touch no Swift state:
 ///   each copies what it was given (topic, payload, codes) into a `MosquittoEvent` value and yields it into an
-///   `AsyncStream` continuation, which is thread-safe, or holds it back for a few milliseconds in `Sinks`;
-///   `Sinks` holds only that continuation, immutable configuration, and a flag and the held-back messages under
-///   its lock. Everything else happens in whoever consumes `events`. The one
+///   `AsyncStream` continuation, which is thread-safe; `Sinks` holds only that continuation, immutable
+///   configuration and a lock-protected flag. Everything else happens in whoever consumes `events`. The one
 ///   other thing a callback does is a libmosquitto call: the connect callback subscribes, as libmosquitto
 ///   recommends, with C strings `Sinks` made once and never changes.
 /// - `stopRequested`, `started`, `finished` and `finishWaiters` are read and written under `control`'s lock only.
@@ -39,9 +38,6 @@ final class MosquittoClient: @unchecked Sendable {
         var subscriptions: [String]
         var reconnectDelay: Duration
         var maximumReconnectDelay: Duration
-        /// How long the network thread holds received messages back to hand them over together (zero: each at
-        /// once). See `Sinks`.
-        var coalescing: Duration = .zero
 
         struct TLS: Sendable {
             var caFile: String?
@@ -51,77 +47,21 @@ final class MosquittoClient: @unchecked Sendable {
     }
 
     /// What the callbacks are given as their user data: only thread-safe parts.
-    ///
-    /// Received messages are held back for up to `coalescing` and handed over together: whoever consumes `events`
-    /// is then woken once per batch, not once per message (a thread wake-up and a task switch or three downstream
-    /// cost more CPU than decoding a message). The network thread keeps reading meanwhile — the broker's PUBACKs
-    /// are not delayed, only the hand-over — and every other event first hands over what is held, so the order
-    /// of events is the order they happened in.
     final class Sinks: @unchecked Sendable {
         let continuation: AsyncStream<MosquittoEvent>.Continuation
         let protocolVersion: StreamConfiguration.ProtocolVersion
         /// C copies of the filters, made once, so subscribing from the callback allocates nothing Swift-side.
         let filters: [UnsafeMutablePointer<CChar>?]
-        let coalescing: Duration
         private let lock = NSLock()
         private var connectedSinceAsked = false
-        /// Messages held back, and since when; touched by the network thread only (under `lock` all the same).
-        private var held: [MosquittoEvent] = []
-        private var heldSince: ContinuousClock.Instant?
-
-        /// Hand over at once beyond this many, whatever the time.
-        static let maximumHeld = 1_000
 
         init(
             continuation: AsyncStream<MosquittoEvent>.Continuation,
-            protocolVersion: StreamConfiguration.ProtocolVersion, subscriptions: [String], coalescing: Duration
+            protocolVersion: StreamConfiguration.ProtocolVersion, subscriptions: [String]
         ) {
             self.continuation = continuation
             self.protocolVersion = protocolVersion
             filters = subscriptions.map { strdup($0) }
-            self.coalescing = coalescing
-        }
-
-        /// A received message: handed over now, or held back with the others (see the type's comment).
-        func received(_ event: MosquittoEvent) {
-            guard coalescing > .zero else {
-                continuation.yield(event)
-                return
-            }
-            let full = lock.withLock {
-                if held.isEmpty { heldSince = .now }
-                held.append(event)
-                return held.count >= Self.maximumHeld
-            }
-            if full { handOver() }
-        }
-
-        /// Any other event: after what is held.
-        func yield(_ event: MosquittoEvent) {
-            handOver()
-            continuation.yield(event)
-        }
-
-        /// Hands over what is held.
-        func handOver() {
-            let batch = lock.withLock {
-                defer {
-                    held.removeAll(keepingCapacity: true)
-                    heldSince = nil
-                }
-                return held
-            }
-            for event in batch { continuation.yield(event) }
-        }
-
-        /// How long until what is held is due (zero: now), or nil when nothing is held.
-        func untilDue() -> Duration? {
-            lock.withLock { heldSince.map { coalescing - (.now - $0) } }
-        }
-
-        func finish() {
-            handOver()
-            continuation.finish()
         }
 
         deinit {
@@ -165,7 +105,7 @@ final class MosquittoClient: @unchecked Sendable {
         self.events = events
         sinks = Sinks(
             continuation: continuation, protocolVersion: settings.protocolVersion,
-            subscriptions: settings.subscriptions, coalescing: settings.coalescing)
+            subscriptions: settings.subscriptions)
         guard
             let handle = mosquitto_new(
                 settings.clientID, settings.cleanSession, Unmanaged.passUnretained(sinks).toOpaque())
@@ -183,7 +123,7 @@ final class MosquittoClient: @unchecked Sendable {
 
     deinit {
         mosquitto_destroy(handle)
-        sinks.finish()
+        sinks.continuation.finish()
     }
 
     private func configure() throws {
@@ -213,30 +153,30 @@ final class MosquittoClient: @unchecked Sendable {
                 let reason =
                     sinks.protocolVersion == .v5
                     ? String(cString: mosquitto_reason_string(code)) : String(cString: mosquitto_connack_string(code))
-                sinks.yield(.refused(reason: reason))
+                sinks.continuation.yield(.refused(reason: reason))
                 return
             }
             sinks.markConnected()
-            sinks.yield(.connected(sessionPresent: flags & 1 == 1))
+            sinks.continuation.yield(.connected(sessionPresent: flags & 1 == 1))
             MosquittoClient.subscribeAll(handle, sinks)
         }
         mosquitto_disconnect_callback_set(handle) { _, user, code in
             let sinks = Unmanaged<Sinks>.fromOpaque(user!).takeUnretainedValue()
-            sinks.yield(.disconnected(reason: code == 0 ? "disconnected by the client" : describe(code)))
+            sinks.continuation.yield(.disconnected(reason: code == 0 ? "disconnected by the client" : describe(code)))
         }
         mosquitto_subscribe_callback_set(handle) { _, user, _, count, granted in
             let sinks = Unmanaged<Sinks>.fromOpaque(user!).takeUnretainedValue()
             let values = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(count))) } ?? []
-            sinks.yield(.subscribed(granted: values))
+            sinks.continuation.yield(.subscribed(granted: values))
         }
         mosquitto_publish_callback_set(handle) { _, user, mid in
             let sinks = Unmanaged<Sinks>.fromOpaque(user!).takeUnretainedValue()
-            sinks.yield(.published(mid: mid))
+            sinks.continuation.yield(.published(mid: mid))
         }
         mosquitto_log_callback_set(handle) { _, user, level, text in
             guard level == MOSQ_LOG_ERR, let user, let text else { return }
             let sinks = Unmanaged<Sinks>.fromOpaque(user).takeUnretainedValue()
-            sinks.yield(.libraryError(String(cString: text)))
+            sinks.continuation.yield(.libraryError(String(cString: text)))
         }
         mosquitto_message_callback_set(handle) { _, user, message in
             guard let user, let message else { return }
@@ -246,7 +186,7 @@ final class MosquittoClient: @unchecked Sendable {
             let payload =
                 length > 0 && message.pointee.payload != nil
                 ? Data(bytes: message.pointee.payload, count: length) : Data()
-            sinks.received(.message(topic: topic, payload: payload))
+            sinks.continuation.yield(.message(topic: topic, payload: payload))
         }
     }
 
@@ -261,7 +201,7 @@ final class MosquittoClient: @unchecked Sendable {
             }
         }
         if code != mosquittoSuccess {
-            sinks.yield(.disconnected(reason: "subscribing failed: \(describe(code))"))
+            sinks.continuation.yield(.disconnected(reason: "subscribing failed: \(describe(code))"))
         }
     }
 
@@ -286,7 +226,7 @@ final class MosquittoClient: @unchecked Sendable {
         if wasStarted {
             mosquitto_disconnect(handle)
         } else {
-            sinks.finish()
+            sinks.continuation.finish()
         }
     }
 
@@ -328,17 +268,13 @@ final class MosquittoClient: @unchecked Sendable {
     private func run() {
         var code = connectFirst()
         if code != mosquittoSuccess {
-            sinks.yield(.disconnected(reason: describe(code)))
+            sinks.continuation.yield(.disconnected(reason: describe(code)))
         }
         var attempt = 0
         var stopDeadline: ContinuousClock.Instant?
         while true {
             if code == mosquittoSuccess {
-                // While messages are held back, read no longer than until they are due.
-                let due = sinks.untilDue()
-                let timeout = due.map { Int32(clamping: max(0, $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000)) } ?? 250
-                code = mosquitto_loop(handle, timeout, 1)
-                if let due = sinks.untilDue(), due <= .zero { sinks.handOver() }
+                code = mosquitto_loop(handle, 250, 1)
                 if code == mosquittoSuccess {
                     // After a stop, the loop ends when DISCONNECT is out and the socket closed, or in 2 s.
                     if isStopping {
@@ -353,14 +289,14 @@ final class MosquittoClient: @unchecked Sendable {
             if sinks.takeConnected() { attempt = 0 }
             attempt += 1
             let wait = delay(forAttempt: attempt)
-            sinks.yield(.reconnecting(attempt: attempt, delay: wait))
+            sinks.continuation.yield(.reconnecting(attempt: attempt, delay: wait))
             if waitOrStop(wait) { break }
             code = mosquitto_reconnect_async(handle)
             if code != mosquittoSuccess {
-                sinks.yield(.disconnected(reason: describe(code)))
+                sinks.continuation.yield(.disconnected(reason: describe(code)))
             }
         }
-        sinks.finish()
+        sinks.continuation.finish()
         markFinished()
     }
 

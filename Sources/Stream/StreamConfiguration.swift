@@ -47,10 +47,6 @@ public struct StreamConfiguration: Sendable, Equatable {
     public var maximumReconnectDelay: Duration
     /// How many recent message keys are remembered to drop duplicates.
     public var deduplicationWindow: Int
-    /// How long received messages are held back to be handed over together (default 10 ms): the consumer is then
-    /// woken once per batch rather than once per message, at the price of that much latency. Zero hands each over
-    /// at once.
-    public var coalescing: Duration = .milliseconds(10)
 
     /// The default topic filter: every message of every group the certificate may read.
     public static let defaultTopics = ["cloudext/json/#"]

@@ -53,7 +53,7 @@ public actor StreamSubscriber {
                         caFile: configuration.caFile, certificateFile: configuration.certificateFile,
                         keyFile: configuration.keyFile) : nil,
                 subscriptions: configuration.subscriptions, reconnectDelay: configuration.reconnectDelay,
-                maximumReconnectDelay: configuration.maximumReconnectDelay, coalescing: configuration.coalescing))
+                maximumReconnectDelay: configuration.maximumReconnectDelay))
         let translator = EventTranslator(
             events: client.events, topics: configuration.subscriptions, window: configuration.deduplicationWindow)
         self.client = client
