@@ -168,6 +168,9 @@ enum StreamBenchmark {
                     result.published, phase.rate, result.seconds, result.evaluated, result.cpuSeconds))
             results.append(result)
         }
+        // mosquitto says when it starts discarding what it queued for a client that acknowledges too slowly.
+        let brokerDrops = broker.log.split(separator: "\n").filter { $0.contains("dropped") }
+        for line in brokerDrops.prefix(3) { log("stream: mosquitto: \(line)") }
         let streamingMinutes = (ContinuousClock.now - streamingStarted).inSeconds / 60
         let requestsWhileStreaming = await server.stats.total - requestsBefore
         let polls = (await server.stats.byRoute["GET /things/{tuid}/messages"] ?? 0) - pollsBefore
@@ -232,6 +235,10 @@ enum StreamBenchmark {
                 name: "stream messages not evaluated", value: Double(published - evaluated), unit: "", target: .atMost(0),
                 note: "published \(published), tsee_messages_total{source=\"stream\"} rose by \(evaluated)"))
         report.add(Metric(name: "message polls while streaming", value: Double(polls), unit: "", target: .atMost(0)))
+        report.add(
+            Metric(
+                name: "broker log lines about dropped messages", value: Double(brokerDrops.count), unit: "",
+                note: "mosquitto's \"Outgoing messages are being dropped for client …\" (max_queued_messages 1000)"))
         report.add(
             Metric(
                 name: "requests per device per minute, streaming",
