@@ -83,13 +83,19 @@ struct SharedStreamTests {
                         store: store, clock: clock, logs: logs, owner: "s\(n)"))
             }
             let members = built
+            // The first process alone holds every device and counts their stream messages, among them devices it
+            // will give up to the second (the last in order): those must be saved before they change hands.
+            let givenUp = Set(try await sim.allDevices().sorted().suffix(15))
             var runs: [Task<Scheduler.Ending, Never>] = []
-            for member in members {
-                let scheduler = member.scheduler
-                runs.append(Task { await scheduler.run() })
-                // The first cycle claims every device; the second process then waits for its share.
-                try await eventually { member.cycles >= 1 }
+            let first = members[0].scheduler
+            runs.append(Task { await first.run() })
+            try await eventually {
+                Set(members[0].logs.counted.filter { $0.source == "stream" }.map { String($0.key.prefix { $0 != ":" }) })
+                    .intersection(givenUp).count >= 5
             }
+            let second = members[1].scheduler
+            runs.append(Task { await second.run() })
+            try await eventually { members[1].cycles >= 1 }
             /// One interval: every scheduler runs one more cycle.
             func round() async throws {
                 leaseTime.advance(by: 60)
