@@ -31,6 +31,7 @@ extension Scheduler {
         await stream.stop()
         let rest = stream.drain()
         if !rest.isEmpty { await runStreamStep(rest) }
+        await saveUnsaved(logger.with(["source": "stream"]))
     }
 
     /// The generation of a stream connection whose backfill cycle should run now: the first time it is seen.
@@ -40,7 +41,26 @@ extension Scheduler {
         return generation
     }
 
+    /// A stream device's turn that calls out: carrying out what its evaluation decided, or its whole turn when the
+    /// installation status must be read first.
+    enum StreamTurn: Sendable {
+        case act(DeviceJob, DeviceStep.Output, DeviceOutcome)
+        case whole(DeviceJob)
+    }
+
+    nonisolated func take(_ turn: StreamTurn, log: Logger) async -> DeviceOutcome {
+        switch turn {
+        case .act(let job, let result, let outcome): return await act(job, result, outcome, log: log)
+        case .whole(let job): return await process(job, log: log)
+        }
+    }
+
     /// Evaluates the stream's messages of each device in `batch`: one stream step.
+    ///
+    /// What a step costs per message matters (a fleet's whole stream passes through here): devices whose messages
+    /// fire nothing and confirm nothing are evaluated inline, on the actor, with no task, request or write of their
+    /// own; only the others get a task each (up to `concurrency` at once) to write their firings and act. Their
+    /// changed state is saved with the next save that is due (``saveUnsavedIfDue(_:)``).
     func runStreamStep(_ batch: [String: [ThingseeAPI.Message]]) async {
         let log = logger.with(["source": "stream"])
         do {
@@ -50,41 +70,82 @@ extension Scheduler {
             log.error("loading the saved state failed", metadata: ["error": "\(error)", "event": "load-failed"])
             return
         }
-        var inScope = Set(devicesInScope())
-        if let heldDevices { inScope.formIntersection(heldDevices) }
-        let pending = await pendingConfirmations()
+        // Pending sends matter only to echoes (`tsmEv` 31): most steps have none, and skip the query.
+        let hasEcho = batch.values.contains { $0.contains { $0.tsmEv == 31 } }
+        let pending = hasEcho ? await pendingConfirmations() : [:]
         let book = rulebook.withLock { $0 }
+        let now = apiTime.now()
         var outside = 0
-        var jobs: [DeviceJob] = []
+        var devices = 0
+        var outcomes: [DeviceOutcome] = []
+        outcomes.reserveCapacity(batch.count)
+        var acting: [(DeviceJob, DeviceStep.Output, DeviceOutcome)] = []
+        var needStatus: [DeviceJob] = []
+        let readsStatus = book.engine.ruleSet.needs.readsStatus
         for (tuid, messages) in batch.sorted(by: { $0.key < $1.key }) {
             // Devices outside the rules' scopes (the stream's topics may be wider), or held by another process
-            // sharing the database, are not evaluated.
-            guard inScope.contains(tuid) else {
+            // sharing the database, are not evaluated: their owner polls their messages (a shared subscription
+            // hands each message to one process, not necessarily the owner).
+            guard heldDevices?.contains(tuid) ?? true, isInScope(tuid, book.engine) else {
                 outside += messages.count
+                if heldDevices?.contains(tuid) == false, log.logLevel <= .debug {
+                    for message in messages {
+                        log.debug(
+                            "stream message of a device this process does not hold; its owner polls it",
+                            metadata: ["event": "not-held", "key": "\(message.deduplicationKey)"])
+                    }
+                }
                 continue
             }
-            jobs.append(
-                DeviceJob(
-                    tuid: tuid, group: directory[tuid], snapshot: snapshots[tuid] ?? DeviceSnapshot(),
-                    states: states[tuid] ?? book.engine.initialStates(), pending: pending[tuid] ?? [], rulebook: book,
-                    alerting: nil, source: .stream(messages)))
+            devices += 1
+            let job = DeviceJob(
+                tuid: tuid, group: directory[tuid], snapshot: snapshots[tuid] ?? DeviceSnapshot(),
+                states: states[tuid] ?? book.engine.initialStates(), pending: pending[tuid] ?? [], rulebook: book,
+                alerting: nil, source: .stream(messages))
+            var outcome = DeviceOutcome(job)
+            var snapshot = job.snapshot
+            let admission = snapshot.admit(messages, overlap: options.overlap)
+            outcome.duplicates = admission.duplicates + admission.stale
+            let statusDue =
+                readsStatus
+                && poller.isStatusDue(
+                    needs: DevicePoller.needs(of: book.engine, tuid: tuid, group: job.group), snapshot, now: now)
+            guard
+                let result = evaluate(
+                    job, snapshot: snapshot, fresh: admission.fresh, into: &outcome, now: now, statusDue: statusDue,
+                    log: log)
+            else {
+                // The installation status matters to this device now: its whole turn, the status read included.
+                needStatus.append(job)
+                continue
+            }
+            if result.firingsByRule.isEmpty && result.confirmations.isEmpty {
+                outcomes.append(outcome)
+            } else {
+                acting.append((job, result, outcome))
+            }
         }
-        let concurrency = max(1, options.concurrency)
-        let outcomes = await withTaskGroup(of: DeviceOutcome.self) { group in
-            var iterator = jobs.makeIterator()
-            for _ in 0..<concurrency {
-                guard let job = iterator.next() else { break }
-                group.addTask { await self.process(job, log: log) }
+        if !acting.isEmpty || !needStatus.isEmpty {
+            let concurrency = max(1, options.concurrency)
+            // Each turn that calls out: acting on what was decided, or (first reading the status) a whole turn.
+            let turns = acting.map(StreamTurn.act) + needStatus.map(StreamTurn.whole)
+            let acted = await withTaskGroup(of: DeviceOutcome.self) { group in
+                var iterator = turns.makeIterator()
+                for _ in 0..<concurrency {
+                    guard let next = iterator.next() else { break }
+                    group.addTask { await self.take(next, log: log) }
+                }
+                var all: [DeviceOutcome] = []
+                while let outcome = await group.next() {
+                    all.append(outcome)
+                    if let next = iterator.next() { group.addTask { await self.take(next, log: log) } }
+                }
+                return all
             }
-            var all: [DeviceOutcome] = []
-            while let outcome = await group.next() {
-                all.append(outcome)
-                if let job = iterator.next() { group.addTask { await self.process(job, log: log) } }
-            }
-            return all
+            outcomes += acted
         }
         var step = CycleReport()
-        await absorb(outcomes, into: &step, log: log)
+        await absorb(outcomes, into: &step, log: log, deferSaving: true)
         var again: [String: [ThingseeAPI.Message]] = [:]
         for outcome in outcomes where outcome.unwritten { again[outcome.tuid] = batch[outcome.tuid] }
         if !again.isEmpty { stream?.putBack(again) }
@@ -96,7 +157,7 @@ extension Scheduler {
             level: step.firings > 0 || step.errors > 0 ? .info : .debug,
             "stream messages evaluated",
             metadata: [
-                "event": "stream-step", "devices": "\(jobs.count)", "messages": "\(step.streamMessages)",
+                "event": "stream-step", "devices": "\(devices)", "messages": "\(step.streamMessages)",
                 "duplicates": "\(duplicates)", "outside": "\(outside)", "firings": "\(step.firings)",
                 "actions": "\(step.actions)", "confirmed": "\(step.confirmed)", "errors": "\(step.errors)",
             ])

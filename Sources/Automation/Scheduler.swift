@@ -22,11 +22,11 @@ public actor Scheduler {
     public let store: any Store
     public let options: SchedulerOptions
     private let clock: SchedulerClock
-    private let apiTime: any APITime
+    let apiTime: any APITime
     let logger: Logger
     let rulebook: Mutex<Rulebook>
     private let runner: ActionRunner
-    private let poller: DevicePoller
+    let poller: DevicePoller
     let metrics = SchedulerMetrics()
     private let observer: (@Sendable (CycleReport) -> Void)?
     /// Sharing the fleet with other processes on one database; `nil`: this process evaluates every device.
@@ -51,6 +51,9 @@ public actor Scheduler {
     var streamTally = CycleReport()
     /// The stream generation whose backfill cycle was last run early (on its `connected`).
     var backfillTried: Int?
+    /// Changed in memory, not yet written: see ``absorb(_:into:log:deferSaving:)``.
+    var unsaved = Unsaved()
+    var lastSave: Duration = .zero
 
     public init(
         client: ThingseeClient, engine: Engine, store: any Store, options: SchedulerOptions,
@@ -113,6 +116,7 @@ public actor Scheduler {
                         "authentication refused; giving up",
                         metadata: ["cycles": "\(refusedInARow)", "event": "auth-give-up"])
                     await stream?.stop()
+                    await saveUnsaved(logger)
                     await releaseLeases()
                     return .authenticationRefused(cycles: refusedInARow)
                 }
@@ -168,6 +172,8 @@ public actor Scheduler {
     /// firing sequence, and with it the uniqueness of firing keys, carries on; a removed rule's open firings are
     /// closed in the action log with a `log` row saying so.
     public func reload(_ newEngine: Engine) async -> Reload {
+        // Unsaved rule states are known by their index in the old rules: written before the indices change.
+        await saveUnsaved(logger)
         let old = engine
         var change = Reload()
         let oldNames = Set(old.rules.map(\.name))
@@ -217,16 +223,22 @@ public actor Scheduler {
         let requestsBefore = client.metrics.requests
         let log = logger.with(["cycle": "\(cycles)"])
 
+        // What the stream steps left unsaved is written first: this cycle may give devices up to other processes,
+        // which read their state from the database.
+        if !unsaved.isEmpty, !(await saveUnsaved(log)) { summary.errors += 1 }
         let cycleID = try? await store.beginCycle(startedAt: apiTime.now(), dryRun: options.dryRun)
         let progress = Progress(clock: clock, client: client)
         let collected = Collected()
         // With the stream up and backfilled, messages are not polled; otherwise this cycle polls them, and when the
-        // stream is up it is the backfill of the stream's gap.
+        // stream is up it is the backfill of the stream's gap. A shared subscription brings this process only its
+        // share of each device's messages: the cycles poll the rest (from the cursor less the overlap, so a
+        // message the stream brought first counts once).
         let streamLive = stream?.isLive ?? false
         let backfilling = streamLive ? nil : stream?.generationToBackfill
         summary.stream = stream.map { _ in streamLive ? "live" : backfilling != nil ? "backfilling" : "down" }
+        let pollsMessages = !streamLive || stream?.isShared == true
         let work = Task {
-            await self.cycleWork(log: log, progress: progress, collected: collected, pollsMessages: !streamLive)
+            await self.cycleWork(log: log, progress: progress, collected: collected, pollsMessages: pollsMessages)
         }
         let outcomes: [DeviceOutcome]
         if let done = await Self.watch(work, progress: progress, clock: clock, stallTimeout: options.stallTimeout) {
@@ -297,10 +309,19 @@ public actor Scheduler {
         return summary
     }
 
-    /// Folds device outcomes into the summary and the scheduler's state, and saves what changed.
-    func absorb(_ outcomes: [DeviceOutcome], into summary: inout CycleReport, log: Logger) async {
-        var rows: [RuleStateRow] = []
-        var deviceRows: [DeviceRow] = []
+    /// Folds device outcomes into the summary and the scheduler's state, and saves what changed: after a cycle at
+    /// once (with whatever stream steps left unsaved), after a stream step when a save is due.
+    ///
+    /// Deferring a stream step's save is safe for exactly-once: a firing's intents and its rule's state are written
+    /// in their own transaction before any action (``act(_:_:_:log:)``), and what waits here — the other rules'
+    /// states, the device's observations and cursor — only ever lags behind in the database. A process killed
+    /// before the save reads those devices' messages again from their older saved cursors, as it does after a
+    /// cycle cut short; a firing already written is not written or carried out again (its firing key), and the
+    /// cursor saved never passes a message whose firing was not written. Before the devices' leases can change
+    /// (each cycle), before a reload and at a stop, everything is saved.
+    func absorb(
+        _ outcomes: [DeviceOutcome], into summary: inout CycleReport, log: Logger, deferSaving: Bool = false
+    ) async {
         for outcome in outcomes {
             summary.newMessages += outcome.newMessages
             switch outcome.source {
@@ -322,24 +343,71 @@ public actor Scheduler {
             // Only what changed is written: in a steady cycle most devices have nothing new, and most rules
             // stay inactive (a missing row reads back as the initial state).
             let previous = states[outcome.tuid]
-            let changed = outcome.states.indices.filter { i in
-                outcome.states[i] != (previous.map { $0[i] } ?? RuleState())
+            for i in outcome.states.indices where outcome.states[i] != (previous.map { $0[i] } ?? RuleState()) {
+                unsaved.rules[outcome.tuid, default: []].insert(i)
             }
-            rows += stateRows(outcome.tuid, outcome.states, only: changed)
-            if outcome.snapshot != snapshots[outcome.tuid] {
-                deviceRows.append(deviceRow(outcome.tuid, outcome.snapshot))
-            }
+            if outcome.snapshot != snapshots[outcome.tuid] { unsaved.devices.insert(outcome.tuid) }
             snapshots[outcome.tuid] = outcome.snapshot
             states[outcome.tuid] = outcome.states
             if let group = outcome.group { directory[outcome.tuid] = group }
         }
-        guard !rows.isEmpty || !deviceRows.isEmpty else { return }
-        do {
-            try await store.saveState(ruleStates: rows, devices: deviceRows)
-        } catch {
+        if deferSaving {
+            await saveUnsavedIfDue(log)
+        } else if !(await saveUnsaved(log)) {
             // In memory the cycle stands; on a restart the devices are polled again from the saved cursors.
             summary.errors += 1
+        }
+    }
+
+    /// Rule states and devices changed in memory and not yet written, by device (rules by index).
+    struct Unsaved: Sendable {
+        var rules: [String: Set<Int>] = [:]
+        var devices: Set<String> = []
+        var isEmpty: Bool { rules.isEmpty && devices.isEmpty }
+
+        mutating func merge(_ other: Unsaved) {
+            rules.merge(other.rules) { $0.union($1) }
+            devices.formUnion(other.devices)
+        }
+    }
+
+    /// A stream step's changes are saved once this many devices wait, or this long after the last save: one
+    /// transaction (and one encoding per device) for many steps, rather than one per step of a message or two.
+    static let saveBatch = 2_000
+    static let saveInterval: Duration = .seconds(1)
+
+    /// Saves what waits, when a save is due (see ``saveBatch``, ``saveInterval``).
+    func saveUnsavedIfDue(_ log: Logger) async {
+        guard !unsaved.isEmpty else { return }
+        guard unsaved.devices.count >= Self.saveBatch || clock.now - lastSave >= Self.saveInterval else { return }
+        _ = await saveUnsaved(log)
+    }
+
+    /// Writes every rule state and device changed since the last save, as they are in memory now, in one
+    /// transaction. Returns false when that failed: they stay unsaved, for the next save.
+    @discardableResult
+    func saveUnsaved(_ log: Logger) async -> Bool {
+        lastSave = clock.now
+        guard !unsaved.isEmpty else { return true }
+        let saving = unsaved
+        unsaved = Unsaved()
+        let engine = self.engine
+        var rows: [RuleStateRow] = []
+        for (tuid, indices) in saving.rules {
+            guard let list = states[tuid] else { continue }
+            rows += stateRows(tuid, list, only: indices.filter { $0 < list.count && $0 < engine.rules.count }.sorted(), engine: engine)
+        }
+        let encoder = JSONEncoder()
+        let devices = saving.devices.compactMap { tuid in
+            snapshots[tuid].map { deviceRow(tuid, $0, encoder: encoder) }
+        }
+        do {
+            try await store.saveState(ruleStates: rows, devices: devices)
+            return true
+        } catch {
+            unsaved.merge(saving)
             log.error("saving rule state failed", metadata: ["error": "\(error)", "event": "save-failed"])
+            return false
         }
     }
 
@@ -508,10 +576,10 @@ public actor Scheduler {
         }
     }
 
-    nonisolated private func deviceRow(_ tuid: String, _ snapshot: DeviceSnapshot) -> DeviceRow {
-        DeviceRow(
-            tuid: tuid, dryRun: options.dryRun, cursorTs: snapshot.cursor,
-            observations: try? JSONEncoder().encode(snapshot))
+    nonisolated private func deviceRow(
+        _ tuid: String, _ snapshot: DeviceSnapshot, encoder: JSONEncoder = JSONEncoder()
+    ) -> DeviceRow {
+        DeviceRow(tuid: tuid, dryRun: options.dryRun, cursorTs: snapshot.cursor, observations: try? encoder.encode(snapshot))
     }
 
     // MARK: - Discovery
@@ -585,11 +653,20 @@ public actor Scheduler {
     private struct MissingGroup: Error {}
 
     func devicesInScope() -> [String] {
+        let engine = self.engine
         var all = Set(directory.keys)
         for rule in engine.rules where rule.mode != .off { all.formUnion(rule.tuids) }
-        return all.filter { tuid in
-            engine.rules.contains { $0.mode != .off && $0.isInScope(tuid: tuid, group: directory[tuid]) != false }
-        }.sorted()
+        return all.filter { isInScope($0, engine) }.sorted()
+    }
+
+    /// Whether `tuid` is among ``devicesInScope()``: listed in a group the rules read, or named by a rule, and in
+    /// the scope of a rule in force. Asked per device of a stream step, rather than listing the fleet each step.
+    func isInScope(_ tuid: String, _ engine: Engine) -> Bool {
+        let group = directory[tuid]
+        guard group != nil || engine.rules.contains(where: { $0.mode != .off && $0.tuids.contains(tuid) }) else {
+            return false
+        }
+        return engine.rules.contains { $0.mode != .off && $0.isInScope(tuid: tuid, group: group) != false }
     }
 
     // MARK: - Confirmations
@@ -761,7 +838,6 @@ public actor Scheduler {
     nonisolated func process(_ job: DeviceJob, log parent: Logger) async -> DeviceOutcome {
         var outcome = DeviceOutcome(job)
         let tuid = job.tuid
-        let log = parent.with(["tuid": "\(tuid)", "source": "\(outcome.source.rawValue)"])
 
         // Fetch, or take the stream's messages. Any failure leaves the device exactly as it was.
         var polled = job.snapshot
@@ -786,37 +862,80 @@ public actor Scheduler {
                 outcome.pollFailed = true
                 outcome.errors += 1
                 outcome.authenticationFailed = Self.isAuthenticationRefused(error)
-                log.error(
+                Self.deviceLog(parent, outcome).error(
                     "poll failed; device left unknown this cycle", metadata: ["error": "\(error)", "event": "poll-failed"])
                 return outcome
             }
         }
-        outcome.newMessages = fresh.count
-        for message in fresh {
-            log.debug("message", metadata: ["event": "message", "key": "\(message.deduplicationKey)"])
+        let now = apiTime.now()
+        if let result = evaluate(
+            job, snapshot: polled, fresh: fresh, into: &outcome, now: now, statusDue: statusDue, log: parent)
+        {
+            return await act(job, result, outcome, log: parent)
         }
+        // The evaluation without the installation status showed it matters: read it, and evaluate with it.
+        do {
+            try await poller.fetchStatus(tuid, into: &polled)
+        } catch {
+            // As a failed poll: the device stays as it was; a stream step's messages are offered again.
+            outcome.errors += 1
+            outcome.authenticationFailed = Self.isAuthenticationRefused(error)
+            if outcome.source == .stream { outcome.unwritten = true } else { outcome.pollFailed = true }
+            Self.deviceLog(parent, outcome).error(
+                "reading the installation status failed; device left unknown this cycle",
+                metadata: ["error": "\(error)", "event": "poll-failed"])
+            return outcome
+        }
+        let result = evaluate(job, snapshot: polled, fresh: fresh, into: &outcome, now: now, log: parent)!
+        return await act(job, result, outcome, log: parent)
+    }
 
+    /// A device's log: its TUID and the source of its messages as metadata. Made only when something is logged
+    /// (a copy of the metadata per device costs more than evaluating a message).
+    nonisolated static func deviceLog(_ parent: Logger, _ outcome: DeviceOutcome) -> Logger {
+        parent.with(["tuid": "\(outcome.tuid)", "source": "\(outcome.source.rawValue)"])
+    }
+
+    /// The pure part of a device's turn: runs the step over the messages not seen before, and records the result in
+    /// `outcome`. What it decided (firings, confirmations) is carried out by ``act(_:_:_:log:)``.
+    ///
+    /// With `statusDue` (the rules read the installation status and the one held is stale), the step runs without
+    /// the status first; nil, with `outcome` untouched, means that run showed the status matters: read it into the
+    /// snapshot and evaluate again (`DeviceStep.runWithoutStatus`).
+    nonisolated func evaluate(
+        _ job: DeviceJob, snapshot: DeviceSnapshot, fresh: [ThingseeAPI.Message], into outcome: inout DeviceOutcome,
+        now: Int64, statusDue: Bool = false, log parent: Logger
+    ) -> DeviceStep.Output? {
         let input = DeviceStep.Input(
-            tuid: tuid, group: job.group, snapshot: polled, states: job.states, pending: job.pending, fresh: fresh,
-            now: apiTime.now())
+            tuid: job.tuid, group: job.group, snapshot: snapshot, states: job.states, pending: job.pending,
+            fresh: fresh, now: now)
         let result: DeviceStep.Output
         if statusDue {
-            do {
-                result = try await job.rulebook.step.run(input) { try await poller.fetchStatus(tuid, into: &$0) }
-            } catch {
-                // As a failed poll: the device stays as it was; a stream step's messages are offered again.
-                outcome.errors += 1
-                outcome.newMessages = 0
-                outcome.authenticationFailed = Self.isAuthenticationRefused(error)
-                if outcome.source == .stream { outcome.unwritten = true } else { outcome.pollFailed = true }
-                log.error(
-                    "reading the installation status failed; device left unknown this cycle",
-                    metadata: ["error": "\(error)", "event": "poll-failed"])
-                return outcome
-            }
+            guard let decided = job.rulebook.step.runWithoutStatus(input) else { return nil }
+            result = decided
         } else {
             result = job.rulebook.step.run(input)
         }
+        outcome.newMessages = fresh.count
+        if parent.logLevel <= .debug {
+            let log = Self.deviceLog(parent, outcome)
+            for message in fresh {
+                log.debug("message", metadata: ["event": "message", "key": "\(message.deduplicationKey)"])
+            }
+        }
+        outcome.snapshot = result.snapshot
+        outcome.states = result.states
+        return result
+    }
+
+    /// Writes the confirmations and firings `evaluate` decided, and carries out the firings' actions.
+    nonisolated func act(
+        _ job: DeviceJob, _ result: DeviceStep.Output, _ evaluated: DeviceOutcome, log parent: Logger
+    ) async -> DeviceOutcome {
+        var outcome = evaluated
+        guard !result.confirmations.isEmpty || !result.firingsByRule.isEmpty else { return outcome }
+        let tuid = job.tuid
+        let log = Self.deviceLog(parent, outcome)
         for confirmation in result.confirmations {
             if (try? await store.confirm(id: confirmation.actionID, at: confirmation.at, values: confirmation.values))
                 == true
@@ -824,15 +943,13 @@ public actor Scheduler {
                 outcome.confirmed += 1
             }
         }
-        outcome.snapshot = result.snapshot
-        outcome.states = result.states
         guard !result.firingsByRule.isEmpty else { return outcome }
 
         // Act, one rule at a time: its intents and its state in one transaction, then the calls.
         var committed = job.states
         var unwritten = false
         var status = result.snapshot.observations.status
-        let statusJustRead = result.snapshot.statusFetchedAt != input.snapshot.statusFetchedAt
+        let statusJustRead = result.snapshot.statusFetchedAt != job.snapshot.statusFetchedAt
         var group = job.group
         for (rule, firings) in result.firingsByRule {
             outcome.firings += firings.count

@@ -61,6 +61,55 @@ struct Subprocess {
         return try spawn(arguments, environment: environment, actions: &actions, attributes: nil, out: out, err: err)
     }
 
+    /// Starts `arguments` with stdout to a temporary file and stderr to a pipe that a thread of its own reads:
+    /// `line` gets each line of stderr as soon as it is written, so the caller can time what the child reports.
+    static func start(
+        _ arguments: [String], environment: [String: String?] = [:], directory: String = NSTemporaryDirectory(),
+        stderrLines line: @escaping @Sendable (String) -> Void
+    ) throws -> Subprocess {
+        let id = UUID().uuidString.prefix(8)
+        let out = directory + "/bench-\(id).out"
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw Failure.spawn("a pipe", errno) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addclose(&actions, fds[1])
+        let child: Subprocess
+        do {
+            child = try spawn(
+                arguments, environment: environment, actions: &actions, attributes: nil, out: out,
+                err: directory + "/bench-\(id).err-unused")
+        } catch {
+            close(fds[0])
+            close(fds[1])
+            throw error
+        }
+        close(fds[1])
+        let reader = fds[0]
+        let thread = Thread {
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = read(reader, &buffer, buffer.count)
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 { break }
+                pending += buffer[0..<n]
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    line(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
+                }
+            }
+            close(reader)
+        }
+        thread.start()
+        return child
+    }
+
     private static func spawn(
         _ arguments: [String], environment: [String: String?], actions: inout posix_spawn_file_actions_t,
         attributes: UnsafePointer<posix_spawnattr_t>?, out: String, err: String

@@ -43,13 +43,13 @@ if wanted("postgres") {
     try await PostgresStoreBenchmark.measure(into: report, quick: quick, workDirectory: workDirectory)
 }
 let processes = ProcessBenchmarks(tsee: tseePath, workDirectory: workDirectory, quick: quick)
-if wanted("scheduler") || wanted("startup") || wanted("peer") {
+if wanted("scheduler") || wanted("startup") || wanted("peer") || wanted("stream") {
     guard FileManager.default.isExecutableFile(atPath: tseePath) else {
         log("tsee-bench: no tsee binary at \(tseePath); build it (swift build -c release) or pass --tsee PATH")
         exit(1)
     }
 }
-if wanted("stream") { try await StreamBenchmark.measure(into: report, quick: quick, workDirectory: workDirectory) }
+if wanted("stream") { try await StreamBenchmark.measure(into: report, quick: quick, workDirectory: workDirectory, tsee: tseePath) }
 if wanted("startup") { try processes.measureStartup(into: report) }
 if wanted("scheduler") { try await processes.measureScheduler(into: report) }
 if wanted("peer") { try await processes.measurePeer(into: report) }

@@ -26,8 +26,12 @@ public struct StreamConfiguration: Sendable, Equatable {
     /// The MQTT client id. It must stay the same across restarts: the broker keeps the persistent session (and
     /// the QoS 1 messages published while the client was away) under it.
     public var clientID: String
-    /// Topic filters, subscribed at QoS 1 on every (re)connection.
+    /// Topic filters, subscribed at QoS 1 on every (re)connection (under `$share/…` with a ``shareGroup``).
     public var topics: [String]
+    /// With several schedulers sharing a fleet (device leases on PostgreSQL): the MQTT shared subscription group,
+    /// so that the broker hands each message to one member of the group rather than to every process. Set by
+    /// ``shared(group:)``, which also switches to MQTT 5.
+    public private(set) var shareGroup: String?
     /// PEM files: the client certificate, its private key and the CA that signs the broker's certificate. Without
     /// a CA file the system's trust store is used.
     public var certificateFile: String?
@@ -46,6 +50,22 @@ public struct StreamConfiguration: Sendable, Equatable {
 
     /// The default topic filter: every message of every group the certificate may read.
     public static let defaultTopics = ["cloudext/json/#"]
+
+    /// The filters as subscribed: ``topics``, each as `$share/GROUP/FILTER` when there is a ``shareGroup``.
+    public var subscriptions: [String] {
+        guard let shareGroup else { return topics }
+        return topics.map { "$share/\(shareGroup)/\($0)" }
+    }
+
+    /// The same, subscribed as a member of the shared subscription `group` (MQTT 5).
+    /// - Throws: `StreamError` with `.invalidSetting` when `group` is empty or holds `/`, `+` or `#`.
+    public func shared(group: String) throws -> StreamConfiguration {
+        var copy = self
+        copy.shareGroup = group
+        copy.protocolVersion = .v5
+        try copy.validate()
+        return copy
+    }
 
     /// Parses the URL and checks the plain-text rule; the rest has defaults.
     /// - Throws: `StreamError` with `.invalidURL`, `.plainTextNotLoopback` or `.invalidSetting`.
@@ -76,6 +96,13 @@ public struct StreamConfiguration: Sendable, Equatable {
             throw StreamError(.invalidSetting, "the MQTT client id must not be empty")
         }
         guard !topics.isEmpty else { throw StreamError(.invalidTopic, "no topic to subscribe to") }
+        if let shareGroup {
+            // MQTT 5, 4.8.2: a share name is at least one character, and holds none of `/`, `+`, `#`.
+            guard !shareGroup.isEmpty, !shareGroup.contains(where: { "/+#\u{0}".contains($0) }) else {
+                throw StreamError(
+                    .invalidSetting, "\"\(shareGroup)\" cannot name a shared subscription: no /, + or #, not empty")
+            }
+        }
         for topic in topics where !Self.isValidFilter(topic) {
             throw StreamError(.invalidTopic, "\"\(topic)\" is not a valid MQTT topic filter")
         }

@@ -52,10 +52,10 @@ public actor StreamSubscriber {
                     ? MosquittoClient.Settings.TLS(
                         caFile: configuration.caFile, certificateFile: configuration.certificateFile,
                         keyFile: configuration.keyFile) : nil,
-                subscriptions: configuration.topics, reconnectDelay: configuration.reconnectDelay,
+                subscriptions: configuration.subscriptions, reconnectDelay: configuration.reconnectDelay,
                 maximumReconnectDelay: configuration.maximumReconnectDelay))
         let translator = EventTranslator(
-            events: client.events, topics: configuration.topics, window: configuration.deduplicationWindow)
+            events: client.events, topics: configuration.subscriptions, window: configuration.deduplicationWindow)
         self.client = client
         self.translator = translator
         let (events, output) = AsyncStream.makeStream(of: StreamEvent.self, bufferingPolicy: .unbounded)

@@ -66,6 +66,14 @@ struct RunCommand: AsyncParsableCommand {
     var lease: String?
 
     @Option(
+        name: .customLong("mqtt-share-group"),
+        help: ArgumentHelp(
+            "With PostgreSQL and --mqtt: the MQTT shared subscription group of the schedulers sharing the fleet "
+                + "(default: tsee- and a hash of the database's host, port and name).",
+            valueName: "NAME"))
+    var shareGroup: String?
+
+    @Option(
         name: .customLong("lock-wait"),
         help: "How long to wait for another `tsee run` on the same database to finish before refusing.")
     var lockWait = "30s"
@@ -168,7 +176,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         // The stream's settings are checked before anything is sent: a plain mqtt:// to another host, a missing
         // certificate file.
-        let streamConfiguration: StreamConfiguration?
+        var streamConfiguration: StreamConfiguration?
         do {
             let active = Engine(ruleSet).rules.filter { $0.mode != .off }
             streamConfiguration = try stream.configuration(
@@ -203,6 +211,18 @@ struct RunCommand: AsyncParsableCommand {
             // A dry run changes nothing and keeps its state apart: it evaluates every device, taking none from the
             // live processes.
             leases = dryRun ? nil : LeaseSettings.thisProcess(seconds: seconds)
+        }
+        // Schedulers sharing the fleet share the stream too: the broker hands each message to one of them.
+        if case .postgres(let url) = location, leases != nil, let configuration = streamConfiguration {
+            do {
+                streamConfiguration = try configuration.shared(group: shareGroup ?? StreamOptions.shareGroup(for: url))
+            } catch let error as StreamError {
+                console.err("tsee run: not started: --mqtt-share-group: \(error.message)\n")
+                throw ExitCode(ExitStatus.usage.rawValue)
+            }
+        } else if shareGroup != nil {
+            console.err("tsee run: not started: --mqtt-share-group needs --mqtt and a postgres:// --db (and no --dry-run)\n")
+            throw ExitCode(ExitStatus.usage.rawValue)
         }
         defer { withExtendedLifetime(lock) {} }
         let store: any Store
@@ -252,7 +272,8 @@ struct RunCommand: AsyncParsableCommand {
             console.err(
                 "tsee run: stream \(streamConfiguration.broker.usesTLS ? "mqtts" : "mqtt")://"
                     + "\(streamConfiguration.broker.host):\(streamConfiguration.broker.port), "
-                    + "topics \(streamConfiguration.topics.joined(separator: " ")), client id \(streamConfiguration.clientID)\n")
+                    + "topics \(streamConfiguration.subscriptions.joined(separator: " ")), "
+                    + "client id \(streamConfiguration.clientID)\n")
         }
         let scheduler = Scheduler(
             client: connection.client, engine: Engine(ruleSet), store: store, options: options, logger: logger,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Profiles
+import Store
 import Stream
 
 /// `--mqtt URL` and its TLS files: the data integration stream, for `run` and `tail`. Flags win over the
@@ -60,9 +61,23 @@ struct StreamOptions: ParsableArguments {
     /// `tsee-` and 16 hex digits of a stable hash (FNV-1a) of `name`: the same on every start, different per
     /// database, so two deployments on one broker never share a session.
     static func clientID(for name: String) -> String {
+        "tsee-" + stableHash(name)
+    }
+
+    /// The shared subscription group of the schedulers on one PostgreSQL database: `tsee-` and a stable hash of the
+    /// database's host, port and name (not the user: schedulers may log in as different roles). Every process on
+    /// that database derives the same name, and another deployment's processes on the same broker another one, so
+    /// the broker splits each deployment's stream among its own schedulers only. A database reached under two host
+    /// names gives two groups: each then receives every message, which costs CPU but loses nothing (see
+    /// docs/scale-out.md); `--mqtt-share-group` names the group explicitly.
+    static func shareGroup(for database: PostgresURL) -> String {
+        "tsee-" + stableHash("\(database.host.lowercased()):\(database.port)/\(database.database)")
+    }
+
+    private static func stableHash(_ text: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         let hex = String(hash, radix: 16)
-        return "tsee-" + String(repeating: "0", count: 16 - hex.count) + hex
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

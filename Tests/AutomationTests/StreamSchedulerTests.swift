@@ -218,6 +218,28 @@ struct StreamSchedulerTests {
         }
     }
 
+    /// A stream step reads a due installation status itself when a condition needs it, and acts on it at once.
+    @Test func aStreamStepReadsTheInstallationStatusWhenTheConditionNeedsIt() async throws {
+        try await StreamFixture.with { f in
+            let tuids = environmentDevices(f.sim)
+            _ = try await f.sim.client.setInstallationStatus(tuids[0], .uninstalled)
+            let run = try f.scheduler(rules: "rule seen-installed: when temp > -100 and status is installed then log \"{tuid}\"")
+            let running = Task { await run.run() }
+            try await f.waitUntilLive()
+            let firingsAtLive = try await firingsPerPair(f.store).count
+            let route = "GET /things/{tuid}/installations"
+            let readsAtLive = await f.sim.server.stats.byRoute[route] ?? 0
+            // The manual clock stands still: only stream steps can read the statuses and fire.
+            try await eventually { try await firingsPerPair(f.store).count >= firingsAtLive + 3 }
+            #expect(await f.sim.server.stats.byRoute[route] ?? 0 > readsAtLive)
+            await run.requestStop()
+            #expect(await running.value == .stopped)
+            let fired = try await firingsPerPair(f.store)
+            #expect(fired["seen-installed \(tuids[0])"] == nil, "an uninstalled device fired")
+            #expect(fired.values.allSatisfy { $0 == 1 })
+        }
+    }
+
     @Test func aBrokerRestartLosesNothingAndCountsNothingTwice() async throws {
         try await StreamFixture.with { f in
             let start = f.simulatedNow - 1

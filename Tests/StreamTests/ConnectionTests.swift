@@ -198,6 +198,45 @@ struct ConnectionTests {
         }
     }
 
+    /// Two members of one shared subscription: the broker hands each message to one of them, never to both.
+    @Test func aSharedSubscriptionSplitsTheStreamBetweenItsMembers() async throws {
+        let broker = try Broker()
+        let group = "tsee-share-\(UUID().uuidString.prefix(8))"
+        var members: [(StreamSubscriber, EventLog)] = []
+        for n in 0..<2 {
+            let configuration = try fastConfiguration(broker.url, clientID: "\(group)-\(n)").shared(group: group)
+            #expect(configuration.protocolVersion == .v5)
+            #expect(configuration.subscriptions == ["$share/\(group)/cloudext/json/#"])
+            let subscriber = StreamSubscriber(configuration: configuration)
+            let log = EventLog(try await subscriber.start())
+            try await waitForSubscription(broker: broker, clientID: "\(group)-\(n)")
+            members.append((subscriber, log))
+        }
+        let publisher = StreamPublisher(configuration: try fastConfiguration(broker.url, clientID: group + "-pub"))
+        try await publisher.start()
+        let sent = (0..<40).map { 1_700_000_000 + $0 * 60 }
+        for ts in sent {
+            try await publisher.publish(topic: sampleTopic, payload: Data(messageJSON("TSPD04ABC00000001", ts: ts).utf8))
+        }
+        #expect(await publisher.waitUntilDelivered(timeout: .seconds(10)))
+        let (first, second) = (members[0].1, members[1].1)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var received: [[Int64]] = []
+        repeat {
+            received = [await first.messages.map(\.tsmTs), await second.messages.map(\.tsmTs)]
+            if received[0].count + received[1].count >= sent.count { break }
+            try await Task.sleep(for: .milliseconds(20))
+        } while ContinuousClock.now < deadline
+        #expect(Set(received[0] + received[1]) == Set(sent.map(Int64.init)))
+        #expect(received[0].count + received[1].count == sent.count, "a message reached both members")
+        #expect(!received[0].isEmpty && !received[1].isEmpty, "\(received.map(\.count))")
+        await publisher.stop()
+        for (subscriber, _) in members { await subscriber.stop() }
+        #expect(throws: StreamError.self) {
+            try StreamConfiguration(url: "mqtt://127.0.0.1", clientID: "tsee").shared(group: "a/b")
+        }
+    }
+
     @Test func badSettingsAreRefusedUpFront() throws {
         #expect(throws: StreamError.self) { try StreamConfiguration(url: "http://127.0.0.1:1883", clientID: "tsee") }
         #expect(throws: StreamError.self) { try StreamConfiguration(url: "mqtts://host/path", clientID: "tsee") }

@@ -12,6 +12,8 @@ public final class HookServer: Sendable {
         public var authorization: String?
         public var body: [String: Any] { (try? JSONSerialization.jsonObject(with: raw) as? [String: Any]) ?? [:] }
         public var raw: Data
+        /// When it was received.
+        public var at = ContinuousClock.now
     }
 
     public let deliveries = Mutex<[Delivery]>([])

@@ -70,24 +70,30 @@ struct DeviceStep: Sendable {
             firingsByRule: byRule.keys.sorted().map { ($0, byRule[$0]!) }, statusQueried: statusQueried)
     }
 
-    /// Runs the step without the installation status first, and with it only when that run shows it matters: the
-    /// status costs a request per device, and most devices' conditions are decided by their messages alone
-    /// (`temp > 8 and status is installed` needs the status only while warm). `fetch` reads the status into the
-    /// input's snapshot; the result is the one a run with the status from the start gives (`Engine.evaluate`).
-    func run(
-        _ input: Input, fetchingStatus fetch: (inout DeviceSnapshot) async throws -> Void
-    ) async throws -> Output {
+    /// Runs the step without the installation status, for a device whose status is due: the status costs a request
+    /// per device, and most devices' conditions are decided by their messages alone (`temp > 8 and status is
+    /// installed` needs the status only while warm). Returns nil when that run shows the status matters; then the
+    /// caller reads it into the input's snapshot and runs the step again (`run`). A non-nil result is the one a run
+    /// with the status from the start gives (`Engine.evaluate(…statusQueried:)`); the status held before (stale, or
+    /// none) stays in its snapshot, still due next time.
+    func runWithoutStatus(_ input: Input) -> Output? {
         var trial = input
         trial.snapshot.observations.status = nil
         var output = run(trial)
         // A firing of a rule that reads the status may show it (`log "{status}"`) or move the device (a dry run
         // decides "already in that status" from it): run it with the status.
         let showsStatus = output.firingsByRule.contains { engine.rules[$0.rule].needs.readsStatus }
-        guard output.statusQueried || showsStatus else {
-            // The status held before (stale, or none) stays as it was; it is still due next time.
-            output.snapshot.observations.status = input.snapshot.observations.status
-            return output
-        }
+        if output.statusQueried || showsStatus { return nil }
+        output.snapshot.observations.status = input.snapshot.observations.status
+        return output
+    }
+
+    /// `runWithoutStatus`, and when the status matters, `fetch` reads it into the input's snapshot and the step runs
+    /// with it.
+    func run(
+        _ input: Input, fetchingStatus fetch: (inout DeviceSnapshot) async throws -> Void
+    ) async throws -> Output {
+        if let output = runWithoutStatus(input) { return output }
         var withStatus = input
         try await fetch(&withStatus.snapshot)
         return run(withStatus)

@@ -190,6 +190,11 @@ public final class StreamSource: Sendable {
 
     // MARK: - What the scheduler asks
 
+    /// Whether this process is one member of a shared subscription: the broker hands each message to one member
+    /// only, so the other members' share of the devices this process holds must come from the REST API, and the
+    /// cycles go on polling messages while the stream is up.
+    var isShared: Bool { configuration.shareGroup != nil }
+
     /// Whether the stream is up and its gap backfilled: messages are then not polled.
     var isLive: Bool {
         state.withLock { $0.connected && $0.backfilled == $0.generation }
