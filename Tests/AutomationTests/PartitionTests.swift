@@ -116,17 +116,22 @@ struct PartitionTests {
             #expect(!shouldFire.isEmpty, sourceLocation: sourceLocation)
             let actions = try await store.actions(filter: ActionFilter(dryRun: false))
             let done = actions.filter { $0.kind == .send && $0.outcome == .done }
-            #expect(Set(done.map(\.tuid)) == shouldFire, "lost: \(shouldFire.subtracting(done.map(\.tuid)).sorted())",
+            #expect(
+                Set(done.map(\.tuid)) == shouldFire, "lost: \(shouldFire.subtracting(done.map(\.tuid)).sorted())",
                 sourceLocation: sourceLocation)
-            #expect(done.count == actions.count, "\(actions.filter { $0.outcome != .done })", sourceLocation: sourceLocation)
+            #expect(
+                done.count == actions.count, "\(actions.filter { $0.outcome != .done })", sourceLocation: sourceLocation
+            )
             for record in done {
                 let history = try await sim.client.commandHistory(record.tuid)
                 let copies = history.filter { $0.transactionId.map(Int64.init) == record.transactionID }.count
-                #expect(copies == 1, "\(record.tuid): transaction \(record.transactionID ?? 0) sent \(copies) times",
+                #expect(
+                    copies == 1, "\(record.tuid): transaction \(record.transactionID ?? 0) sent \(copies) times",
                     sourceLocation: sourceLocation)
             }
             let written = (0..<3).map(writes).reduce(0, +)
-            #expect(written == done.count, "\(written) writes reached the API for \(done.count) actions",
+            #expect(
+                written == done.count, "\(written) writes reached the API for \(done.count) actions",
                 sourceLocation: sourceLocation)
             #expect(await sim.server.stats.mutating == done.count, sourceLocation: sourceLocation)
         }

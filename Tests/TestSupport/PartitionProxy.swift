@@ -51,7 +51,9 @@ public final class PartitionProxy: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = Self.loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &address) {
@@ -280,5 +282,9 @@ private final class Countdown: Sendable {
     private let left: Mutex<Int>
     init(_ count: Int) { left = Mutex(count) }
     /// Counts one; true for the call that reaches zero.
-    func reachesZero() -> Bool { left.withLock { n in n -= 1; return n == 0 } }
+    func reachesZero() -> Bool {
+        left.withLock { n in
+            n -= 1; return n == 0
+        }
+    }
 }
