@@ -36,6 +36,8 @@ public actor Scheduler {
     /// With leases, the devices held at the last cycle: stream steps evaluate only these (another process owns
     /// the rest and backfills their messages itself).
     var heldDevices: Set<String>?
+    /// With leases: until when, on ``clock``, this process's leases certainly last (see ``leaseAllowsActing()``).
+    private let leaseDeadline = Mutex<Duration?>(nil)
 
     /// Device → group, from the groups the rules' scopes need.
     var directory: [String: String] = [:]
@@ -332,6 +334,7 @@ public actor Scheduler {
             summary.actions += outcome.actions
             summary.confirmed += outcome.confirmed
             summary.outcomeUnknown += outcome.outcomeUnknown
+            summary.heldBack += outcome.heldBack
             summary.skippedItems += outcome.skippedItems
             summary.wouldBe += outcome.wouldBe
             summary.errors += outcome.errors
@@ -520,11 +523,14 @@ public actor Scheduler {
     /// owner or by nobody). Newly acquired devices have their state read again (their old owner wrote it); devices
     /// given up or lost are forgotten, so that taking one back later reads it again too.
     private func holdLeases(_ devices: [String], _ leases: LeaseSettings, log: Logger) async -> [String] {
+        // Read before asking: the database reads its own clock for the new expiry after this instant.
+        let asked = clock.now
         do {
             let grant = try await store.holdLeases(
                 LeaseRequest(
                     owner: leases.owner, devices: devices, leaseSeconds: leases.seconds, host: leases.host,
                     pid: leases.pid))
+            leaseDeadline.withLock { $0 = asked + .seconds(leases.seconds) }
             let held = Set(grant.held)
             heldDevices = held
             states = states.filter { held.contains($0.key) }
@@ -553,6 +559,22 @@ public actor Scheduler {
             log.error("holding device leases failed", metadata: ["error": "\(error)", "event": "lease-failed"])
             return []
         }
+    }
+
+    /// Whether this process may still carry out an action on a device it holds: without leases always; with
+    /// leases only while they certainly last by this process's own clock, less a margin of a third of a lease for
+    /// the request to reach the API.
+    ///
+    /// The database fences intents: one is written only under a lease held, in the same transaction. The action
+    /// itself is carried out after that transaction, over HTTP, and a process cut off from the database in between
+    /// (an answer held up, a pause) cannot learn from the database that its lease ran out and that the device's new
+    /// owner settled the intent: carrying it out then would do it twice. Its own clock tells it instead: a lease
+    /// renewed by a request sent at T lasts at least until T + the lease length on the database's clock, which is
+    /// read after T. An action held back stays an open intent, for whoever holds the device next to reconcile.
+    nonisolated func leaseAllowsActing() -> Bool {
+        guard let leases else { return true }
+        guard let deadline = leaseDeadline.withLock({ $0 }) else { return false }
+        return clock.now + .seconds(leases.seconds) / 3 < deadline
     }
 
     // MARK: - State
@@ -745,6 +767,12 @@ public actor Scheduler {
                         metrics.action(rule: record.rule, kind: record.kind.rawValue, outcome: "failed")
                         continue
                     }
+                    guard leaseAllowsActing() else {
+                        log.warning(
+                            "the device lease may have run out: not carried out; left open for the device's owner",
+                            metadata: meta.merging(["event": "lease-expired"]) { a, _ in a })
+                        continue
+                    }
                     let result = await runner.perform(
                         call, tuid: record.tuid, transactionID: record.transactionID, key: record.firingKey)
                     metrics.action(rule: record.rule, kind: record.kind.rawValue, outcome: result.label)
@@ -811,6 +839,7 @@ public actor Scheduler {
         var actions = 0
         var confirmed = 0
         var outcomeUnknown = 0
+        var heldBack = 0
         var skippedItems = 0
         var wouldBe: [WouldBeAction] = []
         var errors = 0
@@ -992,6 +1021,13 @@ public actor Scheduler {
                 // A replayed firing key returns the id of an action already logged: never act twice.
                 guard let existing = try? await store.action(id: id), existing.outcome == .intent else { continue }
                 let actionLog = log.with(["rule": "\(plan.intent.rule)", "action": "\(plan.call.kind.rawValue)"])
+                guard leaseAllowsActing() else {
+                    outcome.heldBack += 1
+                    actionLog.warning(
+                        "the device lease may have run out: not carried out; left open for the device's owner",
+                        metadata: ["event": "lease-expired", "id": "\(id)"])
+                    continue
+                }
                 let called = await runner.perform(
                     plan.call, tuid: tuid, transactionID: plan.intent.transactionID, key: plan.intent.firingKey)
                 metrics.action(rule: plan.intent.rule, kind: plan.call.kind.rawValue, outcome: called.label)

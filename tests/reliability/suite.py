@@ -16,7 +16,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SECRET, Simulator, Workspace, cycles, firings_vs_log, looks_raw, query, read, stop  # noqa: E402
+from harness import SECRET, Postgres, Simulator, Workspace, cycles, firings_vs_log, looks_raw, query, read, stop  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -208,34 +208,7 @@ def check_kill(ws, long):
         failed = [r for r in rows if r[2] == "failed"]
         done = [r for r in rows if r[2] == "done" and r[0] in ("send", "move", "assign")]
         keys = [r[4] for r in rows]
-        token = sim.token()
-        # What the simulator holds: command histories, installation histories, group memberships.
-        lost, duplicated, orphans, history_sends = [], [], [], 0
-        sent = {}
-        for action, tuid, outcome, tx, _ in rows:
-            if action == "send" and outcome == "done":
-                sent.setdefault(tuid, []).append(tx)
-        for tuid in sorted({r[1] for r in rows}):
-            rc, out, _ = ws.tsee(["commands", tuid, "-o", "json"], sim, 120, "commands-kill")
-            history = json.loads(out) if rc == 0 else []
-            txs = [e.get("command", {}).get("transactionId") for e in history]
-            history_sends += len(txs)
-            for tx in sent.get(tuid, []):
-                if txs.count(tx) == 0:
-                    lost.append(f"{tuid} tx {tx}")
-                elif txs.count(tx) > 1:
-                    duplicated.append(f"{tuid} tx {tx} ×{txs.count(tx)}")
-            logged = set(sent.get(tuid, [])) | {r[3] for r in rows if r[1] == tuid and r[3] is not None}
-            orphans += [f"{tuid} tx {tx}" for tx in txs if tx not in logged]
-        for action, tuid, outcome, _, _ in rows:
-            if action == "move" and outcome == "done":
-                statuses = [e.get("installation_status") for e in sim.get(f"/things/{tuid}/installations", token)]
-                if statuses.count("quarantine") != 1:
-                    (lost if statuses.count("quarantine") == 0 else duplicated).append(
-                        f"{tuid} quarantine ×{statuses.count('quarantine')}"
-                    )
-        members = set(sim.get("/groups/prfi00wastebins/things", token).get("tuids", []))
-        lost += [f"{r[1]} not in prfi00wastebins" for r in done if r[0] == "assign" and r[1] not in members]
+        lost, duplicated, orphans, history_sends = api_effects(sim, rows)
         stats = sim.stats()
         c.figure(
             f"{kills} kills over {started_cycles} cycles started ({kills_with_open} left intents open; "
@@ -267,6 +240,180 @@ def check_kill(ws, long):
         c.expect(sum(r[0] == "send" for r in done) > 0, "no command was sent: the check did not test anything")
     finally:
         sim.stop()
+    return c
+
+
+def api_effects(sim, rows):
+    """What the simulator holds against the log's rows (action, tuid, outcome, transaction_id, firing_key): sends in
+    the command histories, moves in the installation histories, assigns in the group. Returns (lost, duplicated,
+    carried out but not logged, commands in the histories)."""
+    token = sim.token()
+    lost, duplicated, orphans, history_sends = [], [], [], 0
+    sent = {}
+    for action, tuid, outcome, tx, _ in rows:
+        if action == "send" and outcome == "done":
+            sent.setdefault(tuid, []).append(tx)
+    for tuid in sorted({r[1] for r in rows}):
+        txs = [(e.get("command") or e).get("transactionId") for e in sim.get(f"/things/{tuid}/commands", token)]
+        history_sends += len(txs)
+        for tx in sent.get(tuid, []):
+            if txs.count(tx) == 0:
+                lost.append(f"{tuid} tx {tx}")
+            elif txs.count(tx) > 1:
+                duplicated.append(f"{tuid} tx {tx} ×{txs.count(tx)}")
+        logged = set(sent.get(tuid, [])) | {r[3] for r in rows if r[1] == tuid and r[3] is not None}
+        orphans += [f"{tuid} tx {tx}" for tx in txs if tx not in logged]
+    for action, tuid, outcome, _, _ in rows:
+        if action == "move" and outcome == "done":
+            statuses = [e.get("installation_status") for e in sim.get(f"/things/{tuid}/installations", token)]
+            if statuses.count("quarantine") != 1:
+                (lost if statuses.count("quarantine") == 0 else duplicated).append(
+                    f"{tuid} quarantine ×{statuses.count('quarantine')}"
+                )
+    members = set(sim.get("/groups/prfi00wastebins/things", token).get("tuids", []))
+    lost += [f"{r[1]} not in prfi00wastebins" for r in rows
+             if r[0] == "assign" and r[2] == "done" and r[1] not in members]
+    return lost, duplicated, orphans, history_sends
+
+
+# 3c. kill -9 of one of three schedulers sharing a PostgreSQL database, at random, each restarted once its devices
+# are taken over: the kill test of 3, and the failover figures (docs/scale-out.md).
+def check_kill_postgres(ws, long):
+    c = Check("kill -9 of one of three schedulers on PostgreSQL, at random")
+    seconds = float(os.environ.get("RELIABILITY_PG_SECONDS") or (300 if long else 22))
+    interval, lease = 1, 3
+    rng = random.Random(int(os.environ.get("RELIABILITY_SEED", "6")))
+    rules = ws.write("kill-pg.rules", KILL_RULES)
+    pg = Postgres(ws)
+    sim = None
+    runs = []
+    try:
+        url = pg.create("reliability")
+        sim = Simulator(ws, "--devices", 30, "--time-scale", 60, "--latency", 25, name="sim-kill-pg")
+        args = ["run", rules, "--interval", f"{interval}s", "--lease", f"{lease}s", "--db", url]
+
+        def q(sql):
+            return pg.query("reliability", sql)
+
+        def start():
+            run, _, _ = ws.spawn(args, sim, "run-kill-pg", env=pg.env)
+            runs.append(run)
+            return run
+
+        def owner_of(run, wait=30):
+            """The lease owner of a process (its heartbeat row names its pid), once it has cycled."""
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and run.poll() is None:
+                try:
+                    rows = q(f"SELECT owner FROM processes WHERE pid = {run.pid}")
+                except RuntimeError:
+                    rows = []  # the first process has not created the schema yet
+                if rows:
+                    return rows[0][0]
+                time.sleep(0.1)
+            return None
+
+        live = [start() for _ in range(3)]
+        owners = {run.pid: owner_of(run) for run in live}
+        c.expect(all(owners.values()), "a scheduler never wrote its heartbeat")
+        # Settled: every device in scope held by a live process.
+        held_now = "expires_at > floor(extract(epoch FROM clock_timestamp()))"
+        failovers, kills = [], 0
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            time.sleep(rng.uniform(0.5, 2.5))
+            victim = rng.choice(live)
+            owner = owners.get(victim.pid) or owner_of(victim)
+            devices = int(q("SELECT count(*) FROM leases")[0][0])
+            victim_held = int(q(f"SELECT count(*) FROM leases WHERE owner = '{owner}' AND {held_now}")[0][0])
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            killed = time.monotonic()
+            kills += 1
+            live.remove(victim)
+            # Taken over: every device held, unexpired, by someone else (bounded wait: a slow machine fails the
+            # expectation below rather than hanging the suite).
+            took = None
+            while time.monotonic() - killed < 30:
+                held = int(q(f"SELECT count(*) FROM leases WHERE owner NOT IN ('', '{owner}') AND {held_now}")[0][0])
+                if held >= devices > 0:
+                    took = time.monotonic() - killed
+                    break
+                time.sleep(0.1)
+            if took is None:
+                c.expect(False, f"kill {kills}: {owner}'s devices not taken over within 30 s")
+            elif victim_held:
+                failovers.append(took)
+            replacement = start()
+            live.append(replacement)
+            owners[replacement.pid] = owner_of(replacement)
+        for run in live:
+            stop(run)
+        started_cycles = int(q("SELECT count(*) FROM cycles")[0][0])
+        left_open = int(q("SELECT count(*) FROM actions WHERE outcome = 'intent'")[0][0])
+        # Once the killed processes' leases have run out, one run takes every device and reconciles what they left
+        # (with the default lease: a slow last cycle must not hold its own actions back).
+        time.sleep(lease + 1)
+        rc, _, err = ws.tsee(["run", rules, "--once", "--db", url], sim, 300, "run-kill-pg-final", env=pg.env)
+        reconciled = re.search(r"reconciling (\d+) action", err)
+        c.expect(rc == 0, f"the run after the kills exited {rc}: {err.strip()[-400:]}")
+
+        rows = [
+            (a, t, o, int(tx) if tx is not None else None, k)
+            for a, t, o, tx, k in q("SELECT action, tuid, outcome, transaction_id, firing_key FROM actions WHERE NOT dry_run")
+        ]
+        intents = [r for r in rows if r[2] == "intent"]
+        failed = [r for r in rows if r[2] == "failed"]
+        done = [r for r in rows if r[2] == "done" and r[0] in ("send", "move", "assign")]
+        keys = [r[4] for r in rows]
+        lost, duplicated, orphans, history_sends = api_effects(sim, rows)
+        stats = sim.stats()
+        firings, firings_lost, firings_extra = firings_vs_log(None, q)
+        failovers.sort()
+        in_leases = [f / lease for f in failovers]
+        c.figure(
+            f"{kills} kills in {seconds:.0f} s over {started_cycles} cycles started (3 schedulers, --interval "
+            f"{interval}s --lease {lease}s); {left_open} intents open before the final run, which reconciled "
+            f"{reconciled.group(1) if reconciled else 0}"
+        )
+        if failovers:
+            c.figure(
+                f"failover of {len(failovers)} kills of a process holding devices (kill → every device held by a live "
+            f"process): median {in_leases[len(in_leases) // 2]:.2f}, "
+                f"max {in_leases[-1]:.2f} lease lengths ({failovers[len(failovers) // 2]:.1f} s, {failovers[-1]:.1f} s); "
+                f"{sum(x > 2 for x in in_leases)} over two lease lengths"
+            )
+        c.figure(
+            f"action log: {len(rows)} live actions, {len(done)} API effects done "
+            f"({sum(r[0] == 'send' for r in done)} sends, {sum(r[0] == 'move' for r in done)} moves, "
+            f"{sum(r[0] == 'assign' for r in done)} assigns), {len(failed)} failed, {len(intents)} still open"
+        )
+        c.figure(
+            f"simulator: {history_sends} commands in histories, mutatingApplied {stats['mutatingApplied']} "
+            f"(log: {len(done)}); lost {len(lost)}, duplicated {len(duplicated)}, unlogged {len(orphans)}"
+        )
+        c.figure(f"firings: {firings} in rule states; {firings_lost} with no logged action, {firings_extra} logged twice")
+        c.expect(kills >= 2, f"only {kills} kills")
+        c.expect(failovers, "no kill of a process holding devices: the check did not test failover")
+        c.expect(firings > 0, "no firing recorded: the check did not test anything")
+        c.expect(not firings_lost, f"{firings_lost} firings lost (recorded in a rule state, never logged)")
+        c.expect(not firings_extra, f"{firings_extra} logged firings that no rule state recorded")
+        c.expect(not intents, f"{len(intents)} intents still open after the final run")
+        c.expect(not failed, f"{len(failed)} actions failed: {failed[:3]}")
+        c.expect(not lost, f"lost: {lost[:5]}")
+        c.expect(not duplicated, f"duplicated: {duplicated[:5]}")
+        c.expect(not orphans, f"carried out but not logged: {orphans[:5]}")
+        c.expect(len(keys) == len(set(keys)), "a firing_key appears twice")
+        c.expect(stats["mutatingApplied"] == len(done), "the simulator applied a different number of changes than logged")
+        c.expect(sum(r[0] == "send" for r in done) > 0, "no command was sent: the check did not test anything")
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+        if sim:
+            sim.stop()
+        pg.stop()
     return c
 
 
@@ -521,7 +668,7 @@ def check_secrets(ws, long, simulator_logs):
     c = Check("secrets in output, history, logs, databases")
     interactive_session(ws, c)
     token_shape = re.compile(rb"\b[0-9a-f]{64}\b")
-    needles = [SECRET.encode()] + [t.encode() for t in ws.tokens_seen]
+    needles = [SECRET.encode()] + [t.encode() for t in ws.tokens_seen] + [p.encode() for p in ws.passwords]
     files, hits = 0, []
     for directory, _, names in os.walk(ws.root):
         for name in names:
@@ -547,7 +694,8 @@ def check_secrets(ws, long, simulator_logs):
             hits.append(f"{os.path.relpath(db, ws.root)} (sqlite3 .dump)")
     c.figure(
         f"{files} files searched ({len(databases)} databases, {len(histories)} history files, "
-        f"{len(os.listdir(ws.logs))} output logs) for the secret and {len(ws.tokens_seen)} tokens + any 64-hex "
+        f"{len(os.listdir(ws.logs))} output logs) for the secret, {len(ws.passwords)} database passwords and "
+        f"{len(ws.tokens_seen)} tokens + any 64-hex "
         f"token shape: {len(hits)} found"
     )
     c.expect(files > 0, "nothing to search")
@@ -572,7 +720,10 @@ def main():
     ws = Workspace(root, os.path.abspath(binary))
     print(f"reliability ({'long' if args.long else 'short'} form): {binary}; work directory {root}", flush=True)
 
-    checks = [check_tokens, check_faults, check_kill, check_disk_full, check_ambiguous, check_malformed, check_fuzz]
+    checks = [
+        check_tokens, check_faults, check_kill, check_kill_postgres, check_disk_full, check_ambiguous, check_malformed,
+        check_fuzz,
+    ]
     results, started = [], time.monotonic()
     for fn in checks:
         if args.only and not any(o in fn.__name__ for o in args.only):

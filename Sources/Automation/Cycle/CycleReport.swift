@@ -25,6 +25,9 @@ public struct CycleReport: Sendable, Equatable {
     public var reconciled = 0
     /// Writes whose answer was lost (5xx, timeout, dropped connection): left open, reconciled next cycle.
     public var outcomeUnknown = 0
+    /// With leases: actions not carried out because this process's lease might have run out by the time they would
+    /// reach the API (see `Scheduler.leaseAllowsActing()`); left open for the device's owner to reconcile.
+    public var heldBack = 0
     /// Unusable items in message pages (no `tsmTuid`, outgoing command rows, `tsmEv` 18 without `tsmTs`): skipped.
     public var skippedItems = 0
     /// The watchdog abandoned the cycle: nothing progressed for `stallTimeout`.
@@ -54,6 +57,7 @@ public struct CycleReport: Sendable, Equatable {
         actions += steps.actions
         confirmed += steps.confirmed
         outcomeUnknown += steps.outcomeUnknown
+        heldBack += steps.heldBack
         errors += steps.errors
         wouldBe += steps.wouldBe
     }
