@@ -3,7 +3,8 @@
 and how long each process's steady cycles take (the issue-16 target: 100,000 devices across 3 schedulers, every
 device held by exactly one, steady cycle <= 20 s wall).
 
-    benchmarks/shared_fleet.py [--devices N] [--schedulers K] [--interval S] [--lease S] [--minutes M] [--tsee PATH]
+    benchmarks/shared_fleet.py [--devices N] [--schedulers K] [--interval S] [--lease S] [--minutes M]
+                               [--lookback D] [--tsee PATH]
 
 Starts `tsee sim --devices N` and K `tsee run benchmarks/card.rules --db postgres://…` processes, reads their cycle
 lines for M minutes, then prints, per process, the devices it held and its cycle times once the split had settled,
@@ -33,6 +34,7 @@ def main():
     parser.add_argument("--interval", type=int, default=20)
     parser.add_argument("--lease", type=int, default=0, help="seconds (default 3 × --interval)")
     parser.add_argument("--minutes", type=float, default=5)
+    parser.add_argument("--lookback", default="24h", help="the first cycle's look-back (tsee run --lookback)")
     parser.add_argument("--tsee", default=os.environ.get("TSEE_BIN") or os.path.join(REPO, ".build", "debug", "tsee"))
     args = parser.parse_args()
 
@@ -47,7 +49,7 @@ def main():
         for _ in range(args.schedulers):
             run, _, err = ws.spawn(
                 ["run", rules, "--interval", f"{args.interval}s", "--lease", f"{args.lease or 3 * args.interval}s",
-                 "--db", url],
+                 "--lookback", args.lookback, "--db", url],
                 sim, "run", env=pg.env)
             runs.append((run, err))
         started = time.monotonic()
@@ -76,6 +78,12 @@ def main():
             "expires_at > floor(extract(epoch FROM clock_timestamp()))")
         print(f"leases: {total} devices in scope; held now: {owners[0][0]} distinct devices in {owners[0][1]} leases")
         for n, (run, err) in enumerate(runs):
+            try:
+                with open(f"/proc/{run.pid}/status") as f:
+                    peak = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+                print(f"scheduler {n}: peak RSS {int(peak) / 1024:.0f} MB")
+            except (OSError, StopIteration):
+                pass
             cycles = [(int(c), int(d), float(s)) for c, d, s in CYCLE.findall(read(err))]
             steady = [c for c in cycles[2:] if c[1] > 0]
             seconds = sorted(c[2] for c in steady)
