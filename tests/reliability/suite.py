@@ -204,43 +204,50 @@ def check_kill(ws, long):
         c.expect(rc == 0, f"the restart after the kills exited {rc}: {err.strip()[-400:]}")
 
         rows = query(db, "SELECT action, tuid, outcome, transaction_id, firing_key FROM actions WHERE dry_run = 0")
-        intents = [r for r in rows if r[2] == "intent"]
-        failed = [r for r in rows if r[2] == "failed"]
-        done = [r for r in rows if r[2] == "done" and r[0] in ("send", "move", "assign")]
-        keys = [r[4] for r in rows]
-        lost, duplicated, orphans, history_sends = api_effects(sim, rows)
-        stats = sim.stats()
         c.figure(
             f"{kills} kills over {started_cycles} cycles started ({kills_with_open} left intents open; "
             f"{left_open} open before the restart, restart reconciled {reconciled.group(1) if reconciled else 0})"
         )
-        c.figure(
-            f"action log: {len(rows)} live actions, {len(done)} API effects done "
-            f"({sum(r[0] == 'send' for r in done)} sends, {sum(r[0] == 'move' for r in done)} moves, "
-            f"{sum(r[0] == 'assign' for r in done)} assigns), {len(failed)} failed, {len(intents)} still open"
-        )
-        c.figure(
-            f"simulator: {history_sends} commands in histories, mutatingApplied {stats['mutatingApplied']} "
-            f"(log: {len(done)}); lost {len(lost)}, duplicated {len(duplicated)}, unlogged {len(orphans)}"
-        )
-        firings, firings_lost, firings_extra = firings_vs_log(db)
-        c.figure(f"firings: {firings} in rule states; {firings_lost} with no logged action, {firings_extra} logged twice")
-        c.expect(firings > 0, "no firing recorded: the check did not test anything")
-        c.expect(not firings_lost, f"{firings_lost} firings lost (recorded in a rule state, never logged)")
-        c.expect(not firings_extra, f"{firings_extra} logged firings that no rule state recorded")
+        expect_exactly_once(c, sim, rows, firings_vs_log(db))
         c.expect(started_cycles >= target_cycles, f"only {started_cycles} cycles in the time allowed")
         c.expect(kills >= target_cycles // 4, f"only {kills} kills")
-        c.expect(not intents, f"{len(intents)} intents still open after the restart")
-        c.expect(not failed, f"{len(failed)} actions failed: {failed[:3]}")
-        c.expect(not lost, f"lost: {lost[:5]}")
-        c.expect(not duplicated, f"duplicated: {duplicated[:5]}")
-        c.expect(not orphans, f"carried out but not logged: {orphans[:5]}")
-        c.expect(len(keys) == len(set(keys)), "a firing_key appears twice")
-        c.expect(stats["mutatingApplied"] == len(done), "the simulator applied a different number of changes than logged")
-        c.expect(sum(r[0] == "send" for r in done) > 0, "no command was sent: the check did not test anything")
     finally:
         sim.stop()
     return c
+
+
+def expect_exactly_once(c, sim, rows, firings_counts):
+    """The invariants of a kill check, from the live action log `rows` (action, tuid, outcome, transaction_id,
+    firing_key), the rule states' firing counts (`firings_vs_log`) and the simulator's own histories: every firing
+    logged, every logged API effect applied once, nothing applied that is not logged, nothing left open."""
+    intents = [r for r in rows if r[2] == "intent"]
+    failed = [r for r in rows if r[2] == "failed"]
+    done = [r for r in rows if r[2] == "done" and r[0] in ("send", "move", "assign")]
+    keys = [r[4] for r in rows]
+    lost, duplicated, orphans, history_sends = api_effects(sim, rows)
+    stats = sim.stats()
+    firings, firings_lost, firings_extra = firings_counts
+    c.figure(
+        f"action log: {len(rows)} live actions, {len(done)} API effects done "
+        f"({sum(r[0] == 'send' for r in done)} sends, {sum(r[0] == 'move' for r in done)} moves, "
+        f"{sum(r[0] == 'assign' for r in done)} assigns), {len(failed)} failed, {len(intents)} still open"
+    )
+    c.figure(
+        f"simulator: {history_sends} commands in histories, mutatingApplied {stats['mutatingApplied']} "
+        f"(log: {len(done)}); lost {len(lost)}, duplicated {len(duplicated)}, unlogged {len(orphans)}"
+    )
+    c.figure(f"firings: {firings} in rule states; {firings_lost} with no logged action, {firings_extra} logged twice")
+    c.expect(firings > 0, "no firing recorded: the check did not test anything")
+    c.expect(not firings_lost, f"{firings_lost} firings lost (recorded in a rule state, never logged)")
+    c.expect(not firings_extra, f"{firings_extra} logged firings that no rule state recorded")
+    c.expect(not intents, f"{len(intents)} intents still open at the end")
+    c.expect(not failed, f"{len(failed)} actions failed: {failed[:3]}")
+    c.expect(not lost, f"lost: {lost[:5]}")
+    c.expect(not duplicated, f"duplicated: {duplicated[:5]}")
+    c.expect(not orphans, f"carried out but not logged: {orphans[:5]}")
+    c.expect(len(keys) == len(set(keys)), "a firing_key appears twice")
+    c.expect(stats["mutatingApplied"] == len(done), "the simulator applied a different number of changes than logged")
+    c.expect(sum(r[0] == "send" for r in done) > 0, "no command was sent: the check did not test anything")
 
 
 def api_effects(sim, rows):
@@ -362,13 +369,6 @@ def check_kill_postgres(ws, long):
             (a, t, o, int(tx) if tx is not None else None, k)
             for a, t, o, tx, k in q("SELECT action, tuid, outcome, transaction_id, firing_key FROM actions WHERE NOT dry_run")
         ]
-        intents = [r for r in rows if r[2] == "intent"]
-        failed = [r for r in rows if r[2] == "failed"]
-        done = [r for r in rows if r[2] == "done" and r[0] in ("send", "move", "assign")]
-        keys = [r[4] for r in rows]
-        lost, duplicated, orphans, history_sends = api_effects(sim, rows)
-        stats = sim.stats()
-        firings, firings_lost, firings_extra = firings_vs_log(None, q)
         failovers.sort()
         in_leases = [f / lease for f in failovers]
         c.figure(
@@ -383,29 +383,9 @@ def check_kill_postgres(ws, long):
                 f"max {in_leases[-1]:.2f} lease lengths ({failovers[len(failovers) // 2]:.1f} s, {failovers[-1]:.1f} s); "
                 f"{sum(x > 2 for x in in_leases)} over two lease lengths"
             )
-        c.figure(
-            f"action log: {len(rows)} live actions, {len(done)} API effects done "
-            f"({sum(r[0] == 'send' for r in done)} sends, {sum(r[0] == 'move' for r in done)} moves, "
-            f"{sum(r[0] == 'assign' for r in done)} assigns), {len(failed)} failed, {len(intents)} still open"
-        )
-        c.figure(
-            f"simulator: {history_sends} commands in histories, mutatingApplied {stats['mutatingApplied']} "
-            f"(log: {len(done)}); lost {len(lost)}, duplicated {len(duplicated)}, unlogged {len(orphans)}"
-        )
-        c.figure(f"firings: {firings} in rule states; {firings_lost} with no logged action, {firings_extra} logged twice")
         c.expect(kills >= 2, f"only {kills} kills")
         c.expect(failovers, "no kill of a process holding devices: the check did not test failover")
-        c.expect(firings > 0, "no firing recorded: the check did not test anything")
-        c.expect(not firings_lost, f"{firings_lost} firings lost (recorded in a rule state, never logged)")
-        c.expect(not firings_extra, f"{firings_extra} logged firings that no rule state recorded")
-        c.expect(not intents, f"{len(intents)} intents still open after the final run")
-        c.expect(not failed, f"{len(failed)} actions failed: {failed[:3]}")
-        c.expect(not lost, f"lost: {lost[:5]}")
-        c.expect(not duplicated, f"duplicated: {duplicated[:5]}")
-        c.expect(not orphans, f"carried out but not logged: {orphans[:5]}")
-        c.expect(len(keys) == len(set(keys)), "a firing_key appears twice")
-        c.expect(stats["mutatingApplied"] == len(done), "the simulator applied a different number of changes than logged")
-        c.expect(sum(r[0] == "send" for r in done) > 0, "no command was sent: the check did not test anything")
+        expect_exactly_once(c, sim, rows, firings_vs_log(None, q))
     finally:
         for run in runs:
             if run.poll() is None:
