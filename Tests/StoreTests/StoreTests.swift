@@ -320,6 +320,27 @@ import Testing
             try await store.devices(dryRun: true) == [DeviceRow(tuid: tuid, dryRun: true, cursorTs: 60, updatedAt: 5)])
     }
 
+    /// One save with more rows than one statement takes, and a key given twice: every row lands, the last one wins.
+    @Test(arguments: Backend.allCases) func aLargeSaveKeepsEveryRowAndTheLastOfARepeatedKey(
+        _ backend: Backend
+    ) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open(now: fixedClock)
+        let tuids = (0..<1_201).map { String(format: "TSPD04ESY9%07d", $0) }
+        try await store.saveState(
+            ruleStates: tuids.map { RuleStateRow(rule: "r", tuid: $0, dryRun: false, state: Data("first".utf8)) }
+                + [RuleStateRow(rule: "r", tuid: tuids[7], dryRun: false, state: Data("last".utf8))],
+            devices: tuids.map { DeviceRow(tuid: $0, dryRun: false, cursorTs: 1) }
+                + [DeviceRow(tuid: tuids[7], dryRun: false, cursorTs: 2)])
+        let states = try await store.ruleStates(dryRun: false)
+        #expect(states.count == tuids.count)
+        #expect(states.first { $0.tuid == tuids[7] }?.state == Data("last".utf8))
+        #expect(states.filter { $0.state == Data("first".utf8) }.count == tuids.count - 1)
+        let devices = try await store.devices(dryRun: false)
+        #expect(devices.count == tuids.count)
+        #expect(devices.first { $0.tuid == tuids[7] }?.cursorTs == 2)
+    }
+
     @Test(arguments: Backend.allCases) func cyclesAreRecorded(_ backend: Backend) async throws {
         let db = try TestDatabase(backend)
         let store = try await db.open()

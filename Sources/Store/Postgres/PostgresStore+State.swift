@@ -51,60 +51,62 @@ extension PostgresStore {
     func saveRows(
         ruleStates: [RuleStateRow], devices: [DeviceRow], now: Int64, on connection: PostgresConnection
     ) async throws {
-        var states: [String: RuleStateRow] = [:]
-        var stateOrder: [String] = []
-        for row in ruleStates {
-            let key = "\(row.rule)\u{0}\(row.tuid)\u{0}\(row.dryRun)"
-            if states.updateValue(row, forKey: key) == nil { stateOrder.append(key) }
+        try await upsert(
+            ruleStates, key: { "\($0.rule)\u{0}\($0.tuid)\u{0}\($0.dryRun)" },
+            into: "rule_state (rule, tuid, dry_run, state, updated_at)",
+            onConflict: "(rule, tuid, dry_run) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            on: connection
+        ) { row, binds in
+            binds.append(row.rule)
+            binds.append(row.tuid)
+            binds.append(row.dryRun)
+            try binds.append(row.state)
+            binds.append(row.updatedAt ?? now)
         }
-        for chunk in stride(from: 0, to: stateOrder.count, by: 500).map({ stateOrder[$0..<min($0 + 500, stateOrder.count)] }) {
-            var binds = PostgresBindings(capacity: chunk.count * 5)
+        try await upsert(
+            devices, key: { "\($0.tuid)\u{0}\($0.dryRun)" },
+            into: "devices (tuid, dry_run, cursor_ts, observations, updated_at)",
+            onConflict: """
+                (tuid, dry_run) DO UPDATE SET cursor_ts = excluded.cursor_ts,
+                    observations = excluded.observations, updated_at = excluded.updated_at
+                """,
+            on: connection
+        ) { row, binds in
+            binds.append(row.tuid)
+            binds.append(row.dryRun)
+            binds.append(row.cursorTs)
+            try binds.append(row.observations)
+            binds.append(row.updatedAt ?? now)
+        }
+    }
+
+    /// `INSERT INTO <into> VALUES … ON CONFLICT <onConflict>` for `rows`, 500 to a statement, each row's values
+    /// appended by `bind` (the same number for every row). Rows with the same `key` collapse to the last one, in the
+    /// position of the first: one statement may not update a row twice.
+    private func upsert<Row>(
+        _ rows: [Row], key: (Row) -> String, into target: String, onConflict conflict: String,
+        on connection: PostgresConnection, bind: (Row, inout PostgresBindings) throws -> Void
+    ) async throws {
+        var latest: [String: Row] = [:]
+        var order: [String] = []
+        for row in rows {
+            let k = key(row)
+            if latest.updateValue(row, forKey: k) == nil { order.append(k) }
+        }
+        for start in stride(from: 0, to: order.count, by: 500) {
+            var binds = PostgresBindings()
             var tuples: [String] = []
-            for key in chunk {
-                let row = states[key]!
+            for key in order[start..<min(start + 500, order.count)] {
                 let first = binds.count + 1
-                binds.append(row.rule)
-                binds.append(row.tuid)
-                binds.append(row.dryRun)
-                try binds.append(row.state)
-                binds.append(row.updatedAt ?? now)
-                tuples.append("($\(first), $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 4))")
+                try bind(latest[key]!, &binds)
+                tuples.append("(" + (first...binds.count).map { "$\($0)" }.joined(separator: ", ") + ")")
             }
             try await run(
                 PostgresQuery(
                     unsafeSQL: """
-                        INSERT INTO rule_state (rule, tuid, dry_run, state, updated_at)
+                        INSERT INTO \(target)
                         VALUES \(tuples.joined(separator: ", "))
-                        ON CONFLICT (rule, tuid, dry_run) DO UPDATE
-                            SET state = excluded.state, updated_at = excluded.updated_at
-                        """, binds: binds), on: connection)
-        }
-        var rows: [String: DeviceRow] = [:]
-        var rowOrder: [String] = []
-        for row in devices {
-            let key = "\(row.tuid)\u{0}\(row.dryRun)"
-            if rows.updateValue(row, forKey: key) == nil { rowOrder.append(key) }
-        }
-        for chunk in stride(from: 0, to: rowOrder.count, by: 500).map({ rowOrder[$0..<min($0 + 500, rowOrder.count)] }) {
-            var binds = PostgresBindings(capacity: chunk.count * 5)
-            var tuples: [String] = []
-            for key in chunk {
-                let row = rows[key]!
-                let first = binds.count + 1
-                binds.append(row.tuid)
-                binds.append(row.dryRun)
-                binds.append(row.cursorTs)
-                try binds.append(row.observations)
-                binds.append(row.updatedAt ?? now)
-                tuples.append("($\(first), $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 4))")
-            }
-            try await run(
-                PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO devices (tuid, dry_run, cursor_ts, observations, updated_at)
-                        VALUES \(tuples.joined(separator: ", "))
-                        ON CONFLICT (tuid, dry_run) DO UPDATE SET cursor_ts = excluded.cursor_ts,
-                            observations = excluded.observations, updated_at = excluded.updated_at
+                        ON CONFLICT \(conflict)
                         """, binds: binds), on: connection)
         }
     }
