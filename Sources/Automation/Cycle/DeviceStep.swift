@@ -73,7 +73,7 @@ struct DeviceStep: Sendable {
     /// Runs the step without the installation status, for a device whose status is due: the status costs a request
     /// per device, and most devices' conditions are decided by their messages alone (`temp > 8 and status is
     /// installed` needs the status only while warm). Returns nil when that run shows the status matters; then the
-    /// caller reads it into the input's snapshot and runs the step again (`run`). A non-nil result is the one a run
+    /// caller reads it into the input's snapshot and runs the step again (`run`), as `Scheduler.process` does. A non-nil result is the one a run
     /// with the status from the start gives (`Engine.evaluate(…statusQueried:)`); the status held before (stale, or
     /// none) stays in its snapshot, still due next time.
     func runWithoutStatus(_ input: Input) -> Output? {
@@ -86,17 +86,6 @@ struct DeviceStep: Sendable {
         if output.statusQueried || showsStatus { return nil }
         output.snapshot.observations.status = input.snapshot.observations.status
         return output
-    }
-
-    /// `runWithoutStatus`, and when the status matters, `fetch` reads it into the input's snapshot and the step runs
-    /// with it.
-    func run(
-        _ input: Input, fetchingStatus fetch: (inout DeviceSnapshot) async throws -> Void
-    ) async throws -> Output {
-        if let output = runWithoutStatus(input) { return output }
-        var withStatus = input
-        try await fetch(&withStatus.snapshot)
-        return run(withStatus)
     }
 
     /// The confirmation `message` brings, if it is the echo of a pending command.
