@@ -41,8 +41,8 @@ extension Scheduler {
         return generation
     }
 
-    /// A stream device's turn that calls out: carrying out what its evaluation decided, or its whole turn when the
-    /// installation status must be read first.
+    /// A stream device's turn that calls out: carrying out what its evaluation decided, or its whole turn when that
+    /// evaluation showed the installation status matters (read first, then evaluated with it).
     enum StreamTurn: Sendable {
         case act(DeviceJob, DeviceStep.Output, DeviceOutcome)
         case whole(DeviceJob)
@@ -51,7 +51,7 @@ extension Scheduler {
     nonisolated func take(_ turn: StreamTurn, log: Logger) async -> DeviceOutcome {
         switch turn {
         case .act(let job, let result, let outcome): return await act(job, result, outcome, log: log)
-        case .whole(let job): return await process(job, log: log)
+        case .whole(let job): return await process(job, log: log, statusMatters: true)
         }
     }
 

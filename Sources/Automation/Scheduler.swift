@@ -864,7 +864,10 @@ public actor Scheduler {
         }
     }
 
-    nonisolated func process(_ job: DeviceJob, log parent: Logger) async -> DeviceOutcome {
+    /// One device's whole turn: fetch (or take its stream messages), evaluate, act.
+    /// - Parameter statusMatters: an evaluation of these very messages without the installation status already
+    ///   showed that the status matters (a stream step's), so it is read before the first evaluation.
+    nonisolated func process(_ job: DeviceJob, log parent: Logger, statusMatters: Bool = false) async -> DeviceOutcome {
         var outcome = DeviceOutcome(job)
         let tuid = job.tuid
 
@@ -872,7 +875,8 @@ public actor Scheduler {
         var polled = job.snapshot
         let fresh: [ThingseeAPI.Message]
         let needs = DevicePoller.needs(of: job.rulebook.engine, tuid: tuid, group: job.group)
-        // The installation status is read only when an evaluation without it shows it matters (`DeviceStep.run`).
+        // The installation status is read only when an evaluation without it shows it matters
+        // (`DeviceStep.runWithoutStatus`).
         let statusDue: Bool
         switch job.source {
         case .stream(let messages):
@@ -897,8 +901,9 @@ public actor Scheduler {
             }
         }
         let now = apiTime.now()
-        if let result = evaluate(
-            job, snapshot: polled, fresh: fresh, into: &outcome, now: now, statusDue: statusDue, log: parent)
+        if !statusMatters,
+            let result = evaluate(
+                job, snapshot: polled, fresh: fresh, into: &outcome, now: now, statusDue: statusDue, log: parent)
         {
             return await act(job, result, outcome, log: parent)
         }
