@@ -168,4 +168,43 @@ struct LazyStatusTests {
             #expect(await sim.server.stats.byRoute[route] ?? 0 == before + bins.count)
         }
     }
+
+    /// A status read that fails (its connection cut as the request goes out) leaves the device as it was, unknown
+    /// for the cycle: nothing fires on a guess, nothing is lost, and the next cycle fires it once.
+    @Test func aFailedStatusReadLeavesTheDeviceUnknownAndItFiresOnceNextCycle() async throws {
+        let rules = """
+            rule bin-installed
+              in group prfi00wastebins
+              when dist >= 0 and status is installed and kind is not gateway for 3 reports
+              then log "{tuid}"
+            """
+        // `for 3 reports`: the next cycle fires only if the failed one's messages were not used up without the status.
+        try await SimulatorHarness.with({ $0.devices = 60 }) { sim in
+            let bins = try await sim.client.groupThings("prfi00wastebins").tuids.filter { !$0.hasPrefix("TSGW") }
+            let proxy = try PartitionProxy(upstreamPort: try #require(sim.baseURL.port))
+            defer { proxy.stop() }
+            var url = URLComponents(url: sim.baseURL, resolvingAgainstBaseURL: false)!
+            url.port = proxy.port
+            let client = ThingseeClient(
+                configuration: try ClientConfiguration(
+                    baseURL: url.string!, clientID: "sim", clientSecret: Secret("sim-secret"), retry: .none, timeout: 10))
+            defer { Task { await client.shutdown() } }
+            let store = try SQLiteStore(path: temporaryDatabase())
+            let run = try scheduler(sim, store: store, rules: rules, client: client) { $0.concurrency = 1 }
+
+            proxy.cut(whenClientSends: "/installations")
+            let first = await run.runCycle()
+            #expect(proxy.triggered)
+            #expect(first.errors > 0)
+            #expect(first.firings == 0, "fired without its status")
+            #expect(try await firingsPerPair(store).isEmpty)
+
+            proxy.heal()
+            let second = await run.runCycle()
+            #expect(second.errors == 0)
+            #expect(second.firings == bins.count)
+            #expect(try await firingsPerPair(store).values.allSatisfy { $0 == 1 })
+            try await expectFiringsMatchState(store)
+        }
+    }
 }
