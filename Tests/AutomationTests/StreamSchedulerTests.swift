@@ -103,6 +103,11 @@ struct StreamFixture {
         options.interval = 60
         // The first backfill reads only the last simulated second: what the tests look at comes later.
         options.lookback = 1
+        // A message older than the device's cursor less `overlap` does not count (`DeviceSnapshot.admit`). The
+        // default ten minutes are five real seconds of this fleet's 120× time: a broker restart on a loaded machine
+        // can deliver or backfill a message later than that, after newer ones moved the cursor on. An hour (30 real
+        // seconds) keeps the test's proportions those of a real deployment, where reconnecting takes seconds.
+        options.overlap = 3_600
         options.stallTimeout = .seconds(1_000_000_000)
         configure(&options)
         var configuration = try StreamConfiguration(url: broker.url, clientID: clientID ?? self.clientID)
