@@ -150,13 +150,14 @@ struct ConnectionTests {
                 $0.events.contains { if case .reconnecting(let attempt, _) = $0 { attempt >= 2 } else { false } }
             })
         #expect(await refusedLog.connections.isEmpty)
-        let reasons = await refusedLog.disconnections
         // Each attempt waits twice as long as the one before, up to the maximum (50 ms … 400 ms here).
         #expect(await refusedLog.wait { $0.reconnectDelays.count >= 5 })
         let delays = await refusedLog.reconnectDelays
         #expect(Array(delays.prefix(5)) == [50, 100, 200, 400, 400].map { Duration.milliseconds($0) })
         // The reason carries OpenSSL's words ("…alert certificate required"), so an operator sees why.
-        #expect(reasons.first?.contains("certificate") == true)
+        // Under load the broker's reset can reach the client before the alert does, and that attempt reads only
+        // "connection lost"; over the attempts the alert is read.
+        #expect(await refusedLog.wait { $0.disconnections.contains { $0.contains("certificate required") } })
         await refused.stop()
     }
 
