@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Simulator
 
 /// What one run of the `tsee` binary did.
@@ -50,18 +51,61 @@ enum Tsee {
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         process.standardInput = try FileHandle(forReadingFrom: input)
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        let status = try await exitStatus(of: process, arguments: arguments)
+        return Outcome(
+            status: status, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    /// The longest one run may take: far beyond any test's, so reaching it means a hang, reported as such.
+    static let runLimit: Duration = .seconds(300)
+
+    /// Starts `process` and returns its exit status, or throws once `runLimit` has passed (the child killed).
+    private static func exitStatus(of process: Process, arguments: [String]) async throws -> Int32 {
+        let waiter = Waiter()
+        return try await withCheckedThrowingContinuation { continuation in
+            waiter.continuation.withLock { $0 = continuation }
+            process.terminationHandler = { waiter.finish(.success($0.terminationStatus)) }
             do {
                 try process.run()
             } catch {
                 process.terminationHandler = nil
-                continuation.resume(throwing: error)
+                waiter.finish(.failure(error))
+                return
+            }
+            let pid = process.processIdentifier
+            Task {
+                try? await Task.sleep(for: runLimit)
+                guard waiter.isWaiting else { return }
+                // A child that has exited but was never reaped is a zombie ("Z" after the name in /proc/PID/stat).
+                let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+                let zombie = stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+                kill(pid, SIGKILL)
+                waiter.finish(.failure(RunLimitExceeded(arguments: arguments, zombie: zombie)))
             }
         }
-        return Outcome(
-            status: status, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    /// The one continuation of a run, resumed by whichever comes first: the exit or the run limit.
+    private final class Waiter: Sendable {
+        let continuation = Mutex<CheckedContinuation<Int32, any Error>?>(nil)
+        var isWaiting: Bool { continuation.withLock { $0 != nil } }
+        func finish(_ result: Result<Int32, any Error>) {
+            continuation.withLock { continuation in
+                continuation?.resume(with: result)
+                continuation = nil
+            }
+        }
+    }
+}
+
+/// `tsee` did not end within `Tsee.runLimit`; `zombie` when it had exited and only its reaping never came.
+struct RunLimitExceeded: Error, CustomStringConvertible {
+    let arguments: [String]
+    let zombie: Bool
+    var description: String {
+        "tsee \(arguments.joined(separator: " ")) did not end within \(Tsee.runLimit)"
+            + (zombie ? " (it had exited, but its exit was never reported: a descriptor leak to another child?)" : "")
     }
 }
 

@@ -112,10 +112,10 @@ public struct BrokerError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Starts a program with an empty signal mask and default signal actions. Foundation's `Process` passes on the
+/// Starts a program with an empty signal mask, default signal actions and only descriptors 0–2 open. Foundation's `Process` passes on the
 /// spawning thread's mask, and the test runner's threads block SIGTERM, which mosquitto then never sees.
 /// Standard output and error go to `output` (created or truncated), or to /dev/null.
-func spawn(_ path: String, _ arguments: [String], output: String? = nil) throws -> pid_t {
+public func spawn(_ path: String, _ arguments: [String], output: String? = nil) throws -> pid_t {
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -138,12 +138,31 @@ func spawn(_ path: String, _ arguments: [String], output: String? = nil) throws 
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     }
+    // Nothing else of the test process is inherited. Descriptors are not close-on-exec by default, and Foundation's
+    // `Process` learns that a child ended when the child's end of a socket pair closes: a broker or a PostgreSQL
+    // server started while another test was starting `tsee` kept that end open, the `tsee` child was never reaped,
+    // and its test waited for ever.
+    closeDescriptorsFromThree(&actions)
     let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
     defer { for argument in argv { free(argument) } }
     var pid: pid_t = 0
     let code = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
     guard code == 0 else { throw BrokerError("could not start \(path): \(String(cString: strerror(code)))") }
     return pid
+}
+
+/// Adds to `actions` the closing of every descriptor from 3 up. glibc 2.34's
+/// `posix_spawn_file_actions_addclosefrom_np` closes them in the child at exec time, so a descriptor another thread
+/// opened a moment before the spawn is closed too; Swift's Glibc module does not export that GNU extension, so it
+/// is looked up by name. Where it is missing, the descriptors open now (listed in /proc/self/fd) are closed.
+func closeDescriptorsFromThree(_ actions: inout posix_spawn_file_actions_t) {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    if let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") {
+        _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
+        return
+    }
+    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    for fd in open.compactMap({ Int32($0) }) where fd >= 3 { posix_spawn_file_actions_addclose(&actions, fd) }
 }
 
 private func mosquittoExecutable() throws -> URL {
