@@ -400,10 +400,7 @@ public actor Scheduler {
             guard let list = states[tuid] else { continue }
             rows += stateRows(tuid, list, only: indices.filter { $0 < list.count && $0 < engine.rules.count }.sorted(), engine: engine)
         }
-        let encoder = JSONEncoder()
-        let devices = saving.devices.compactMap { tuid in
-            snapshots[tuid].map { deviceRow(tuid, $0, encoder: encoder) }
-        }
+        let devices = saving.devices.compactMap { tuid in snapshots[tuid].map { deviceRow(tuid, $0) } }
         do {
             try await store.saveState(ruleStates: rows, devices: devices)
             return true
@@ -598,10 +595,8 @@ public actor Scheduler {
         }
     }
 
-    nonisolated private func deviceRow(
-        _ tuid: String, _ snapshot: DeviceSnapshot, encoder: JSONEncoder = JSONEncoder()
-    ) -> DeviceRow {
-        DeviceRow(tuid: tuid, dryRun: options.dryRun, cursorTs: snapshot.cursor, observations: try? encoder.encode(snapshot))
+    nonisolated private func deviceRow(_ tuid: String, _ snapshot: DeviceSnapshot) -> DeviceRow {
+        DeviceRow(tuid: tuid, dryRun: options.dryRun, cursorTs: snapshot.cursor, observations: snapshot.row)
     }
 
     // MARK: - Discovery

@@ -9,7 +9,7 @@ enum SavedState {
         let decoder = JSONDecoder()
         var snapshots: [String: DeviceSnapshot] = [:]
         for row in rows {
-            if let data = row.observations, let snapshot = try? decoder.decode(DeviceSnapshot.self, from: data) {
+            if let data = row.observations, let snapshot = DeviceSnapshot(row: data, decoder: decoder) {
                 snapshots[row.tuid] = snapshot
             }
         }
