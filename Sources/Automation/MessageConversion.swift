@@ -3,23 +3,23 @@ import ThingseeAPI
 
 /// Turns API messages into the rules engine's messages, keeping only the properties the rules read.
 public struct MessageConversion: Sendable {
-    /// The properties kept; nil keeps all.
-    let fields: Set<String>?
+    /// The properties kept, never a header key; nil keeps all.
+    let fields: [String]?
 
     public init(needs: RuleNeeds) {
         // `battery` reads `batl`.
-        fields = Set(needs.messageFields).union(["batl"])
+        fields = Set(needs.messageFields).union(["batl"]).subtracting(ThingseeAPI.Message.headerKeys).sorted()
     }
 
     /// A conversion that keeps every property.
     public static let everything = MessageConversion(fields: nil)
 
-    private init(fields: Set<String>?) { self.fields = fields }
+    private init(fields: [String]?) { self.fields = fields }
 
     public func convert(_ message: ThingseeAPI.Message) -> Rules.Message {
         var numbers: [NumberProperty] = []
         var strings: [StringProperty] = []
-        for (name, value) in message.properties where fields?.contains(name) ?? true {
+        func add(_ name: String, _ value: JSONValue) {
             switch value {
             case .number(let n): numbers.append(NumberProperty(name: name, value: n))
             case .bool(let b): numbers.append(NumberProperty(name: name, value: b ? 1 : 0))
@@ -31,6 +31,12 @@ public struct MessageConversion: Sendable {
                 }
             default: break
             }
+        }
+        if let fields, case .object(let object) = message.raw {
+            // The rules read a few fields of each message: look those up rather than walk every property.
+            for name in fields { if let value = object[name] { add(name, value) } }
+        } else {
+            for (name, value) in message.properties { add(name, value) }
         }
         return Rules.Message(
             tsmId: message.tsmId, tsmEv: message.tsmEv, tsmTs: message.tsmTs, tsmTuid: message.tsmTuid,

@@ -86,8 +86,6 @@ struct PayloadReader {
         guard let ts = optionalTime(o, "tsmTs") else {
             throw fail(path + "tsmTs", o["tsmTs"] == nil ? "is missing" : "is not a time")
         }
-        var properties = o
-        for key in Message.headerKeys { properties.removeValue(forKey: key) }
         return Message(
             tsmId: try requiredInt(o, "tsmId", in: path),
             tsmEv: optionalInt(o, "tsmEv") ?? 0,
@@ -96,7 +94,6 @@ struct PayloadReader {
             tsmGw: optionalString(o, "tsmGw"),
             deploymentGroupId: optionalString(o, "deploymentGroupId"),
             transactionId: optionalInt(o, "transactionId"),
-            properties: properties,
             raw: value)
     }
 

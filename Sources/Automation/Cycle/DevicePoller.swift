@@ -74,7 +74,7 @@ struct DevicePoller: Sendable {
         // request for a device that reports one (most do, hourly), saving a request per device and refresh.
         let batteryKnown =
             snapshot.observations.latest("batl") != nil
-            || fresh.contains { $0.properties["batl"]?.doubleValue != nil }
+            || fresh.contains { $0.property("batl")?.doubleValue != nil }
         // `silence` of a device with no message since the look-back is measured from thing info's last report.
         let neverHeard = needs.usesSilence && snapshot.cursor == nil && fresh.isEmpty
         if (needs.usesThingInfo && (needs.usesFirmware || !batteryKnown)) || neverHeard,

@@ -94,8 +94,8 @@ struct DeviceStep: Sendable {
             let command = pending.first(where: { $0.transactionID == Int64(tx) && $0.tsmId == message.tsmId })
         else { return nil }
         var differs: [String: JSONValue] = [:]
-        for asked in command.asked where message.properties[asked.name]?.doubleValue != asked.value {
-            differs[asked.name] = ["asked": .number(asked.value), "got": message.properties[asked.name] ?? .null]
+        for asked in command.asked where message.property(asked.name)?.doubleValue != asked.value {
+            differs[asked.name] = ["asked": .number(asked.value), "got": message.property(asked.name) ?? .null]
         }
         var values: [String: JSONValue] = ["values": .object(message.properties)]
         if !differs.isEmpty { values["differs"] = .object(differs) }

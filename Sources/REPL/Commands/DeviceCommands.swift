@@ -59,7 +59,7 @@ extension CommandDefinition {
         }
         let now = inv.context.now
         let rows = list.map { m -> [String] in
-            let values = m.properties.keys.sorted().map { "\($0)=\(m.properties[$0]!.cell)" }
+            let values = m.properties.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.cell)" }
             var extra = values
             if let tx = m.transactionId { extra.insert("transactionId=\(tx)", at: 0) }
             return [

@@ -26,7 +26,7 @@ extension CommandDefinition {
         let ids = PlotFields.messageIDs[field].map { [$0] } ?? []
         let messages = try await inv.client.allMessages(tuid, from: from, to: to, messageIDs: ids)
         let points = messages.compactMap { m in
-            m.properties[field]?.doubleValue.map { SeriesPoint(ts: m.tsmTs, value: $0) }
+            m.property(field)?.doubleValue.map { SeriesPoint(ts: m.tsmTs, value: $0) }
         }
         let series = JSONValue.array(points.map { ["ts": .number(Double($0.ts)), "value": .number($0.value)] })
         if points.isEmpty {

@@ -121,7 +121,7 @@ struct SendCommand {
         var rows: [[String]] = []
         var differences: [JSONValue] = []
         for p in parameters {
-            let got = echo.properties[p.name]?.doubleValue
+            let got = echo.property(p.name)?.doubleValue
             let state: String
             switch got {
             case nil:
@@ -139,8 +139,8 @@ struct SendCommand {
             rows.append([p.name, CommandDefinition.number(p.value), got.map(CommandDefinition.number) ?? "-", state])
         }
         let sentNames = Set(parameters.map(\.name))
-        for key in echo.properties.keys.sorted() where !sentNames.contains(key) {
-            rows.append([key, "", echo.properties[key]!.cell, "current value"])
+        for (key, value) in echo.properties.sorted(by: { $0.key < $1.key }) where !sentNames.contains(key) {
+            rows.append([key, "", value.cell, "current value"])
         }
         let header =
             "confirmed by the device in \(String(format: "%.1f", latencySeconds)) s "

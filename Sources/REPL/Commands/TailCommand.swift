@@ -184,7 +184,7 @@ struct Tail {
     private func print(_ message: Message) {
         switch inv.output {
         case .table, .csv:
-            var values = message.properties.keys.sorted().map { "\($0)=\(message.properties[$0]!.cell)" }
+            var values = message.properties.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.cell)" }
             if let tx = message.transactionId { values.insert("transactionId=\(tx)", at: 0) }
             let line = [
                 ISOTime.format(message.tsmTs), message.tsmTuid, String(message.tsmId), String(message.tsmEv),

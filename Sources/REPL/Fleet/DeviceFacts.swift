@@ -25,8 +25,8 @@ public struct DeviceFacts: Sendable {
 
     /// The newest `batl`, else thing info's `battery_level` (what a rule's `battery` reads).
     public var battery: Double? {
-        let batl = messages.last { $0.properties["batl"]?.doubleValue != nil }
-        return batl?.properties["batl"]?.doubleValue ?? batteryLevel
+        let batl = messages.last { $0.property("batl")?.doubleValue != nil }
+        return batl?.property("batl")?.doubleValue ?? batteryLevel
     }
 
     /// Open alerts at `now`.

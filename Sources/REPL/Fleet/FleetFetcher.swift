@@ -47,7 +47,7 @@ struct FleetFetcher: Sendable {
             if let id {
                 read = try await client.messages(tuid, MessageQuery(limit: 1, messageIDs: [id], from: now - lookback))
                 let needed = fields.filter { WhereExpression.messageID[$0] == id }
-                if let newest = read.first, !needed.allSatisfy({ newest.properties[$0] != nil }) {
+                if let newest = read.first, !needed.allSatisfy({ newest.property($0) != nil }) {
                     read = try await client.allMessages(tuid, from: now - lookback, messageIDs: [id])
                 }
             } else {
