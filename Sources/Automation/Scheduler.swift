@@ -48,6 +48,8 @@ public actor Scheduler {
     private var cycles = 0
     private var stopRequested = false
     private var wait: Task<Void, Never>?
+    /// The wait of ``gatherStream(until:)``: ended by a stop, not by `wake()`.
+    private var gatherWait: Task<Void, Never>?
     private var fleetAlertsOffered = true
     /// What the stream's steps did since the last cycle: reported with the next cycle.
     var streamTally = CycleReport()
@@ -93,6 +95,7 @@ public actor Scheduler {
     public func requestStop() {
         stopRequested = true
         wait?.cancel()
+        gatherWait?.cancel()
     }
 
     /// Runs cycles every `interval` until `requestStop()`, or until `maxAuthFailures` cycles in a row had their
@@ -127,6 +130,7 @@ public actor Scheduler {
             }
             if let batch = stream?.take(), !batch.isEmpty {
                 await runStreamStep(batch)
+                await gatherStream(until: nextCycle)
                 continue
             }
             let remaining = nextCycle - clock.now
@@ -142,6 +146,19 @@ public actor Scheduler {
         await stopStream()
         await releaseLeases()
         return .stopped
+    }
+
+    /// After a stream step, lets the stream's next messages gather for `streamGather` (not past the next cycle,
+    /// and cut short by a stop but not by the stream's arrivals): at a thousand messages a second, a step per
+    /// arrival cost two and a half times the CPU per message of steps that share their fixed cost.
+    private func gatherStream(until nextCycle: Duration) async {
+        let gather = min(options.streamGather, nextCycle - clock.now)
+        guard gather > .zero, !stopRequested else { return }
+        let clock = self.clock
+        let gathering = Task { _ = try? await clock.sleep(for: gather) }
+        gatherWait = gathering
+        await gathering.value
+        gatherWait = nil
     }
 
     /// A clean stop gives the devices back at once, rather than after a lease length.

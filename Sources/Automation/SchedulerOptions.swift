@@ -23,6 +23,11 @@ public struct SchedulerOptions: Sendable {
     public var notifyTimeout: Int64 = 3600
     /// A continuous run stops after this many cycles in a row whose login was refused (0: never).
     public var maxAuthFailures = 3
+    /// With a stream, how long after a stream step the next one waits, so that the messages arriving meanwhile
+    /// are evaluated together (one step's fixed cost shared by many messages). Zero takes each arrival at once.
+    /// An arrival after a quiet spell is evaluated at once either way; under a steady stream this bounds the steps
+    /// to one per `streamGather` and adds at most that much to the reaction time.
+    public var streamGather: Duration = .zero
 
     /// `interval` as a `Duration`.
     public var intervalDuration: Duration { .milliseconds(Int64((interval * 1000).rounded())) }

@@ -127,6 +127,8 @@ struct RunCommand: AsyncParsableCommand {
         guard maxAuthFailures >= 0 else { throw ValidationError("--max-auth-failures takes 0 or more") }
         options.maxAuthFailures = maxAuthFailures
         options.notifyTimeout = try duration(notifyTimeout, "notify-timeout")
+        // A stream's messages are evaluated in steps at most 20 ms apart (see `SchedulerOptions.streamGather`).
+        options.streamGather = .milliseconds(20)
         let lockWait: Int64 = lockWait == "0" ? 0 : try duration(lockWait, "lock-wait")
         guard let format = LogOutput.Format(rawValue: logFormat) else {
             throw ValidationError("--log-format takes text or json, not `\(logFormat)`")

@@ -223,6 +223,34 @@ struct StreamSchedulerTests {
         }
     }
 
+    /// After a step, the stream's next arrivals gather for `streamGather` and share one step (its fixed cost paid
+    /// once): on the manual clock, no step runs while the fleet publishes, and one takes everything once it moves.
+    @Test func arrivalsAfterAStepGatherForTheWindowAndShareTheNextStep() async throws {
+        try await StreamFixture.with { f in
+            let run = try f.scheduler(rules: seenRule) { $0.streamGather = .seconds(30) }
+            let running = Task { await run.run() }
+            try await f.waitUntilLive()
+            let cyclesAtLive = f.cyclesFinished
+            try await eventually { !f.logs.events("stream-step").isEmpty }
+            // The step is followed by the gather wait: the one sleeper on the clock.
+            await f.clock.waitForSleepers(count: 1)
+            let steps = f.logs.events("stream-step").count
+            let countedBefore = f.logs.counted.count
+            // Four simulated minutes of the fleet's messages, published and delivered meanwhile: no step takes them.
+            try await f.waitForSimulatedTime(240)
+            #expect(f.logs.events("stream-step").count == steps)
+            #expect(f.logs.counted.count == countedBefore)
+            f.clock.advance(by: .seconds(30))
+            try await eventually { f.logs.events("stream-step").count > steps }
+            let next = f.logs.events("stream-step")[steps]
+            #expect(Int(next.metadata["devices"] ?? "") ?? 0 > 1, "\(next.metadata)")
+            #expect(f.cyclesFinished == cyclesAtLive, "the window ended before the next cycle was due")
+            await run.requestStop()
+            #expect(await running.value == .stopped)
+            try await expectFiringsMatchState(f.store)
+        }
+    }
+
     /// A stream step reads a due installation status itself when a condition needs it, and acts on it at once.
     @Test func aStreamStepReadsTheInstallationStatusWhenTheConditionNeedsIt() async throws {
         try await StreamFixture.with { f in
