@@ -403,8 +403,9 @@ public actor Scheduler {
         _ = await saveUnsaved(log)
     }
 
-    /// Writes every rule state and device changed since the last save, as they are in memory now, in one
-    /// transaction. Returns false when that failed: they stay unsaved, for the next save.
+    /// Writes every rule state and device changed since the last save, as they are in memory now: a transaction
+    /// per `saveChunk` devices (``SchedulerOptions``), each device's rule states and snapshot in the same one. Returns false when a
+    /// write failed: what it and the chunks after it held stays unsaved, for the next save.
     @discardableResult
     func saveUnsaved(_ log: Logger) async -> Bool {
         lastSave = clock.now
@@ -412,20 +413,32 @@ public actor Scheduler {
         let saving = unsaved
         unsaved = Unsaved()
         let engine = self.engine
-        var rows: [RuleStateRow] = []
-        for (tuid, indices) in saving.rules {
-            guard let list = states[tuid] else { continue }
-            rows += stateRows(tuid, list, only: indices.filter { $0 < list.count && $0 < engine.rules.count }.sorted(), engine: engine)
+        let tuids = Set(saving.rules.keys).union(saving.devices).sorted()
+        let size = max(1, options.saveChunk)
+        for start in stride(from: 0, to: tuids.count, by: size) {
+            let chunk = tuids[start..<min(start + size, tuids.count)]
+            var rows: [RuleStateRow] = []
+            var devices: [DeviceRow] = []
+            for tuid in chunk {
+                if let indices = saving.rules[tuid], let list = states[tuid] {
+                    let valid = indices.filter { $0 < list.count && $0 < engine.rules.count }.sorted()
+                    rows += stateRows(tuid, list, only: valid, engine: engine)
+                }
+                if saving.devices.contains(tuid), let snapshot = snapshots[tuid] { devices.append(deviceRow(tuid, snapshot)) }
+            }
+            do {
+                try await store.saveState(ruleStates: rows, devices: devices)
+            } catch {
+                let rest = Set(tuids[start...])
+                var left = Unsaved()
+                left.rules = saving.rules.filter { rest.contains($0.key) }
+                left.devices = saving.devices.intersection(rest)
+                unsaved.merge(left)
+                log.error("saving rule state failed", metadata: ["error": "\(error)", "event": "save-failed"])
+                return false
+            }
         }
-        let devices = saving.devices.compactMap { tuid in snapshots[tuid].map { deviceRow(tuid, $0) } }
-        do {
-            try await store.saveState(ruleStates: rows, devices: devices)
-            return true
-        } catch {
-            unsaved.merge(saving)
-            log.error("saving rule state failed", metadata: ["error": "\(error)", "event": "save-failed"])
-            return false
-        }
+        return true
     }
 
     static func isAuthenticationRefused(_ error: any Error) -> Bool {

@@ -28,6 +28,10 @@ public struct SchedulerOptions: Sendable {
     /// An arrival after a quiet spell is evaluated at once either way; under a steady stream this bounds the steps
     /// to one per `streamGather` and adds at most that much to the reaction time.
     public var streamGather: Duration = .zero
+    /// Devices per save transaction (each device's rule states and snapshot in the same one): a first cycle
+    /// changes every device, and encoding all their rows at once held them all in memory together (80 MB of a
+    /// 10,000-device cycle's peak).
+    public var saveChunk = 1_000
 
     /// `interval` as a `Duration`.
     public var intervalDuration: Duration { .milliseconds(Int64((interval * 1000).rounded())) }

@@ -191,6 +191,34 @@ struct SchedulerTests {
         }
     }
 
+    /// Saves go in transactions of `saveChunk` devices. A real refusal in the database (a trigger aborting one
+    /// device's write) costs its chunk and the ones after it, which wait for the next save; the chunks before it
+    /// are written whole. (A firing's rule state is written apart, with its intents, before the save.)
+    @Test func aRefusedSaveKeepsItsChunkAndTheRestForTheNextSave() async throws {
+        try await SimulatorHarness.with { sim in
+            let path = temporaryDatabase()
+            let store = try SQLiteStore(path: path)
+            let run = try scheduler(sim, store: store, rules: #"rule warm: when temp > -100 then log "{tuid}""#) {
+                $0.saveChunk = 5
+            }
+            let fleet = sim.server.deviceTUIDs().sorted()
+            let refused = fleet[fleet.count / 2]
+            try Database(path: path).execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON devices WHEN NEW.tuid = '\(refused)' "
+                    + "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+            #expect(await run.runCycle().errors > 0)
+            let saved = Set(try await store.devices(dryRun: false).map(\.tuid))
+            #expect(!saved.isEmpty && !saved.contains(refused))
+            #expect(saved.allSatisfy { $0 < refused }, "only chunks before the refused one")
+            #expect(saved.count % 5 == 0, "whole chunks")
+
+            try Database(path: path).execute("DROP TRIGGER refuse")
+            #expect(await run.runCycle().errors == 0)
+            #expect(Set(try await store.devices(dryRun: false).map(\.tuid)) == Set(fleet))
+            try await expectFiringsMatchState(store)
+        }
+    }
+
     @Test func aFailedPollNeitherFiresNorResetsAnything() async throws {
         let sim = try await SimulatorHarness.start()
         let store = try SQLiteStore(path: temporaryDatabase())

@@ -60,6 +60,8 @@ struct DeviceStep: Sendable {
         let firings = engine.evaluate(
             tuid: input.tuid, observations: &snapshot.observations, newMessages: input.fresh.map(conversion.convert),
             states: &states, now: input.now, statusQueried: &statusQueried)
+        // The snapshot is kept until the device's next turn (for 10,000 devices, most of the scheduler's memory).
+        snapshot.observations.releaseSpareCapacity()
         var byRule: [Int: [Firing]] = [:]
         for firing in firings {
             guard let index = engine.ruleSet.index(of: firing.rule) else { continue }
