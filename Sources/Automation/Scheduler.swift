@@ -618,10 +618,8 @@ public actor Scheduler {
         _ tuid: String, _ states: [RuleState], only indices: [Int]? = nil, engine: Engine? = nil
     ) -> [RuleStateRow] {
         let engine = engine ?? self.engine
-        let encoder = JSONEncoder()
-        return (indices ?? Array(states.indices)).compactMap { i in
-            guard let data = try? encoder.encode(states[i]) else { return nil }
-            return RuleStateRow(rule: engine.rules[i].name, tuid: tuid, dryRun: options.dryRun, state: data)
+        return (indices ?? Array(states.indices)).map { i in
+            RuleStateRow(rule: engine.rules[i].name, tuid: tuid, dryRun: options.dryRun, state: states[i].jsonRow)
         }
     }
 

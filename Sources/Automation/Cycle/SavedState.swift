@@ -23,7 +23,7 @@ enum SavedState {
         var byDevice: [String: [RuleState]] = [:]
         for row in rows {
             guard let index = engine.ruleSet.index(of: row.rule),
-                let state = try? decoder.decode(RuleState.self, from: row.state)
+                let state = RuleState(jsonRow: row.state, decoder: decoder)
             else { continue }
             var list = byDevice[row.tuid] ?? engine.initialStates()
             list[index] = state
