@@ -70,7 +70,7 @@ public actor SimulatorServer {
         let logger = Logger(label: "tsee.simulator") { _ in SwiftLogNoOpLogHandler() }
         let responder = makeRouter().buildResponder()
         let clock = state.clock
-        let channel = HTTP1Channel(
+        let channel = EventLoopBoundChannel(base: HTTP1Channel(
             responder: { request, writer, channel in
                 let context = SimulatorContext(source: .init(channel: channel, logger: logger))
                 var response: Response
@@ -85,7 +85,7 @@ public actor SimulatorServer {
                 response.headers[.date] = HTTPDate.format(clock.now())
                 try await writer.write(response: response.head, body: response.body)
             },
-            configuration: .init(idleTimeout: .seconds(300)))
+            configuration: .init(idleTimeout: .seconds(300))))
         let (events, continuation) = AsyncStream.makeStream(of: Result<Int, any Error>.self)
         let server = Server(
             childChannelSetup: channel,
