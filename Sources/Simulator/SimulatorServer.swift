@@ -79,6 +79,7 @@ public actor SimulatorServer {
         let logger = Logger(label: "tsee.simulator") { _ in SwiftLogNoOpLogHandler() }
         let responder = makeRouter().buildResponder()
         let clock = state.clock
+        let dates = HTTPDate.Cache()
         let channel = EventLoopBoundChannel(base: HTTP1Channel(
             responder: { request, writer, channel in
                 let context = SimulatorContext(source: .init(channel: channel, logger: logger))
@@ -91,7 +92,7 @@ public actor SimulatorServer {
                 } catch {
                     response = Reply.error(APIError(statusCode: 500, message: "\(error)"))
                 }
-                response.headers[.date] = HTTPDate.format(clock.now())
+                response.headers[.date] = dates.format(clock.now())
                 try await writer.write(response: response.head, body: response.body)
             },
             configuration: .init(idleTimeout: .seconds(300))))
