@@ -80,7 +80,7 @@ public actor SimulatorServer {
         let responder = makeRouter().buildResponder()
         let clock = state.clock
         let dates = HTTPDate.Cache()
-        let channel = EventLoopBoundChannel(base: HTTP1Channel(
+        let channel = HTTP1Channel(
             responder: { request, writer, channel in
                 let context = SimulatorContext(source: .init(channel: channel, logger: logger))
                 var response: Response
@@ -95,10 +95,10 @@ public actor SimulatorServer {
                 response.headers[.date] = dates.format(clock.now())
                 try await writer.write(response: response.head, body: response.body)
             },
-            configuration: .init(idleTimeout: .seconds(300))))
+            configuration: .init(idleTimeout: .seconds(300)))
         let (events, continuation) = AsyncStream.makeStream(of: Result<Int, any Error>.self)
         let server = Server(
-            childChannelSetup: channel,
+            childChannelSetup: EventLoopBoundChannel(base: channel),
             configuration: ServerConfiguration(address: .hostname(configuration.host, port: Int(configuration.port))),
             onServerRunning: { continuation.yield(.success($0.localAddress?.port ?? 0)) },
             eventLoopGroup: Self.eventLoops,
