@@ -12,7 +12,9 @@ import NIOCore
 /// the handlers run where the bytes arrive, as a NIO handler would.
 ///
 /// A handler that blocks holds up the other connections of its loop: the fleet calls take microseconds under the
-/// state's lock, and waits (latency, trickled bodies) are `Task.sleep`, which suspends.
+/// state's lock, and waits (latency, trickled bodies) are `Task.sleep`, which suspends. A write to a client that
+/// reads as fast as it is written does not suspend, so a body written in a loop without end (`endlessBody`) yields
+/// once per chunk.
 struct EventLoopBoundChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
     let base: Base
