@@ -35,7 +35,11 @@ extension Fleet {
     /// A message sent while its device's gateway connection is lost is not delivered until the episode ends; it
     /// then appears with its own `tsmTs`.
     func messages(tuid: String, query: MessageQuery, now: Double) throws -> [Message] {
-        let index = try deviceIndex(tuid)
+        messages(index: try deviceIndex(tuid), query: query, now: now)
+    }
+
+    /// The same for the device at `index`, already looked up.
+    func messages(index: Int, query: MessageQuery, now: Double) -> [Message] {
         let device = devices[index]
         let state = states[index]
         let limit = pageCap > 0 ? min(query.limit, pageCap) : query.limit
@@ -105,9 +109,9 @@ extension Fleet {
     /// (they count towards `limit` and `pageCap` like any item), and how many of those it holds.
     func messagePage(tuid: String, query: MessageQuery, now: Double) throws -> (page: JSON, badItems: Int) {
         let index = try deviceIndex(tuid)
-        let group = group(of: tuid) ?? Self.unassigned
+        let group = states[index].group ?? Self.unassigned
         let limit = pageCap > 0 ? min(query.limit, pageCap) : query.limit
-        let messages = try messages(tuid: tuid, query: query, now: now)
+        let messages = messages(index: index, query: query, now: now)
         // Written straight into bytes: the hot path of every poller.
         var out = JSONWriter(capacity: 64 + messages.count * 200)
         var items = 0

