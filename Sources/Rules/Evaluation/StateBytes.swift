@@ -57,16 +57,6 @@ public struct StateWriter: Sendable {
         count(values.count)
         for value in values { string(value) }
     }
-
-    public mutating func int64s(_ values: [Int64]) {
-        count(values.count)
-        for value in values { int64(value) }
-    }
-
-    public mutating func doubles(_ values: [Double]) {
-        count(values.count)
-        for value in values { double(value) }
-    }
 }
 
 /// A row that is not in the saved-state layout (cut short, or a length beyond its end).
@@ -145,22 +135,6 @@ public struct StateReader {
         var values: [String] = []
         values.reserveCapacity(n)
         for _ in 0..<n { values.append(try string()) }
-        return values
-    }
-
-    public mutating func int64s() throws -> [Int64] {
-        let n = try count(itemSize: 8)
-        var values: [Int64] = []
-        values.reserveCapacity(n)
-        for _ in 0..<n { values.append(try int64()) }
-        return values
-    }
-
-    public mutating func doubles() throws -> [Double] {
-        let n = try count(itemSize: 8)
-        var values: [Double] = []
-        values.reserveCapacity(n)
-        for _ in 0..<n { values.append(try double()) }
         return values
     }
 }
