@@ -81,8 +81,9 @@ private struct RowReader {
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     mutating func skipSpace() {
-        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D
-            || bytes[index] == 0x09
+        while index < bytes.count,
+            bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D
+                || bytes[index] == 0x09
         {
             index += 1
         }
@@ -190,10 +191,10 @@ private struct RowReader {
         return index == bytes.count ? finished(state) : nil
     }
 
-    /// What `init(from:)` does last: a state saved before `changes` existed holds since `holdingSince`.
+    /// What `init(from:)` does last, too.
     private func finished(_ state: RuleState) -> RuleState {
         var state = state
-        if state.changes.isEmpty, let since = state.holdingSince { state.changes = [TruthChange(time: since, truth: .yes)] }
+        state.completeChangesOfAnOlderRow()
         return state
     }
 }

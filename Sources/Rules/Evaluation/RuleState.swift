@@ -130,6 +130,12 @@ public struct RuleState: Codable, Equatable, Sendable {
         changes = try c.decodeIfPresent([TruthChange].self, forKey: .changes) ?? []
         clearChanges = try c.decodeIfPresent([TruthChange].self, forKey: .clearChanges) ?? []
         reports = try c.decodeIfPresent([TruthChange].self, forKey: .reports) ?? []
+        completeChangesOfAnOlderRow()
+    }
+
+    /// A state saved before `changes` existed holds since `holdingSince`: that is its one change. Both readers of
+    /// a row (`init(from:)`, `init(jsonRow:decoder:)`) finish with this.
+    mutating func completeChangesOfAnOlderRow() {
         if changes.isEmpty, let since = holdingSince { changes = [TruthChange(time: since, truth: .yes)] }
     }
 
