@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The servers the tests start (mosquitto, PostgreSQL) must not inherit the test process's descriptors. Foundation's
 /// `Process` learns that a `tsee` child ended when the child's end of a socket pair closes; a server started in
@@ -29,5 +29,19 @@ import TestSupport
             usleep(2_000)
         }
         #expect(open == [0, 1, 2])
+    }
+
+    /// A wait with a limit ends at the limit while the child runs, and the child's status is still reported
+    /// once it ends: how a hung `tsee` becomes a named failure (`Tsee.runLimit`) instead of a stuck test.
+    @Test func aBoundedWaitEndsAtItsLimitAndTheExitIsStillReported() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        process.arguments = ["30"]
+        let exited = ProcessExit(process)
+        try process.run()
+        #expect(await exited.status(within: .milliseconds(100)) == nil)
+        kill(process.processIdentifier, SIGKILL)
+        #expect(await exited.status(within: .seconds(30)) == SIGKILL)
+        #expect(await exited.status() == SIGKILL)
     }
 }

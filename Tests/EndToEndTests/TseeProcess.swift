@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import Simulator
+import TestSupport
 
 /// What one run of the `tsee` binary did.
 struct Outcome: Sendable {
@@ -62,40 +62,15 @@ enum Tsee {
 
     /// Starts `process` and returns its exit status, or throws once `runLimit` has passed (the child killed).
     private static func exitStatus(of process: Process, arguments: [String]) async throws -> Int32 {
-        let waiter = Waiter()
-        return try await withCheckedThrowingContinuation { continuation in
-            waiter.continuation.withLock { $0 = continuation }
-            process.terminationHandler = { waiter.finish(.success($0.terminationStatus)) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                waiter.finish(.failure(error))
-                return
-            }
-            let pid = process.processIdentifier
-            Task {
-                try? await Task.sleep(for: runLimit)
-                guard waiter.isWaiting else { return }
-                // A child that has exited but was never reaped is a zombie ("Z" after the name in /proc/PID/stat).
-                let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-                let zombie = stat.split(separator: ")").last?.split(separator: " ").first == "Z"
-                kill(pid, SIGKILL)
-                waiter.finish(.failure(RunLimitExceeded(arguments: arguments, zombie: zombie)))
-            }
-        }
-    }
-
-    /// The one continuation of a run, resumed by whichever comes first: the exit or the run limit.
-    private final class Waiter: Sendable {
-        let continuation = Mutex<CheckedContinuation<Int32, any Error>?>(nil)
-        var isWaiting: Bool { continuation.withLock { $0 != nil } }
-        func finish(_ result: Result<Int32, any Error>) {
-            continuation.withLock { continuation in
-                continuation?.resume(with: result)
-                continuation = nil
-            }
-        }
+        let exited = ProcessExit(process)
+        try process.run()
+        if let status = await exited.status(within: runLimit) { return status }
+        // A child that has exited but was never reaped is a zombie ("Z" after the name in /proc/PID/stat).
+        let pid = process.processIdentifier
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let zombie = stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+        kill(pid, SIGKILL)
+        throw RunLimitExceeded(arguments: arguments, zombie: zombie)
     }
 }
 

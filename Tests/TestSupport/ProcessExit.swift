@@ -12,7 +12,8 @@ import Synchronization
 public final class ProcessExit: Sendable {
     private struct State {
         var status: Int32?
-        var waiters: [CheckedContinuation<Int32, Never>] = []
+        var waiters: [Int: CheckedContinuation<Int32?, Never>] = [:]
+        var nextWaiter = 0
     }
     private let state = Mutex(State())
     private let exited = DispatchSemaphore(value: 0)
@@ -25,22 +26,37 @@ public final class ProcessExit: Sendable {
     private func finish(_ status: Int32) {
         let waiters = state.withLock { state in
             state.status = status
-            defer { state.waiters = [] }
+            defer { state.waiters = [:] }
             return state.waiters
         }
         exited.signal()
-        for waiter in waiters { waiter.resume(returning: status) }
+        for waiter in waiters.values { waiter.resume(returning: status) }
     }
 
     /// The exit status, once the process has ended.
     public func status() async -> Int32 {
+        // Without a limit the wait ends only with the process.
+        await status(within: nil) ?? -1
+    }
+
+    /// The exit status, or nil when `limit` passed first (the process may still run, or have exited unreaped).
+    public func status(within limit: Duration?) async -> Int32? {
         await withCheckedContinuation { continuation in
-            let known = state.withLock { state -> Int32? in
-                if let status = state.status { return status }
-                state.waiters.append(continuation)
-                return nil
+            let waiter = state.withLock { state -> Int? in
+                if state.status != nil { return nil }
+                defer { state.nextWaiter += 1 }
+                state.waiters[state.nextWaiter] = continuation
+                return state.nextWaiter
             }
-            if let known { continuation.resume(returning: known) }
+            guard let waiter else {
+                continuation.resume(returning: state.withLock { $0.status })
+                return
+            }
+            guard let limit else { return }
+            Task {
+                try? await Task.sleep(for: limit)
+                state.withLock { $0.waiters.removeValue(forKey: waiter) }?.resume(returning: nil)
+            }
         }
     }
 
