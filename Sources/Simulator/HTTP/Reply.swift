@@ -6,19 +6,18 @@ enum Reply {
     static func data(_ data: JSON) -> Response {
         // The envelope is written around the value, into the body's buffer: a messages page (`.raw`) is copied
         // once, not into a tree's array and then into the buffer.
-        var buffer: ByteBuffer
+        let value: [UInt8]
         if case .raw(let bytes) = data {
-            buffer = ByteBufferAllocator().buffer(capacity: bytes.count + 9)
-            buffer.writeStaticString("{\"data\":")
-            buffer.writeBytes(bytes)
+            value = bytes
         } else {
             var out: [UInt8] = []
             out.reserveCapacity(1_024)
             data.write(to: &out)
-            buffer = ByteBufferAllocator().buffer(capacity: out.count + 9)
-            buffer.writeStaticString("{\"data\":")
-            buffer.writeBytes(out)
+            value = out
         }
+        var buffer = ByteBufferAllocator().buffer(capacity: value.count + 9)
+        buffer.writeStaticString("{\"data\":")
+        buffer.writeBytes(value)
         buffer.writeStaticString("}")
         return bytes(buffer, status: .ok)
     }
