@@ -404,8 +404,8 @@ public actor Scheduler {
     }
 
     /// Writes every rule state and device changed since the last save, as they are in memory now: a transaction
-    /// per `saveChunk` devices (``SchedulerOptions``), each device's rule states and snapshot in the same one. Returns false when a
-    /// write failed: what it and the chunks after it held stays unsaved, for the next save.
+    /// per `saveChunk` devices (``SchedulerOptions``), each device's rule states and snapshot in the same one.
+    /// Returns false when a write failed: what it and the chunks after it held stays unsaved, for the next save.
     @discardableResult
     func saveUnsaved(_ log: Logger) async -> Bool {
         lastSave = clock.now
@@ -424,7 +424,9 @@ public actor Scheduler {
                     let valid = indices.filter { $0 < list.count && $0 < engine.rules.count }.sorted()
                     rows += stateRows(tuid, list, only: valid, engine: engine)
                 }
-                if saving.devices.contains(tuid), let snapshot = snapshots[tuid] { devices.append(deviceRow(tuid, snapshot)) }
+                if saving.devices.contains(tuid), let snapshot = snapshots[tuid] {
+                    devices.append(deviceRow(tuid, snapshot))
+                }
             }
             do {
                 try await store.saveState(ruleStates: rows, devices: devices)

@@ -43,7 +43,8 @@ struct SavedStateTests {
             for d in snapshots.indices {
                 let tuid = String(format: "TSPD04ESY9310%04d", d)
                 let fresh = try (0..<Int(random.next() % 4)).map { k -> ThingseeAPI.Message in
-                    let json = #"{"tsmId":12100,"tsmEv":10,"tsmTs":\#(time - Int64(k) * 60),"tsmTuid":"\#(tuid)","#
+                    let json =
+                        #"{"tsmId":12100,"tsmEv":10,"tsmTs":\#(time - Int64(k) * 60),"tsmTuid":"\#(tuid)","#
                         + #""temp":\#(Double(random.next() % 200) / 10),"humd":\#(random.next() % 90),"#
                         + #""batl":\#(100 - Int(random.next() % 40))}"#
                     return try #require(try ThingseeAPI.Message.decode(json: Data(json.utf8), source: "test"))
@@ -52,7 +53,9 @@ struct SavedStateTests {
                 snapshot.observations.firmware = random.next() % 2 == 0 ? "2.10" : "2.1"
                 snapshot.observations.status = d % 3 == 0 ? nil : "installed"
                 snapshot.observations.alerts =
-                    d % 4 == 0 ? nil : [AlertEpisode(type: "gateway connection lost", from: time - 7200, to: d % 2 == 0 ? nil : time)]
+                    d % 4 == 0
+                    ? nil
+                    : [AlertEpisode(type: "gateway connection lost", from: time - 7200, to: d % 2 == 0 ? nil : time)]
                 snapshot.observations.batteryLevel = d % 5 == 0 ? nil : Double(d) + 0.5
                 snapshot.cursor = time
                 snapshot.alertsFetchedAt = time - 60
@@ -61,7 +64,8 @@ struct SavedStateTests {
                 snapshot.recentKeys = ["\(tuid)|\(time)|12100", "käse|∆"]
                 let output = step.run(
                     DeviceStep.Input(
-                        tuid: tuid, group: "prfi00cold", snapshot: snapshot, states: states[d], pending: [], fresh: fresh,
+                        tuid: tuid, group: "prfi00cold", snapshot: snapshot, states: states[d], pending: [],
+                        fresh: fresh,
                         now: time))
                 snapshots[d] = output.snapshot
                 states[d] = output.states
@@ -80,8 +84,11 @@ struct SavedStateTests {
     @Test func aSnapshotReadsBackFromItsRowAsItWas() throws {
         let snapshots = try Self.snapshots()
         // The fixture exercises what the layout must carry.
-        #expect(snapshots.allSatisfy { $0.observations.latest("batl") != nil && $0.observations.newestMessageTime != nil })
-        #expect(snapshots.contains { $0.observations.alerts == nil } && snapshots.contains { $0.observations.alerts != nil })
+        #expect(
+            snapshots.allSatisfy { $0.observations.latest("batl") != nil && $0.observations.newestMessageTime != nil })
+        #expect(
+            snapshots.contains { $0.observations.alerts == nil } && snapshots.contains { $0.observations.alerts != nil }
+        )
         // A day of battery history and the recent messages make the rows large.
         #expect(snapshots.allSatisfy { $0.observations.savedSizeEstimate > 16 * 40 })
         for snapshot in snapshots {

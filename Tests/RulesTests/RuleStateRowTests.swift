@@ -11,7 +11,9 @@ import Testing
         func time() -> Int64 { 1_700_000_000 + Int64(random.next() % 10_000_000) - 5_000_000 }
         func maybe() -> Int64? { random.next() % 3 == 0 ? nil : time() }
         func changes() -> [TruthChange] {
-            (0..<Int(random.next() % 5)).map { _ in TruthChange(time: time(), truth: Truth(rawValue: UInt8(random.next() % 3))!) }
+            (0..<Int(random.next() % 5)).map { _ in
+                TruthChange(time: time(), truth: Truth(rawValue: UInt8(random.next() % 3))!)
+            }
         }
         return (0..<count).map { i in
             var state = RuleState()
@@ -30,7 +32,9 @@ import Testing
             state.clearChanges = changes()
             state.reports = changes()
             // As `init(from:)` reads a state without changes that holds since a time.
-            if state.changes.isEmpty, let since = state.holdingSince { state.changes = [TruthChange(time: since, truth: .yes)] }
+            if state.changes.isEmpty, let since = state.holdingSince {
+                state.changes = [TruthChange(time: since, truth: .yes)]
+            }
             return state
         }
     }
@@ -51,17 +55,24 @@ import Testing
     @Test func otherSpellingsOfTheSameStateAreReadTheGeneralWay() throws {
         let decoder = JSONDecoder()
         // Spaces, nulls, another order, and a row from before `changes` existed.
-        let spaced = #"{ "sequence" : 3, "phase" : "firing", "firedAt" : null, "changes" : [ { "truth" : 1, "time" : 5 } ] }"#
+        let spaced =
+            #"{ "sequence" : 3, "phase" : "firing", "firedAt" : null, "changes" : [ { "truth" : 1, "time" : 5 } ] }"#
         let state = try #require(RuleState(jsonRow: Data(spaced.utf8), decoder: decoder))
         #expect(state.phase == .firing && state.sequence == 3 && state.firedAt == nil)
         #expect(state.changes == [TruthChange(time: 5, truth: .yes)])
-        let old = try #require(RuleState(jsonRow: Data(#"{"phase":"pending","holdingSince":1700000000}"#.utf8), decoder: decoder))
+        let old = try #require(
+            RuleState(jsonRow: Data(#"{"phase":"pending","holdingSince":1700000000}"#.utf8), decoder: decoder))
         #expect(old.changes == [TruthChange(time: 1_700_000_000, truth: .yes)])
-        #expect(old == (try decoder.decode(RuleState.self, from: Data(#"{"phase":"pending","holdingSince":1700000000}"#.utf8))))
+        #expect(
+            old
+                == (try decoder.decode(
+                    RuleState.self, from: Data(#"{"phase":"pending","holdingSince":1700000000}"#.utf8))))
     }
 
     @Test func aRowThatIsNotARuleStateIsRefused() {
-        for text in ["", "[]", "{", #"{"phase":"melting"}"#, #"{"sequence":"x"}"#, "not json", #"{"changes":[{"time":1}]}"#] {
+        for text in [
+            "", "[]", "{", #"{"phase":"melting"}"#, #"{"sequence":"x"}"#, "not json", #"{"changes":[{"time":1}]}"#,
+        ] {
             #expect(RuleState(jsonRow: Data(text.utf8), decoder: JSONDecoder()) == nil, "\(text)")
         }
     }
