@@ -12,7 +12,7 @@ import ThingseeAPI
 @Suite("Installation status, read only where it matters")
 struct LazyStatusTests {
     /// Status in every position a rule can read it: first operand of `and`, under `not` in an `or`, in a
-    /// `clear when`, and only in a log line.
+    /// `clear when` (also with `for`), and only in a log line; with `for D`, `for N of M reports` and `clear after`.
     static let rules = """
         rule warm-installed
           when status is installed and temp > 8 for 30m
@@ -31,6 +31,20 @@ struct LazyStatusTests {
         rule battery-only
           when batl < 15
           then log "{tuid} battery"
+        rule reports-installed
+          on TSPD04ESY93100003, TSPD04ESY93100004, TSPD04ESY93100005, TSPD04ESY93100010
+          when temp > 9 and status is installed for 2 of 3 reports
+          then log "{tuid} reports"
+        rule kept-installed
+          on TSPD04ESY93100003, TSPD04ESY93100004, TSPD04ESY93100005, TSPD04ESY93100010
+          when temp > 7 and status is installed
+          clear after 20m30s
+          then log "{tuid} kept"
+        rule cleared-when-installed
+          on TSPD04ESY93100003, TSPD04ESY93100004, TSPD04ESY93100005, TSPD04ESY93100010
+          when temp > 9
+          clear when temp < 5 or status is installed for 10m
+          then log "{tuid} cleared"
         """
 
     static func message(_ tuid: String, at time: Int64, temp: Double, batl: Double) throws -> ThingseeAPI.Message {
@@ -42,8 +56,11 @@ struct LazyStatusTests {
     /// compared as true / not true: without the status, a condition the status would have made false is unknown.
     /// The oldest change is compared without its time: it is the value at the rule's horizon, recorded at or before
     /// it (trimming keeps the last change before the horizon, and the unknown/false steps can differ there).
-    static func behaviour(_ state: RuleState) -> String {
-        func collapsed(_ changes: [TruthChange]) -> [String] {
+    /// Changes before `since` are not compared: the lazy run may leave a run before a false that no status could
+    /// change unknown where the eager one has it true (the engine asks for the status only from there on).
+    static func behaviour(_ state: RuleState, since: Int64? = nil) -> String {
+        func collapsed(_ all: [TruthChange], since: Int64? = nil) -> [String] {
+            let changes = since.map { t in [TruthChange(time: t, truth: .no)] + all.filter { $0.time > t } } ?? all
             var out: [String] = []
             for change in changes {
                 let value = change.truth == .yes ? "true" : "not true"
@@ -52,8 +69,9 @@ struct LazyStatusTests {
             return out
         }
         let times = [state.phaseSince, state.holdingSince, state.firedAt, state.emittedAt, state.resolvedAt]
-        return "\(state.phase) \(times) #\(state.sequence) \(state.reportsInARow) \(collapsed(state.changes)) "
-            + "\(collapsed(state.clearChanges)) \(state.reports.map { $0.truth == .yes })"
+        return "\(state.phase) \(times) #\(state.sequence) \(state.reportsInARow) "
+            + "\(collapsed(state.changes, since: since)) \(collapsed(state.clearChanges)) "
+            + "\(state.reports.map { $0.truth == .yes })"
     }
 
     struct Device {
@@ -114,8 +132,10 @@ struct LazyStatusTests {
                 }
                 #expect(describe(lazy) == describe(eager), "device \(d) at \(time)")
                 for r in engine.rules.indices {
+                    // Without the status, false is false whatever the status: the changes from the lazy run's last.
+                    let since = lazy.states[r].changes.last(where: { $0.truth == .no })?.time
                     #expect(
-                        Self.behaviour(lazy.states[r]) == Self.behaviour(eager.states[r]),
+                        Self.behaviour(lazy.states[r], since: since) == Self.behaviour(eager.states[r], since: since),
                         "\(engine.rules[r].name), device \(d) (\(devices[d].status)) at \(time)")
                 }
                 firings += eager.firingsByRule.reduce(0) { $0 + $1.firings.count }
@@ -129,6 +149,87 @@ struct LazyStatusTests {
         #expect(firings > 50)
         #expect(fetches > evaluations / 10)
         #expect(fetches < evaluations * 3 / 4)
+    }
+
+    /// A warm spell that is over (cold again, whatever the status) needs no status: the decision at `now` reads only
+    /// what came after it. One still going does, and so does a firing one whose `clear after` counts from the first
+    /// not-true change.
+    @Test func aWarmSpellThatIsOverNeedsNoStatusAndOneThatLastsDoes() throws {
+        let engine = try engine(
+            """
+            rule cold-room-warm
+              when temp > 8 and status is installed for 30m
+              clear when temp < 6
+              then log "{tuid} warm"
+            rule kept-warm
+              when temp > 8 and status is installed
+              clear after 1h
+              then log "{tuid} kept"
+            """)
+        let step = DeviceStep(engine: engine, conversion: MessageConversion(needs: engine.ruleSet.needs))
+        let now: Int64 = 1_700_000_000
+        func input(
+            _ temps: [(minutesAgo: Int64, temp: Double)], after previous: DeviceStep.Output? = nil,
+            at time: Int64 = now
+        ) throws -> DeviceStep.Input {
+            try Self.input(engine, temps, after: previous, at: time)
+        }
+        func eager(_ input: DeviceStep.Input) -> DeviceStep.Output {
+            var known = input
+            known.snapshot.observations.status = "installed"
+            return step.run(known)
+        }
+
+        // Warm for 40 minutes this morning, cold since: decided without the status, and as with it.
+        let over = try input([(300, 4), (240, 9), (220, 9.5), (200, 9), (180, 4), (60, 3.5)])
+        let lazy = step.runWithoutStatus(over)
+        let asked = lazy == nil
+        #expect(!asked, "asked for the status of a warm spell that is over")
+        guard let decided = lazy else { return }
+        #expect(decided.firingsByRule.isEmpty)
+        #expect(eager(over).firingsByRule.isEmpty)
+        for r in engine.rules.indices {
+            #expect(decided.states[r].phase == eager(over).states[r].phase)
+            #expect(decided.states[r].holdingSince == nil)
+        }
+
+        // Warm now: the status decides.
+        #expect(step.runWithoutStatus(try input([(300, 4), (50, 9), (10, 9.5)])) == nil)
+
+        // Firing, and cold again: `clear after 1h` counts from when it stopped being true, which the status decides.
+        let fired = eager(try input([(20, 9), (5, 9.5)]))
+        let kept = try #require(engine.rules.firstIndex { $0.name == "kept-warm" })
+        #expect(fired.states[kept].phase == .firing)
+        let later = try input([(10, 9), (5, 4)], after: fired, at: now + 1_800)
+        #expect(step.runWithoutStatus(later) == nil)
+    }
+
+    /// A tracked `clear when … for` counts from its own run, which a false condition does not end: the status its
+    /// clear condition reached is still asked for.
+    @Test func aTrackedClearStillAsksForTheStatusItReached() throws {
+        let engine = try engine(
+            """
+            rule warm
+              when temp > 9
+              clear when temp < 5 or status is installed for 10m
+              then log "{tuid} warm"
+            """)
+        let step = DeviceStep(engine: engine, conversion: MessageConversion(needs: engine.ruleSet.needs))
+        // At 7 °C half an hour ago the clear condition was the status's to decide; at 4 °C since, it holds anyway.
+        #expect(step.runWithoutStatus(try Self.input(engine, [(30, 7), (5, 4)], at: 1_700_000_000)) == nil)
+    }
+
+    /// One device's step input: messages of `temp` so many minutes before `time`, after `previous`'s output.
+    static func input(
+        _ engine: Engine, _ temps: [(minutesAgo: Int64, temp: Double)], after previous: DeviceStep.Output? = nil,
+        at time: Int64
+    ) throws -> DeviceStep.Input {
+        let tuid = "TSPD04ESY93100802"
+        return DeviceStep.Input(
+            tuid: tuid, group: nil, snapshot: previous?.snapshot ?? DeviceSnapshot(),
+            states: previous?.states ?? engine.initialStates(), pending: [],
+            fresh: try temps.map { try message(tuid, at: time - $0.minutesAgo * 60, temp: $0.temp, batl: 80) },
+            now: time)
     }
 
     @Test func aColdDeviceCostsNoStatusRequestAndAWarmOneCostsOne() async throws {
@@ -165,6 +266,41 @@ struct LazyStatusTests {
 
             let warm = try scheduler(sim, store: try SQLiteStore(path: temporaryDatabase()), rules: any)
             #expect(await warm.runCycle().firings == installed)
+            #expect(await sim.server.stats.byRoute[route] ?? 0 == before + bins.count)
+        }
+    }
+
+    /// Through the simulator: a condition that was true hours ago within the look-back and is false whatever the
+    /// status since costs no status request; one true now costs one per device. (`hour` makes the two exact: the
+    /// windows are wide enough that an hour turning during the test changes neither.)
+    @Test func aConditionOverBeforeNowCostsNoStatusRequest() async throws {
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let hour = utc.component(.hour, from: Date())
+        func ago(_ hours: Int) -> Int { (hour - hours + 24) % 24 }
+        func rules(from: Int, to: Int) -> String {
+            """
+            rule bins
+              in group prfi00wastebins
+              when dist >= 0 and hour between \(from) and \(to) and status is installed for 30m
+              then log "{tuid}"
+            """
+        }
+        try await SimulatorHarness.with({ $0.devices = 60 }) { sim in
+            let bins = try await sim.client.groupThings("prfi00wastebins").tuids.filter { !$0.hasPrefix("TSGW") }
+            try #require(bins.count >= 3)
+            let route = "GET /things/{tuid}/installations"
+            let before = await sim.server.stats.byRoute[route] ?? 0
+
+            // Three to five hours ago: each bin reported then, and the status would have mattered then.
+            let past = try scheduler(
+                sim, store: try SQLiteStore(path: temporaryDatabase()), rules: rules(from: ago(5), to: ago(3)))
+            #expect(await past.runCycle().errors == 0)
+            #expect(await sim.server.stats.byRoute[route] ?? 0 == before)
+
+            let current = try scheduler(
+                sim, store: try SQLiteStore(path: temporaryDatabase()), rules: rules(from: ago(1), to: (hour + 1) % 24))
+            #expect(await current.runCycle().errors == 0)
             #expect(await sim.server.stats.byRoute[route] ?? 0 == before + bins.count)
         }
     }

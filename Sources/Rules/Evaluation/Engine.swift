@@ -430,9 +430,18 @@ public struct Engine: Sendable {
         var atNow = Truth.unknown
         var current = rewound ? state.changes.last?.truth : (state.trackedTruth ?? state.changes.last?.truth)
         var changed = false
+        // An unknown status matters to this rule only from the newest point where its condition is false whatever
+        // the status: what is decided at `now` reads the changes since then (`holdingSince`, the phase), and a run
+        // before it (a cold room warm this morning, cold again since) changes nothing. Not so for a tracked `clear
+        // when … for`, whose own run this loop also probes, nor for a firing rule's `clear after`, measured from the
+        // first not-true change after the last true one (`notTrueSince`). What `for N of M reports` probed above,
+        // before this loop, is kept (`queriedBefore`).
+        let supersedes = rule.clear != 3 && !(rule.clear == 1 && state.phase == .firing)
+        let queriedBefore = evaluator.statusQueried?.pointee ?? false
         for t in points where t != last {
             last = t
             let truth = evaluator.ruleTruth(rule.root, obs, t)
+            if truth == .no, supersedes, let probe = evaluator.statusQueried { probe.pointee = queriedBefore }
             if t == now { atNow = truth }
             if current != truth {
                 state.changes.append(TruthChange(time: t, truth: truth))
