@@ -1,11 +1,11 @@
 import Foundation
-import Rules
 import Store
 import TestSupport
 import Testing
 import ThingseeAPI
 
 @testable import Automation
+@testable import Rules
 
 /// Each device's snapshot is saved in a compact binary layout (`DeviceSnapshot.row`); rows written as JSON by an
 /// older tsee still read, and a damaged row starts its device afresh rather than failing the load.
@@ -79,6 +79,43 @@ struct SavedStateTests {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try encoder.encode(snapshot), as: UTF8.self)
+    }
+
+    /// The scheduler's messages are de-duplicated before the engine sees them (`DeviceSnapshot.admit`), so a day-long
+    /// window keeps a day of its field's reports but only the last hour of message times (for `silence` and late
+    /// placement): most of a saved row used to be a day of them.
+    @Test func aDayLongWindowKeepsItsReportsAndOnlyAnHourOfMessageTimes() throws {
+        let engine = try engine(
+            """
+            rule drain
+              when delta(batl, 24h) < -5
+              then log "{tuid} draining"
+            """)
+        let step = DeviceStep(engine: engine, conversion: MessageConversion(needs: engine.ruleSet.needs))
+        let tuid = "TSPD04ESY93100802"
+        var snapshot = DeviceSnapshot()
+        var states = engine.initialStates()
+        var firings: [Int64] = []
+        let start: Int64 = 1_700_000_000
+        // A day of reports every five minutes, the battery a point lower every two hours.
+        for k in 0..<288 {
+            let time = start + Int64(k) * 300
+            let json = #"{"tsmId":1110,"tsmEv":10,"tsmTs":\#(time),"tsmTuid":"\#(tuid)","batl":\#(100 - k / 24)}"#
+            let message = try #require(try ThingseeAPI.Message.decode(json: Data(json.utf8), source: "test"))
+            let output = step.run(
+                DeviceStep.Input(
+                    tuid: tuid, group: nil, snapshot: snapshot, states: states, pending: [], fresh: [message],
+                    now: time))
+            firings += output.firingsByRule.flatMap(\.firings).map(\.time)
+            snapshot = output.snapshot
+            states = output.states
+        }
+        // 100 → 94 after twelve hours: the window saw every report of the day.
+        #expect(firings == [start + 144 * 300])
+        #expect(snapshot.observations.history[0].samples.count == 288)
+        // An hour of message times (twelve reports and the one at its edge), not a day's 288.
+        #expect(snapshot.observations.messages.count <= 13)
+        #expect(snapshot.row.count < 288 * 16 + 1_000)
     }
 
     @Test func aSnapshotReadsBackFromItsRowAsItWas() throws {

@@ -59,7 +59,7 @@ struct DeviceStep: Sendable {
         var statusQueried = false
         let firings = engine.evaluate(
             tuid: input.tuid, observations: &snapshot.observations, newMessages: input.fresh.map(conversion.convert),
-            states: &states, now: input.now, statusQueried: &statusQueried)
+            states: &states, now: input.now, statusQueried: &statusQueried, messagesAreUnique: true)
         // The snapshot is kept until the device's next turn (for 10,000 devices, most of the scheduler's memory).
         snapshot.observations.releaseSpareCapacity()
         var byRule: [Int: [Firing]] = [:]

@@ -12,6 +12,10 @@ public struct RuleSet: Sendable {
     let retentionCount: [Int]
     /// How long recent message times are kept (de-duplication of late reports, `silence` replay).
     let messageRetention: Int64
+    /// The same, for messages de-duplicated before they reach the engine (the scheduler's, `DeviceSnapshot.admit`):
+    /// only `silence` replay and late placement need them, not the windows. A day's window of `batl` would otherwise
+    /// keep a day of every message's times: most of a saved device row.
+    let uniqueMessageRetention: Int64
 
     /// At most this many reports are kept per field and device: a window holding more sees the newest ones.
     public static let maxSamplesPerField = 4096
@@ -77,6 +81,7 @@ public struct RuleSet: Sendable {
         self.retentionSeconds = compiler.retentionSeconds
         self.retentionCount = compiler.retentionCount
         self.messageRetention = max(compiler.messageRetention, RuleSet.latenessAllowance)
+        self.uniqueMessageRetention = max(compiler.silenceRetention, RuleSet.latenessAllowance)
     }
 }
 
@@ -112,6 +117,7 @@ private struct Compiler {
     var retentionSeconds: [Int64] = []
     var retentionCount: [Int] = []
     var messageRetention: Int64 = 0
+    var silenceRetention: Int64 = 0
 
     mutating func slot(_ name: String) -> Int {
         if let slot = fieldNames.firstIndex(of: name) { return slot }
@@ -175,6 +181,7 @@ private struct Compiler {
                 retentionCount[slot] = max(retentionCount[slot], min(count, RuleSet.maxSamplesPerField))
             }
             messageRetention = max(messageRetention, horizon)
+            if compiled.usesSilence { silenceRetention = max(silenceRetention, horizon) }
             needs.longestWindow = max(needs.longestWindow, horizon - RuleSet.latenessAllowance)
         }
         return CompiledRule(

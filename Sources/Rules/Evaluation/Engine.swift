@@ -190,9 +190,13 @@ public struct Engine: Sendable {
     /// `statusQueried` is set when an evaluation reached a `status` test while the status was unknown (`and`/`or`
     /// operands that read it are compiled last, so `temp > 8 and status is installed` reaches it only when warm):
     /// then, and only then, the result may depend on it, and the caller fetches it and evaluates again.
+    ///
+    /// `messagesAreUnique`: the caller de-duplicated the messages already, across calls (the scheduler's
+    /// `DeviceSnapshot.admit`), so message times are kept only as long as `silence` and late placement need them
+    /// (`RuleSet.uniqueMessageRetention`), not as long as the longest window.
     public func evaluate(
         tuid: String, observations: inout DeviceObservations, newMessages: [Message], states: inout [RuleState],
-        now: Int64, statusQueried: inout Bool
+        now: Int64, statusQueried: inout Bool, messagesAreUnique: Bool = false
     ) -> [Firing] {
         if observations.pollFailed { return [] }
         observations.bind(to: ruleSet.fieldNames)
@@ -235,7 +239,8 @@ public struct Engine: Sendable {
                 observations.trim(
                     slot: slot, seconds: seconds, count: count, cap: RuleSet.maxSamplesPerField, now: now)
             }
-            observations.trimMessages(seconds: ruleSet.messageRetention, cap: RuleSet.maxSamplesPerField, now: now)
+            let retention = messagesAreUnique ? ruleSet.uniqueMessageRetention : ruleSet.messageRetention
+            observations.trimMessages(seconds: retention, cap: RuleSet.maxSamplesPerField, now: now)
         }
         return firings
     }
