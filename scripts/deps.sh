@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what tsee builds and tests with, when any of it is missing: Debian's readline, SQLite and libmosquitto
-# development packages, the sqlite3 shell, the mosquitto broker and openssl (the stream tests start their own
-# broker and make throwaway certificates), PostgreSQL (the store tests start their own throwaway cluster; the
+# development packages, the sqlite3 shell, the mosquitto broker, its command-line clients and openssl (the stream
+# tests start their own broker, `tsee sim --mqtt`'s test subscribes with mosquitto_sub, and the TLS test makes
+# throwaway certificates), PostgreSQL (the store tests start their own throwaway cluster; the
 # Debian default cluster is stopped and set to manual), and Python's pexpect, pytest and prometheus-client for the
 # pty and service tests.
 set -euo pipefail
 need=()
-for pkg in libreadline-dev libsqlite3-dev sqlite3 libmosquitto-dev mosquitto openssl postgresql; do
+for pkg in libreadline-dev libsqlite3-dev sqlite3 libmosquitto-dev mosquitto mosquitto-clients openssl postgresql; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
