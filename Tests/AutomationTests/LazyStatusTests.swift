@@ -12,7 +12,8 @@ import ThingseeAPI
 @Suite("Installation status, read only where it matters")
 struct LazyStatusTests {
     /// Status in every position a rule can read it: first operand of `and`, under `not` in an `or`, in a
-    /// `clear when` (also with `for`), and only in a log line; with `for D`, `for N of M reports` and `clear after`.
+    /// `clear when` (also with `for`), and only in a log line; with `for D`, `for N of M reports` and `clear after`;
+    /// and over a window, which a late report changes at later points.
     static let rules = """
         rule warm-installed
           when status is installed and temp > 8 for 30m
@@ -40,6 +41,10 @@ struct LazyStatusTests {
           when temp > 7 and status is installed
           clear after 20m30s
           then log "{tuid} kept"
+        rule warm-on-average
+          on TSPD04ESY93100003, TSPD04ESY93100004, TSPD04ESY93100005, TSPD04ESY93100010
+          when avg(temp, 10m) > 9 and status is installed for 10m
+          then log "{tuid} warm on average"
         rule cleared-when-installed
           on TSPD04ESY93100003, TSPD04ESY93100004, TSPD04ESY93100005, TSPD04ESY93100010
           when temp > 9
@@ -81,6 +86,8 @@ struct LazyStatusTests {
         var eagerStates: [RuleState]
         var lazy = DeviceSnapshot()
         var lazyStates: [RuleState]
+        /// The newest report given so far.
+        var newest: Int64? = nil
     }
 
     @Test func evaluatingWithoutTheStatusFirstDecidesExactlyAsReadingItAlways() async throws {
@@ -103,11 +110,17 @@ struct LazyStatusTests {
                 if random.next() % 20 == 0 { devices[d].status = statuses[Int(random.next() % 3)] }
                 // Each device wanders around its own level, so some stay cold, some cross 8 °C now and then.
                 let level = Double(d % 6) * 2.5
-                let fresh = try (0..<Int(random.next() % 3)).map { k in
+                // Now and then one more, from before the previous evaluation: the rules rewind. It is never older
+                // than the floor the earlier steps were promised (`reportsFrom`, the newest report less 240 s).
+                let times =
+                    (0..<Int(random.next() % 3)).map { time - Int64($0) * 60 }
+                    + (random.next() % 4 == 0 ? [time - 450] : [])
+                let fresh = try times.map { at in
                     try Self.message(
-                        devices[d].tuid, at: time - Int64(k) * 60, temp: level + Double(random.next() % 60) / 10 - 3,
+                        devices[d].tuid, at: at, temp: level + Double(random.next() % 60) / 10 - 3,
                         batl: Double(10 + random.next() % 90))
                 }
+                if let latest = times.max() { devices[d].newest = max(devices[d].newest ?? latest, latest) }
                 var eagerSnapshot = devices[d].eager
                 eagerSnapshot.observations.status = devices[d].status
                 let eager = step.run(
@@ -117,7 +130,7 @@ struct LazyStatusTests {
                 // As the scheduler does: without the status first, and with it (one fetch) when that run says so.
                 var input = DeviceStep.Input(
                     tuid: devices[d].tuid, group: nil, snapshot: devices[d].lazy, states: devices[d].lazyStates,
-                    pending: [], fresh: fresh, now: time)
+                    pending: [], fresh: fresh, now: time, reportsFrom: devices[d].newest.map { $0 - 240 })
                 let lazy: DeviceStep.Output
                 if let decided = step.runWithoutStatus(input) {
                     lazy = decided
@@ -219,17 +232,75 @@ struct LazyStatusTests {
         #expect(step.runWithoutStatus(try Self.input(engine, [(30, 7), (5, 4)], at: 1_700_000_000)) == nil)
     }
 
+    /// A false that a later report could still rewind across (newer than `reportsFrom`) does not make an earlier
+    /// `status` test count for nothing: here a late report lifts the 10-minute average at that false, the warm spell
+    /// never ended, and its start must come from history recorded with the status. Nor does a false in a rule that
+    /// reads alerts, which an episode learnt late rewinds to its own time.
+    @Test func aFalseALateReportCouldStillRewindAcrossKeepsTheStatusNeeded() throws {
+        let warm = try engine(
+            """
+            rule warm-on-average
+              when avg(temp, 10m) > 9 and status is installed for 20m
+              then log "{tuid} warm"
+            """)
+        let step = DeviceStep(engine: warm, conversion: MessageConversion(needs: warm.ruleSet.needs))
+        let now: Int64 = 1_700_000_000
+        // As the scheduler does: without the status first, with it when that run says so.
+        func lazy(_ input: DeviceStep.Input) -> DeviceStep.Output {
+            if let decided = step.runWithoutStatus(input) { return decided }
+            var known = input
+            known.snapshot.observations.status = "installed"
+            return step.run(known)
+        }
+        func eager(_ input: DeviceStep.Input) -> DeviceStep.Output {
+            var known = input
+            known.snapshot.observations.status = "installed"
+            return step.run(known)
+        }
+        // Warm for half an hour, then one cold report twelve minutes ago: false at that report, whatever the status.
+        let first = try Self.input(warm, [(40, 12), (35, 12), (30, 12), (12, 5)], at: now)
+        let (lazyFirst, eagerFirst) = (lazy(first), eager(first))
+        #expect(lazyFirst.firingsByRule.isEmpty && eagerFirst.firingsByRule.isEmpty)
+        // Five minutes later: a report from 13 minutes before the first evaluation arrives late (20 °C, so the
+        // average at the cold report is 12.5), and two warm ones. Warm since 45 minutes: it fires now.
+        let late: [(minutesAgo: Int64, temp: Double)] = [(18, 20), (3, 12), (1, 12)]
+        let eagerSecond = eager(try Self.input(warm, late, after: eagerFirst, at: now + 300))
+        let lazySecond = lazy(try Self.input(warm, late, after: lazyFirst, at: now + 300))
+        #expect(eagerSecond.firingsByRule.count == 1)
+        #expect(lazySecond.firingsByRule.count == eagerSecond.firingsByRule.count)
+        #expect(lazySecond.states[0].holdingSince == eagerSecond.states[0].holdingSince)
+
+        // Cold again 40 minutes ago, long before any report still to come: the status is not needed.
+        let over = try Self.input(warm, [(90, 12), (60, 12.5), (40, 4), (5, 4)], at: now)
+        #expect(step.runWithoutStatus(over) != nil)
+
+        let alerts = try engine(
+            """
+            rule lost-and-installed
+              when alert "gateway connection lost" and status is installed for 30m
+              then log "{tuid} lost"
+            """)
+        let alertStep = DeviceStep(engine: alerts, conversion: MessageConversion(needs: alerts.ruleSet.needs))
+        var input = try Self.input(alerts, [(120, 4), (5, 4)], at: now)
+        input.snapshot.observations.alerts = [
+            AlertEpisode(type: "gateway connection lost", from: now - 7_200, to: now - 3_600)
+        ]
+        #expect(alertStep.runWithoutStatus(input) == nil)
+    }
+
     /// One device's step input: messages of `temp` so many minutes before `time`, after `previous`'s output.
     static func input(
         _ engine: Engine, _ temps: [(minutesAgo: Int64, temp: Double)], after previous: DeviceStep.Output? = nil,
         at time: Int64
     ) throws -> DeviceStep.Input {
         let tuid = "TSPD04ESY93100802"
+        // As the scheduler promises with its default ten-minute overlap: nothing older than the newest less that.
+        let newest = temps.map { time - $0.minutesAgo * 60 }.max()
         return DeviceStep.Input(
             tuid: tuid, group: nil, snapshot: previous?.snapshot ?? DeviceSnapshot(),
             states: previous?.states ?? engine.initialStates(), pending: [],
             fresh: try temps.map { try message(tuid, at: time - $0.minutesAgo * 60, temp: $0.temp, batl: 80) },
-            now: time)
+            now: time, reportsFrom: newest.map { $0 - 600 })
     }
 
     @Test func aColdDeviceCostsNoStatusRequestAndAWarmOneCostsOne() async throws {

@@ -37,6 +37,9 @@ struct DeviceStep: Sendable {
         /// Messages not seen before, as the poller returned them.
         var fresh: [ThingseeAPI.Message]
         var now: Int64
+        /// No message older than this will come in a later step: `DeviceSnapshot.admit` drops those as stale
+        /// (the snapshot's cursor less the overlap). Nil when the device has no cursor yet.
+        var reportsFrom: Int64? = nil
     }
 
     struct Output: Sendable {
@@ -59,7 +62,8 @@ struct DeviceStep: Sendable {
         var statusQueried = false
         let firings = engine.evaluate(
             tuid: input.tuid, observations: &snapshot.observations, newMessages: input.fresh.map(conversion.convert),
-            states: &states, now: input.now, statusQueried: &statusQueried, messagesAreUnique: true)
+            states: &states, now: input.now, statusQueried: &statusQueried, messagesAreUnique: true,
+            reportsFrom: input.reportsFrom)
         // The snapshot is kept until the device's next turn (for 10,000 devices, most of the scheduler's memory).
         snapshot.observations.releaseSpareCapacity()
         var byRule: [Int: [Firing]] = [:]

@@ -194,9 +194,14 @@ public struct Engine: Sendable {
     /// `messagesAreUnique`: the caller de-duplicated the messages already, across calls (the scheduler's
     /// `DeviceSnapshot.admit`), so message times are kept only as long as `silence` and late placement need them
     /// (`RuleSet.uniqueMessageRetention`), not as long as the longest window.
+    ///
+    /// `reportsFrom`: no report older than this will be given in a later call (the scheduler drops those as stale,
+    /// `DeviceSnapshot.admit`). It lets a `status` test reached before a point where the condition is false whatever
+    /// the status, and older than this, count for nothing (see `track`): no later report can rewind the rule
+    /// across that point onto the history recorded without the status.
     public func evaluate(
         tuid: String, observations: inout DeviceObservations, newMessages: [Message], states: inout [RuleState],
-        now: Int64, statusQueried: inout Bool, messagesAreUnique: Bool = false
+        now: Int64, statusQueried: inout Bool, messagesAreUnique: Bool = false, reportsFrom: Int64? = nil
     ) -> [Firing] {
         if observations.pollFailed { return [] }
         observations.bind(to: ruleSet.fieldNames)
@@ -222,7 +227,9 @@ public struct Engine: Sendable {
                     defer { if hot[r].timezone >= 0 { evaluator.timezone = nil } }
                     var atNow: Truth?
                     if hot[r].tracked {
-                        atNow = track(r, evaluator, observations, &states[r], from: earliest, now: now, points: &points)
+                        atNow = track(
+                            r, evaluator, observations, &states[r], from: earliest, now: now, reportsFrom: reportsFrom,
+                            points: &points)
                     }
                     if let firing = decide(
                         r, evaluator, tuid: tuid, observations, state: &states[r], now: now, condition: atNow)
@@ -353,7 +360,7 @@ public struct Engine: Sendable {
     /// Returns the condition's value at `now`.
     private func track(
         _ r: Int, _ evaluator: Evaluator, _ obs: DeviceObservations, _ state: inout RuleState, from: Int64?,
-        now: Int64, points: inout [Int64]
+        now: Int64, reportsFrom: Int64?, points: inout [Int64]
     ) -> Truth {
         let rule = hot[r]
         // Reports stamped up to the clock tolerance ahead of `now` are tracked too.
@@ -437,16 +444,20 @@ public struct Engine: Sendable {
         var changed = false
         // An unknown status matters to this rule only from the newest point where its condition is false whatever
         // the status: what is decided at `now` reads the changes since then (`holdingSince`, the phase), and a run
-        // before it (a cold room warm this morning, cold again since) changes nothing. Not so for a tracked `clear
-        // when … for`, whose own run this loop also probes, nor for a firing rule's `clear after`, measured from the
-        // first not-true change after the last true one (`notTrueSince`). What `for N of M reports` probed above,
-        // before this loop, is kept (`queriedBefore`).
-        let supersedes = rule.clear != 3 && !(rule.clear == 1 && state.phase == .firing)
+        // before it (a cold room warm this morning, cold again since) changes nothing — provided no later call can
+        // rewind the rule across that point: it must be older than any report still to come (`reportsFrom`), and the
+        // rule must not read alerts (an episode learnt late rewinds to its own time). Not so either for a tracked
+        // `clear when … for`, whose own run this loop also probes, nor for a firing rule's `clear after`, measured
+        // from the first not-true change after the last true one (`notTrueSince`). What `for N of M reports` probed
+        // above, before this loop, is kept (`queriedBefore`).
+        let supersedesBefore =
+            rule.clear != 3 && !(rule.clear == 1 && state.phase == .firing) && !rule.usesAlerts
+            ? (reportsFrom ?? Int64.min) : Int64.min
         let queriedBefore = evaluator.statusQueried?.pointee ?? false
         for t in points where t != last {
             last = t
             let truth = evaluator.ruleTruth(rule.root, obs, t)
-            if truth == .no, supersedes, let probe = evaluator.statusQueried { probe.pointee = queriedBefore }
+            if truth == .no, t < supersedesBefore, let probe = evaluator.statusQueried { probe.pointee = queriedBefore }
             if t == now { atNow = truth }
             if current != truth {
                 state.changes.append(TruthChange(time: t, truth: truth))
