@@ -2,7 +2,7 @@ import Foundation
 
 // tsee-bench: the numbers of BENCHMARKS.md. Run through `scripts/bench` (release build).
 //
-//   tsee-bench [--quick] [--only rules,decode,sqlite,postgres,stream,scheduler,startup,peer] [--json PATH] [--tsee PATH]
+//   tsee-bench [--quick] [--only rules,decode,sqlite,postgres,stream,scheduler,scale,startup,peer] [--json PATH] [--tsee PATH]
 
 var quick = false
 var only: Set<String>?
@@ -16,7 +16,7 @@ while let argument = arguments.popFirst() {
     case "--json": jsonPath = arguments.popFirst() ?? jsonPath
     case "--tsee": tseePath = arguments.popFirst() ?? tseePath
     default:
-        log("usage: tsee-bench [--quick] [--only rules,decode,sqlite,postgres,stream,scheduler,startup,peer] [--json PATH] [--tsee PATH]")
+        log("usage: tsee-bench [--quick] [--only rules,decode,sqlite,postgres,stream,scheduler,scale,startup,peer] [--json PATH] [--tsee PATH]")
         exit(2)
     }
 }
@@ -43,7 +43,7 @@ if wanted("postgres") {
     try await PostgresStoreBenchmark.measure(into: report, quick: quick, workDirectory: workDirectory)
 }
 let processes = ProcessBenchmarks(tsee: tseePath, workDirectory: workDirectory, quick: quick)
-if wanted("scheduler") || wanted("startup") || wanted("peer") || wanted("stream") {
+if wanted("scheduler") || wanted("scale") || wanted("startup") || wanted("peer") || wanted("stream") {
     guard FileManager.default.isExecutableFile(atPath: tseePath) else {
         log("tsee-bench: no tsee binary at \(tseePath); build it (swift build -c release) or pass --tsee PATH")
         exit(1)
@@ -52,6 +52,7 @@ if wanted("scheduler") || wanted("startup") || wanted("peer") || wanted("stream"
 if wanted("stream") { try await StreamBenchmark.measure(into: report, quick: quick, workDirectory: workDirectory, tsee: tseePath) }
 if wanted("startup") { try processes.measureStartup(into: report) }
 if wanted("scheduler") { try await processes.measureScheduler(into: report) }
+if wanted("scale") { try await processes.measureScale(into: report) }
 if wanted("peer") { try await processes.measurePeer(into: report) }
 
 print(report.table(), terminator: "")
