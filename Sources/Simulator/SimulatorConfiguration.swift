@@ -43,6 +43,9 @@ public struct SimulatorConfiguration: Sendable {
     public var ambiguousWriteRate: Double = 0
     /// Successful writes answer, in turn, 204, an empty 200 and `{"data": "OK"}` instead of their body.
     public var emptyWriteBodies = false
+    /// False: `GET /things/alerts` and `GET /things/alerts/count` are answered as API Gateway answers a route it
+    /// does not have (403 "Missing Authentication Token"), as on a deployment without the fleet-wide alert calls.
+    public var fleetAlertCalls = true
     /// Every API answer but the token's is trickled: one byte every `slowBodyByteIntervalMs`.
     public var slowBody = false
     public var slowBodyByteIntervalMs: Int = 1_000

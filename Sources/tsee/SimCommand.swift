@@ -33,6 +33,10 @@ struct SimCommand: AsyncParsableCommand {
     var ambiguousWrites: Double = 0
     @Flag(name: .customLong("empty-write-bodies"), help: "Successful writes answer 204, an empty 200 or {\"data\":\"OK\"}.")
     var emptyWriteBodies = false
+    @Flag(
+        name: .customLong("no-fleet-alerts"),
+        help: "GET /things/alerts and /things/alerts/count answer 403 Missing Authentication Token, as on a deployment without them.")
+    var noFleetAlerts = false
     @Flag(name: .customLong("slow-body"), help: "Trickle every API answer but the token's, one byte at a time.")
     var slowBody = false
     @Option(name: .customLong("slow-body-interval"), help: "Milliseconds between the bytes of --slow-body.")
@@ -80,6 +84,7 @@ struct SimCommand: AsyncParsableCommand {
         c.badItemRate = badItems
         c.ambiguousWriteRate = ambiguousWrites
         c.emptyWriteBodies = emptyWriteBodies
+        c.fleetAlertCalls = !noFleetAlerts
         c.slowBody = slowBody
         c.slowBodyByteIntervalMs = slowBodyInterval
         c.endlessBody = endlessBody

@@ -30,6 +30,21 @@ struct RealAPITests {
         }
     }
 
+    /// `--no-fleet-alerts`: a deployment without the fleet-wide calls, answered as API Gateway answers a route it
+    /// does not have; the per-device call still works.
+    @Test func withoutFleetAlertCallsTheyAnswerMissingAuthenticationToken() async throws {
+        try await withSimulator({ $0.fleetAlertCalls = false }) { server, anonymous in
+            let client = try await anonymous.loggedIn()
+            for path in ["/things/alerts", "/things/alerts/count"] {
+                let answer = try await client.get(path)
+                #expect(answer.status == 403)
+                #expect(String(decoding: answer.raw, as: UTF8.self) == #"{"message":"Missing Authentication Token"}"#)
+            }
+            let tuid = try #require(server.alertingTUIDs().first)
+            #expect(try await client.get("/things/\(tuid)/alerts").status == 200)
+        }
+    }
+
     @Test func groupOfAThing() async throws {
         try await withSimulator { server, anonymous in
             let client = try await anonymous.loggedIn()

@@ -19,8 +19,16 @@ struct Endpoints: Sendable {
     }
 
     func register(on api: RouterGroup<Context>) {
-        api.get("things/alerts", use: json { _, _ in try read { $0.alertingTUIDs(now: now()) } })
-        api.get("things/alerts/count", use: json { _, _ in try read { $0.alertCount(now: now()) } })
+        if state.configuration.fleetAlertCalls {
+            api.get("things/alerts", use: json { _, _ in try read { $0.alertingTUIDs(now: now()) } })
+            api.get("things/alerts/count", use: json { _, _ in try read { $0.alertCount(now: now()) } })
+        } else {
+            // Answered as an unknown route is, rather than left to `things/:tuid`, which would take `alerts` for a
+            // TUID and answer 404.
+            let absent = json { _, _ -> JSON in throw APIError.missingAuthenticationToken }
+            api.get("things/alerts", use: absent)
+            api.get("things/alerts/count", use: absent)
+        }
         api.get("things/:tuid", use: json { _, context in
             let tuid = try parameter(context, "tuid")
             return try read { try $0.thingInfo(tuid: tuid, now: now()) }
