@@ -64,10 +64,13 @@ struct SchedulerCommandTests {
         }
         defer { Task { await awkward.stop() } }
         var done: [Set<String>] = []
-        for fleet in [plain, awkward] {
+        for (index, fleet) in [plain, awkward].enumerated() {
             let db = try temporaryFolder("tsee-run").path + "/tsee.db"
             let run = try await fleet.tsee("run", Self.repositoryRules, "--once", "--db", db)
             #expect(run.status == 0, "\(run.stderr)")
+            // The cycle summary says how many unusable items the pages held, and only when there were some.
+            let summary = run.stderr.split(separator: "\n").last { $0.contains(": cycle ") } ?? ""
+            #expect(summary.contains("unusable items skipped") == (index == 1), "\(summary)")
             let log = try await fleet.tsee("log", "--db", db, "--limit", "1000", "-o", "json")
             let rows = try #require(log.json as? [[String: Any]])
             #expect(rows.allSatisfy { $0["outcome"] as? String != "failed" }, "\(rows)")
