@@ -965,10 +965,10 @@ public actor Scheduler {
         _ job: DeviceJob, snapshot: DeviceSnapshot, fresh: [ThingseeAPI.Message], into outcome: inout DeviceOutcome,
         now: Int64, statusDue: Bool = false, log parent: Logger
     ) -> DeviceStep.Output? {
-        // `snapshot` has admitted `fresh`: its cursor less the overlap is the floor of every later admission.
+        // `snapshot` has admitted `fresh`: nothing older than its admission floor comes in a later step.
         let input = DeviceStep.Input(
             tuid: job.tuid, group: job.group, snapshot: snapshot, states: job.states, pending: job.pending,
-            fresh: fresh, now: now, reportsFrom: snapshot.cursor.map { $0 - options.overlap })
+            fresh: fresh, now: now, reportsFrom: snapshot.admissionFloor(overlap: options.overlap))
         let result: DeviceStep.Output
         if statusDue {
             guard let decided = job.rulebook.step.runWithoutStatus(input) else { return nil }

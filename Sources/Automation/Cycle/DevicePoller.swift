@@ -50,7 +50,7 @@ struct DevicePoller: Sendable {
         lazyStatus: Bool = false, into snapshot: inout DeviceSnapshot
     ) async throws -> Poll {
         let start = apiTime.now()
-        let from = snapshot.cursor.map { $0 - overlap } ?? (start - lookback)
+        let from = snapshot.admissionFloor(overlap: overlap) ?? (start - lookback)
         let batch =
             messages
             ? try await client.allMessagesCounted(tuid, from: from, pageSize: pageSize)

@@ -25,7 +25,7 @@ extension DeviceSnapshot {
         var admission = Admission()
         guard !messages.isEmpty else { return admission }
         var seen = Set(recentKeys)
-        let floor = cursor.map { $0 - overlap }
+        let floor = admissionFloor(overlap: overlap)
         for message in messages {
             if let floor, message.tsmTs < floor {
                 admission.stale += 1
@@ -40,13 +40,18 @@ extension DeviceSnapshot {
         if let newest = admission.fresh.map(\.tsmTs).max() {
             cursor = max(cursor ?? newest, newest)
         }
-        if let cursor {
-            let floor = cursor - overlap
+        if let floor = admissionFloor(overlap: overlap) {
             let keep = recentKeys.filter { key in
                 key.split(separator: ":").last.flatMap { Int64($0) }.map { $0 >= floor } ?? false
             }
             recentKeys = keep + admission.fresh.filter { $0.tsmTs >= floor }.map(\.deduplicationKey)
         }
         return admission
+    }
+
+    /// The oldest `tsmTs` the next admission takes (`cursor − overlap`; nil before the first message): older
+    /// messages are stale. The cursor only moves on, so no later admission takes anything older either.
+    func admissionFloor(overlap: Int64) -> Int64? {
+        cursor.map { $0 - overlap }
     }
 }

@@ -38,7 +38,7 @@ struct DeviceStep: Sendable {
         var fresh: [ThingseeAPI.Message]
         var now: Int64
         /// No message older than this will come in a later step: `DeviceSnapshot.admit` drops those as stale
-        /// (the snapshot's cursor less the overlap). Nil when the device has no cursor yet.
+        /// (`DeviceSnapshot.admissionFloor`). Nil when the device has no cursor yet.
         var reportsFrom: Int64? = nil
     }
 
