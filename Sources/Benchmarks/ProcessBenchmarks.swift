@@ -88,6 +88,21 @@ struct ProcessBenchmarks {
             serverRequests: after - before, line: line)
     }
 
+    /// A first and a steady cycle against a simulator of its own, and the simulator's peak RSS after both: a fleet
+    /// another cycle acted on (devices already quarantined) would make a first cycle cheaper.
+    func cyclesOnAFreshFleet(devices: Int, database: String, rules: String) async throws -> (
+        first: Cycle, steady: Cycle, simulatorPeak: Int?
+    ) {
+        let sim = try startSimulator(devices: devices)
+        defer {
+            sim.process.signal(SIGTERM)
+            _ = sim.process.wait()
+        }
+        let first = try await cycle(sim, database: database, rules: rules)
+        let steady = try await cycle(sim, database: database, rules: rules)
+        return (first, steady, sim.process.peakRSS())
+    }
+
     func measureScheduler(into report: Report) async throws {
         let devices = 10_000
         log("scheduler: simulator with \(devices) devices in its own process, a fresh one per repetition")
@@ -98,16 +113,11 @@ struct ProcessBenchmarks {
         var steady: [Cycle] = []
         var simulatorPeaks: [Int] = []
         for rep in 0..<repetitions {
-            // A fleet the previous repetition acted on (devices already quarantined) makes a first cycle cheaper.
-            let sim = try startSimulator(devices: devices)
-            defer {
-                sim.process.signal(SIGTERM)
-                _ = sim.process.wait()
-            }
-            let database = workDirectory + "/run-\(rep).db"
-            first.append(try await cycle(sim, database: database, rules: rules))
-            steady.append(try await cycle(sim, database: database, rules: rules))
-            if let peak = sim.process.peakRSS() { simulatorPeaks.append(peak) }
+            let run = try await cyclesOnAFreshFleet(
+                devices: devices, database: workDirectory + "/run-\(rep).db", rules: rules)
+            first.append(run.first)
+            steady.append(run.steady)
+            if let peak = run.simulatorPeak { simulatorPeaks.append(peak) }
         }
         let simulatorPeak = simulatorPeaks.max()
 
@@ -149,14 +159,8 @@ struct ProcessBenchmarks {
         let rules = FileManager.default.currentDirectoryPath + "/rules"
         for devices in sizes {
             log("scale: \(devices) devices, a fresh simulator, one first and one steady cycle")
-            let sim = try startSimulator(devices: devices)
-            defer {
-                sim.process.signal(SIGTERM)
-                _ = sim.process.wait()
-            }
-            let database = workDirectory + "/scale-\(devices).db"
-            let first = try await cycle(sim, database: database, rules: rules)
-            let steady = try await cycle(sim, database: database, rules: rules)
+            let (first, steady, simulatorPeak) = try await cyclesOnAFreshFleet(
+                devices: devices, database: workDirectory + "/scale-\(devices).db", rules: rules)
             let size = devices >= 1_000 ? "\(devices / 1_000)k" : "\(devices)"
             let big = devices == 100_000
             for (label, c) in [("first", first), ("steady", steady)] {
@@ -181,7 +185,7 @@ struct ProcessBenchmarks {
             report.add(
                 Metric(
                     name: "scale \(size): simulator peak RSS",
-                    value: sim.process.peakRSS().map { Double($0) / 1e6 } ?? .nan, unit: "MB",
+                    value: simulatorPeak.map { Double($0) / 1e6 } ?? .nan, unit: "MB",
                     target: big ? .atMost(400) : nil, note: "VmHWM after serving both cycles"))
         }
     }
