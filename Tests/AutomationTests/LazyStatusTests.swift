@@ -121,24 +121,17 @@ struct LazyStatusTests {
                         batl: Double(10 + random.next() % 90))
                 }
                 if let latest = times.max() { devices[d].newest = max(devices[d].newest ?? latest, latest) }
-                var eagerSnapshot = devices[d].eager
-                eagerSnapshot.observations.status = devices[d].status
                 let eager = step.run(
                     DeviceStep.Input(
-                        tuid: devices[d].tuid, group: nil, snapshot: eagerSnapshot, states: devices[d].eagerStates,
-                        pending: [], fresh: fresh, now: time))
-                // As the scheduler does: without the status first, and with it (one fetch) when that run says so.
-                var input = DeviceStep.Input(
-                    tuid: devices[d].tuid, group: nil, snapshot: devices[d].lazy, states: devices[d].lazyStates,
-                    pending: [], fresh: fresh, now: time, reportsFrom: devices[d].newest.map { $0 - 240 })
-                let lazy: DeviceStep.Output
-                if let decided = step.runWithoutStatus(input) {
-                    lazy = decided
-                } else {
-                    fetches += 1
-                    input.snapshot.observations.status = devices[d].status
-                    lazy = step.run(input)
-                }
+                        tuid: devices[d].tuid, group: nil, snapshot: devices[d].eager, states: devices[d].eagerStates,
+                        pending: [], fresh: fresh, now: time),
+                    status: devices[d].status)
+                let (lazy, fetched) = step.runLazily(
+                    DeviceStep.Input(
+                        tuid: devices[d].tuid, group: nil, snapshot: devices[d].lazy, states: devices[d].lazyStates,
+                        pending: [], fresh: fresh, now: time, reportsFrom: devices[d].newest.map { $0 - 240 }),
+                    status: devices[d].status)
+                if fetched { fetches += 1 }
                 evaluations += 1
                 func describe(_ output: DeviceStep.Output) -> [String] {
                     output.firingsByRule.flatMap { $0.firings.map { "\($0.rule) \($0.transition) \($0.actions)" } }
@@ -187,11 +180,7 @@ struct LazyStatusTests {
         ) throws -> DeviceStep.Input {
             try Self.input(engine, temps, after: previous, at: time)
         }
-        func eager(_ input: DeviceStep.Input) -> DeviceStep.Output {
-            var known = input
-            known.snapshot.observations.status = "installed"
-            return step.run(known)
-        }
+        func eager(_ input: DeviceStep.Input) -> DeviceStep.Output { step.run(input, status: "installed") }
 
         // Warm for 40 minutes this morning, cold since: decided without the status, and as with it.
         let over = try input([(300, 4), (240, 9), (220, 9.5), (200, 9), (180, 4), (60, 3.5)])
@@ -245,18 +234,8 @@ struct LazyStatusTests {
             """)
         let step = DeviceStep(engine: warm, conversion: MessageConversion(needs: warm.ruleSet.needs))
         let now: Int64 = 1_700_000_000
-        // As the scheduler does: without the status first, with it when that run says so.
-        func lazy(_ input: DeviceStep.Input) -> DeviceStep.Output {
-            if let decided = step.runWithoutStatus(input) { return decided }
-            var known = input
-            known.snapshot.observations.status = "installed"
-            return step.run(known)
-        }
-        func eager(_ input: DeviceStep.Input) -> DeviceStep.Output {
-            var known = input
-            known.snapshot.observations.status = "installed"
-            return step.run(known)
-        }
+        func lazy(_ input: DeviceStep.Input) -> DeviceStep.Output { step.runLazily(input, status: "installed").output }
+        func eager(_ input: DeviceStep.Input) -> DeviceStep.Output { step.run(input, status: "installed") }
         // Warm for half an hour, then one cold report twelve minutes ago: false at that report, whatever the status.
         let first = try Self.input(warm, [(40, 12), (35, 12), (30, 12), (12, 5)], at: now)
         let (lazyFirst, eagerFirst) = (lazy(first), eager(first))
@@ -413,5 +392,20 @@ struct LazyStatusTests {
             #expect(try await firingsPerPair(store).values.allSatisfy { $0 == 1 })
             try await expectFiringsMatchState(store)
         }
+    }
+}
+
+extension DeviceStep {
+    /// The step with the device's installation status known from the start.
+    func run(_ input: Input, status: String) -> Output {
+        var known = input
+        known.snapshot.observations.status = status
+        return run(known)
+    }
+
+    /// As the scheduler does: without the status first, and with it (one fetch) when that run says it matters.
+    func runLazily(_ input: Input, status: String) -> (output: Output, fetched: Bool) {
+        if let decided = runWithoutStatus(input) { return (decided, false) }
+        return (run(input, status: status), true)
     }
 }
