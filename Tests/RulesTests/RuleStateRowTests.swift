@@ -52,6 +52,33 @@ import Testing
         }
     }
 
+    /// How the scheduler holds rule states between a device's turns (`write(to:)`, `init(reading:)`).
+    @Test func theInMemoryLayoutReadsBackEveryState() throws {
+        let states = Self.randomStates(count: 500) + [RuleState()]
+        var writer = StateWriter()
+        for state in states { state.write(to: &writer) }
+        let bytes = writer.bytes
+        let read = try StateReader.read(bytes) { reader in
+            let list = try states.map { _ in try RuleState(reading: &reader) }
+            #expect(reader.isAtEnd)
+            return list
+        }
+        #expect(read == states)
+        // Cut anywhere, or a phase or truth that is none: refused, never read past the end.
+        var one = StateWriter()
+        states[1].write(to: &one)
+        for length in 0..<one.bytes.count {
+            #expect(throws: StateBytesError.self) {
+                try StateReader.read(Array(one.bytes.prefix(length))) { try RuleState(reading: &$0) }
+            }
+        }
+        for (at, value) in [(0, UInt8(3)), (1, UInt8(7))] {
+            var damaged = one.bytes
+            damaged[at] = value
+            #expect(throws: StateBytesError.self) { try StateReader.read(damaged) { try RuleState(reading: &$0) } }
+        }
+    }
+
     @Test func otherSpellingsOfTheSameStateAreReadTheGeneralWay() throws {
         let decoder = JSONDecoder()
         // Spaces, nulls, another order, and a row from before `changes` existed.

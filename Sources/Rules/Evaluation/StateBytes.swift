@@ -70,8 +70,8 @@ public struct StateReader {
     private let bytes: UnsafeRawBufferPointer
     public private(set) var offset = 0
 
-    /// Reads `data` with `body`; the reader lives only for the call.
-    public static func read<T>(_ data: Data, _ body: (inout StateReader) throws -> T) throws -> T {
+    /// Reads `data` (a row's `Data`, or bytes held in memory) with `body`; the reader lives only for the call.
+    public static func read<T, Bytes: ContiguousBytes>(_ data: Bytes, _ body: (inout StateReader) throws -> T) throws -> T {
         try data.withUnsafeBytes { raw in
             var reader = StateReader(bytes: raw)
             return try body(&reader)
