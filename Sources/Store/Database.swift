@@ -151,6 +151,11 @@ public final class Database {
         try cachedStatement(sql).query(values, row: row)
     }
 
+    /// Calls `row` for each result row of `sql`, keeping none: for reads too large to hold as a whole.
+    public func forEach(_ sql: String, _ values: [SQLValue] = [], row: (Statement) throws -> Void) throws {
+        try cachedStatement(sql).forEach(values, row: row)
+    }
+
     /// The row id of the most recent successful INSERT on this connection.
     public var lastInsertRowID: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
 

@@ -13,6 +13,42 @@ extension SQLiteStore {
         }
     }
 
+    /// Folds the saved rule states row by row, as SQLite steps to them: none held beyond its turn.
+    public func foldRuleStates<Result: Sendable>(
+        dryRun: Bool, into initial: Result, _ next: @Sendable (inout Result, RuleStateRow) -> Void
+    ) throws -> Result {
+        var result = initial
+        try database.forEach(
+            "SELECT rule, tuid, state, updated_at FROM rule_state WHERE dry_run = ? ORDER BY tuid, rule",
+            [.integer(dryRun ? 1 : 0)]
+        ) { row in
+            next(
+                &result,
+                RuleStateRow(
+                    rule: row.string(at: 0), tuid: row.string(at: 1), dryRun: dryRun, state: row.data(at: 2),
+                    updatedAt: row.int64(at: 3)))
+        }
+        return result
+    }
+
+    /// Folds the saved device rows row by row, as SQLite steps to them.
+    public func foldDevices<Result: Sendable>(
+        dryRun: Bool, into initial: Result, _ next: @Sendable (inout Result, DeviceRow) -> Void
+    ) throws -> Result {
+        var result = initial
+        try database.forEach(
+            "SELECT tuid, cursor_ts, observations, updated_at FROM devices WHERE dry_run = ? ORDER BY tuid",
+            [.integer(dryRun ? 1 : 0)]
+        ) { row in
+            next(
+                &result,
+                DeviceRow(
+                    tuid: row.string(at: 0), dryRun: dryRun, cursorTs: row.optionalInt64(at: 1),
+                    observations: row.optionalData(at: 2), updatedAt: row.int64(at: 3)))
+        }
+        return result
+    }
+
     /// Saved device cursors and observation snapshots, live or dry-run.
     public func devices(dryRun: Bool) throws -> [DeviceRow] {
         try database.query(

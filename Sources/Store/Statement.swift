@@ -144,6 +144,13 @@ public final class Statement {
         while try step() {}
     }
 
+    /// Binds `values` (when given), calls `row` for each result row as it is stepped to, keeping none, and resets.
+    public func forEach(_ values: [SQLValue] = [], row: (Statement) throws -> Void) throws {
+        defer { reset() }
+        if !values.isEmpty { try bind(values) }
+        while try step() { try row(self) }
+    }
+
     /// Binds `values` (when given), calls `row` for each result row and resets.
     public func query<T>(_ values: [SQLValue] = [], row: (Statement) throws -> T) throws -> [T] {
         defer { reset() }

@@ -59,6 +59,17 @@ public protocol Store: Sendable {
     /// Saved device cursors and observation snapshots, live or dry-run.
     func devices(dryRun: Bool) async throws -> [DeviceRow]
 
+    /// The saved rule states, live or dry-run, folded into `initial` one row at a time in device order (by
+    /// `tuid`, then `rule`): how a scheduler reads a fleet's states at start without holding all their rows.
+    func foldRuleStates<Result: Sendable>(
+        dryRun: Bool, into initial: Result, _ next: @Sendable (inout Result, RuleStateRow) -> Void
+    ) async throws -> Result
+
+    /// The saved device rows, live or dry-run, folded into `initial` one row at a time (by `tuid`).
+    func foldDevices<Result: Sendable>(
+        dryRun: Bool, into initial: Result, _ next: @Sendable (inout Result, DeviceRow) -> Void
+    ) async throws -> Result
+
     /// Inserts or replaces rule states and device rows, all in one transaction.
     func saveState(ruleStates: [RuleStateRow], devices: [DeviceRow]) async throws
 
@@ -106,6 +117,25 @@ public protocol Store: Sendable {
 
 /// The short forms: what most callers pass.
 extension Store {
+    /// Folds the rows ``ruleStates(dryRun:)`` returns, all read first (a store that cannot step through its rows).
+    public func foldRuleStates<Result: Sendable>(
+        dryRun: Bool, into initial: Result, _ next: @Sendable (inout Result, RuleStateRow) -> Void
+    ) async throws -> Result {
+        var result = initial
+        let rows = try await ruleStates(dryRun: dryRun).sorted { ($0.tuid, $0.rule) < ($1.tuid, $1.rule) }
+        for row in rows { next(&result, row) }
+        return result
+    }
+
+    /// Folds the rows ``devices(dryRun:)`` returns, all read first (a store that cannot step through its rows).
+    public func foldDevices<Result: Sendable>(
+        dryRun: Bool, into initial: Result, _ next: @Sendable (inout Result, DeviceRow) -> Void
+    ) async throws -> Result {
+        var result = initial
+        for row in try await devices(dryRun: dryRun).sorted(by: { $0.tuid < $1.tuid }) { next(&result, row) }
+        return result
+    }
+
     @discardableResult
     public func recordIntents(_ intents: [ActionIntent]) async throws -> [Int64] {
         try await recordIntents(intents, ruleStates: [], devices: [])

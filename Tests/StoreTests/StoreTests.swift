@@ -341,6 +341,28 @@ import Testing
         #expect(devices.first { $0.tuid == tuids[7] }?.cursorTs == 2)
     }
 
+    /// The scheduler reads its state at start through the folds: every row of the mode asked, rule states in device
+    /// order (by tuid, then rule) whatever order they were saved in.
+    @Test(arguments: Backend.allCases) func theFoldsHandEveryRowOverInDeviceOrder(_ backend: Backend) async throws {
+        let db = try TestDatabase(backend)
+        let store = try await db.open(now: fixedClock)
+        let tuids = (0..<30).map { String(format: "TSPD04ESY9%07d", ($0 * 7) % 30) }
+        try await store.saveState(
+            ruleStates: ["warm", "cold", "lost"].flatMap { rule in
+                tuids.map { RuleStateRow(rule: rule, tuid: $0, dryRun: false, state: Data("\(rule) \($0)".utf8)) }
+            } + [RuleStateRow(rule: "warm", tuid: tuids[0], dryRun: true, state: Data("dry".utf8))],
+            devices: tuids.map { DeviceRow(tuid: $0, dryRun: false, cursorTs: 1, observations: Data($0.utf8)) }
+                + [DeviceRow(tuid: "TSPD04ESY9DRYRUN", dryRun: true, cursorTs: 2)])
+        let folded = try await store.foldRuleStates(dryRun: false, into: [RuleStateRow]()) { $0.append($1) }
+        #expect(folded.map { "\($0.tuid) \($0.rule)" } == tuids.sorted().flatMap { ["\($0) cold", "\($0) lost", "\($0) warm"] })
+        #expect(folded.allSatisfy { $0.state == Data("\($0.rule) \($0.tuid)".utf8) && !$0.dryRun })
+        #expect(try await store.foldRuleStates(dryRun: true, into: 0) { count, _ in count += 1 } == 1)
+        let devices = try await store.foldDevices(dryRun: false, into: [DeviceRow]()) { $0.append($1) }
+        #expect(devices.map(\.tuid) == tuids.sorted())
+        #expect(devices.allSatisfy { $0.observations == Data($0.tuid.utf8) && $0.cursorTs == 1 })
+        #expect(try await store.foldDevices(dryRun: true, into: [String]()) { $0.append($1.tuid) } == ["TSPD04ESY9DRYRUN"])
+    }
+
     @Test(arguments: Backend.allCases) func cyclesAreRecorded(_ backend: Backend) async throws {
         let db = try TestDatabase(backend)
         let store = try await db.open()
