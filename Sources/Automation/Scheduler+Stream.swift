@@ -50,8 +50,14 @@ extension Scheduler {
 
     nonisolated func take(_ turn: StreamTurn, log: Logger) async -> DeviceOutcome {
         switch turn {
-        case .act(let job, let result, let outcome): return await act(job, result, outcome, log: log)
-        case .whole(let job): return await process(job, log: log, statusMatters: true)
+        case .act(let job, let result, let evaluated):
+            var outcome = await act(job, result, evaluated, log: log)
+            outcome.pack(against: job)
+            return outcome
+        case .whole(let job):
+            var outcome = await process(job, log: log, statusMatters: true)
+            outcome.pack(against: job)
+            return outcome
         }
     }
 
@@ -99,9 +105,8 @@ extension Scheduler {
             }
             devices += 1
             let job = DeviceJob(
-                tuid: tuid, group: directory[tuid], snapshot: snapshots[tuid] ?? DeviceSnapshot(),
-                states: states[tuid] ?? book.engine.initialStates(), pending: pending[tuid] ?? [], rulebook: book,
-                alerting: nil, source: .stream(messages))
+                tuid: tuid, group: directory[tuid], device: packed[tuid], pending: pending[tuid] ?? [],
+                rulebook: book, alerting: nil, source: .stream(messages))
             var outcome = DeviceOutcome(job)
             var snapshot = job.snapshot
             let admission = snapshot.admit(messages, overlap: options.overlap)
@@ -120,6 +125,7 @@ extension Scheduler {
                 continue
             }
             if result.firingsByRule.isEmpty && result.confirmations.isEmpty {
+                outcome.pack(against: job)
                 outcomes.append(outcome)
             } else {
                 acting.append((job, result, outcome))

@@ -42,8 +42,8 @@ public actor Scheduler {
     /// Device → group, from the groups the rules' scopes need.
     var directory: [String: String] = [:]
     private var directoryFetchedAt: Int64?
-    var snapshots: [String: DeviceSnapshot] = [:]
-    var states: [String: [RuleState]] = [:]
+    /// Every device's snapshot and rule states, packed between its turns (``PackedDevice``).
+    var packed: [String: PackedDevice] = [:]
     private var loaded = false
     private var cycles = 0
     private var stopRequested = false
@@ -202,7 +202,8 @@ public actor Scheduler {
         change.kept = newEngine.rules.map(\.name).filter { oldNames.contains($0) }
         var closing: [ActionIntent] = []
         let now = apiTime.now()
-        for (tuid, list) in states {
+        for (tuid, device) in packed {
+            let list = device.unpackedStates(rules: old.rules.count)
             var mapped = newEngine.initialStates()
             for (i, rule) in newEngine.rules.enumerated() {
                 if let j = old.ruleSet.index(of: rule.name), j < list.count { mapped[i] = list[j] }
@@ -215,7 +216,7 @@ public actor Scheduler {
                         parameters: ActionCall.log(text: "rule removed by a reload while firing").parametersJSON,
                         dryRun: options.dryRun, firingKey: "\(name)|\(tuid)|\(list[j].sequence)|removed|\(options.dryRun ? 1 : 0)"))
             }
-            states[tuid] = mapped
+            packed[tuid]?.pack(mapped)
         }
         if !closing.isEmpty {
             do {
@@ -267,9 +268,9 @@ public actor Scheduler {
             // Abandoned: what finished counts; the devices still in flight are cancelled and count as failed polls
             // (an intent they wrote stays open and is reconciled next cycle).
             work.cancel()
-            let finished = collected.all
+            let finished = collected.close()
             let done = Set(finished.map(\.tuid))
-            let abandoned = collected.jobs.filter { !done.contains($0.tuid) }
+            let abandoned = collected.devices.filter { !done.contains($0) }
             summary.errors += 1
             summary.stalled = true
             log.error(
@@ -278,15 +279,9 @@ public actor Scheduler {
                     "event": "stalled", "seconds": "\(options.stallTimeout.components.seconds)",
                     "abandoned": "\(abandoned.count)",
                 ])
-            summary.devices = collected.jobs.count
-            outcomes = finished
-                + abandoned.map { job in
-                    var outcome = DeviceOutcome(job)
-                    outcome.pollFailed = true
-                    outcome.errors = 1
-                    return outcome
-                }
-            if collected.jobs.isEmpty { summary.nothingPolled = true }
+            summary.devices = collected.devices.count
+            outcomes = finished + abandoned.map(DeviceOutcome.init(abandoned:))
+            if collected.devices.isEmpty { summary.nothingPolled = true }
         }
 
         await absorb(outcomes, into: &summary, log: log)
@@ -300,7 +295,7 @@ public actor Scheduler {
         if !options.dryRun, let open = try? await store.actions(filter: ActionFilter(dryRun: false, unconfirmedOnly: true)) {
             metrics.unconfirmed(open.count)
         }
-        metrics.firing(states, rules: engine.rules)
+        metrics.firing(packed, rules: engine.rules)
 
         let duration = clock.now - started
         summary.seconds = duration.seconds
@@ -362,13 +357,10 @@ public actor Scheduler {
             }
             // Only what changed is written: in a steady cycle most devices have nothing new, and most rules
             // stay inactive (a missing row reads back as the initial state).
-            let previous = states[outcome.tuid]
-            for i in outcome.states.indices where outcome.states[i] != (previous.map { $0[i] } ?? RuleState()) {
-                unsaved.rules[outcome.tuid, default: []].insert(i)
-            }
-            if outcome.snapshot != snapshots[outcome.tuid] { unsaved.devices.insert(outcome.tuid) }
-            snapshots[outcome.tuid] = outcome.snapshot
-            states[outcome.tuid] = outcome.states
+            precondition(outcome.isPacked, "an outcome is packed before it is absorbed")
+            if !outcome.changedRules.isEmpty { unsaved.rules[outcome.tuid, default: []].formUnion(outcome.changedRules) }
+            if outcome.snapshotChanged { unsaved.devices.insert(outcome.tuid) }
+            if let device = outcome.packed { packed[outcome.tuid] = device }
             if let group = outcome.group { directory[outcome.tuid] = group }
         }
         if deferSaving {
@@ -420,12 +412,16 @@ public actor Scheduler {
             var rows: [RuleStateRow] = []
             var devices: [DeviceRow] = []
             for tuid in chunk {
-                if let indices = saving.rules[tuid], let list = states[tuid] {
-                    let valid = indices.filter { $0 < list.count && $0 < engine.rules.count }.sorted()
-                    rows += stateRows(tuid, list, only: valid, engine: engine)
+                guard let device = packed[tuid] else { continue }
+                if let indices = saving.rules[tuid] {
+                    let list = device.unpackedStates(rules: engine.rules.count)
+                    rows += stateRows(tuid, list, only: indices.filter { $0 < list.count }.sorted(), engine: engine)
                 }
-                if saving.devices.contains(tuid), let snapshot = snapshots[tuid] {
-                    devices.append(deviceRow(tuid, snapshot))
+                if saving.devices.contains(tuid), !device.snapshot.isEmpty {
+                    devices.append(
+                        DeviceRow(
+                            tuid: tuid, dryRun: options.dryRun, cursorTs: device.cursor,
+                            observations: Data(device.snapshot)))
                 }
             }
             do {
@@ -492,24 +488,36 @@ public actor Scheduler {
         let pending = await pendingConfirmations()
         let book = rulebook.withLock { $0 }
         let alerting = devices.isEmpty ? nil : await alertingDevices(book.engine, log: log)
-        let jobs = devices.map { tuid in
-            DeviceJob(
-                tuid: tuid, group: directory[tuid], snapshot: snapshots[tuid] ?? DeviceSnapshot(),
-                states: states[tuid] ?? book.engine.initialStates(), pending: pending[tuid] ?? [], rulebook: book,
-                alerting: alerting, source: .poll(messages: pollsMessages))
-        }
-        collected.start(jobs)
+        collected.start(devices)
         let concurrency = max(1, options.concurrency)
         await withTaskGroup(of: DeviceOutcome.self) { group in
-            var iterator = jobs.makeIterator()
-            for _ in 0..<concurrency {
-                guard let job = iterator.next() else { break }
-                group.addTask { await self.process(job, log: log) }
+            // A device's job is made, and the device unpacked, in its own task when its turn comes: never the
+            // whole fleet decoded at once.
+            var iterator = devices.makeIterator()
+            func next() -> Bool {
+                guard let tuid = iterator.next() else { return false }
+                let device = packed[tuid]
+                let directoryGroup = directory[tuid]
+                let commands = pending[tuid] ?? []
+                group.addTask {
+                    await self.turn(
+                        DeviceJob(
+                            tuid: tuid, group: directoryGroup, device: device, pending: commands, rulebook: book,
+                            alerting: alerting, source: .poll(messages: pollsMessages)),
+                        log: log)
+                }
+                return true
             }
-            while let outcome = await group.next() {
-                collected.append(outcome)
+            for _ in 0..<concurrency where next() {}
+            while var outcome = await group.next() {
+                // The device is held anew at once, not at the cycle's end: a fleet's devices as they were and
+                // as they are now are never all held together. What changed is still saved by `absorb`, from
+                // the outcome's marks. Once the cycle is abandoned, nothing more is taken.
+                let device = outcome.packed
+                outcome.packed = nil
+                if collected.append(outcome), let device { packed[outcome.tuid] = device }
                 progress.touch()
-                if let job = iterator.next() { group.addTask { await self.process(job, log: log) } }
+                _ = next()
             }
         }
         work.outcomes = collected.all
@@ -562,14 +570,9 @@ public actor Scheduler {
             leaseDeadline.withLock { $0 = asked + .seconds(leases.seconds) }
             let held = Set(grant.held)
             heldDevices = held
-            states = states.filter { held.contains($0.key) }
-            snapshots = snapshots.filter { held.contains($0.key) }
+            packed = packed.filter { held.contains($0.key) }
             if !grant.acquired.isEmpty {
-                let acquired = Set(grant.acquired)
-                let saved = try await store.devices(dryRun: options.dryRun).filter { acquired.contains($0.tuid) }
-                let rows = try await store.ruleStates(dryRun: options.dryRun).filter { acquired.contains($0.tuid) }
-                snapshots.merge(SavedState.snapshots(saved)) { $1 }
-                states.merge(SavedState.ruleStates(rows, engine: engine)) { $1 }
+                packed.merge(try await loadPacked(only: Set(grant.acquired))) { $1 }
             }
             if !grant.acquired.isEmpty || !grant.released.isEmpty {
                 log.notice(
@@ -610,9 +613,27 @@ public actor Scheduler {
 
     func loadStateIfNeeded() async throws {
         guard !loaded else { return }
-        snapshots = SavedState.snapshots(try await store.devices(dryRun: options.dryRun))
-        states = SavedState.ruleStates(try await store.ruleStates(dryRun: options.dryRun), engine: engine)
+        packed = [:]
+        packed = try await loadPacked()
         loaded = true
+    }
+
+    /// The saved devices, or only those in `only`, packed as the scheduler holds them.
+    private func loadPacked(only: Set<String>? = nil) async throws -> [String: PackedDevice] {
+        let dryRun = options.dryRun
+        var loader = try await store.foldDevices(dryRun: dryRun, into: StateLoader(engine: engine, only: only)) {
+            $0.add($1)
+        }
+        var devices = loader.finish()
+        // Into a loader of their own: handing the devices' loader to the store and back would copy its table.
+        var states = try await store.foldRuleStates(dryRun: dryRun, into: StateLoader(engine: engine, only: only)) {
+            $0.add($1)
+        }
+        for (tuid, device) in states.finish() {
+            devices[tuid, default: PackedDevice()].states = device.states
+            devices[tuid, default: PackedDevice()].firing = device.firing
+        }
+        return devices
     }
 
     /// Rows for a device's rule states: all of them, or only the rules at `indices`.
@@ -623,10 +644,6 @@ public actor Scheduler {
         return (indices ?? Array(states.indices)).map { i in
             RuleStateRow(rule: engine.rules[i].name, tuid: tuid, dryRun: options.dryRun, state: states[i].jsonRow)
         }
-    }
-
-    nonisolated private func deviceRow(_ tuid: String, _ snapshot: DeviceSnapshot) -> DeviceRow {
-        DeviceRow(tuid: tuid, dryRun: options.dryRun, cursorTs: snapshot.cursor, observations: snapshot.row)
     }
 
     // MARK: - Discovery
@@ -837,6 +854,8 @@ public actor Scheduler {
     struct DeviceJob: Sendable {
         var tuid: String
         var group: String?
+        /// The device as it was held before its turn: what its outcome is packed against.
+        var held: PackedDevice?
         var snapshot: DeviceSnapshot
         var states: [RuleState]
         var pending: [PendingCommand]
@@ -847,6 +866,22 @@ public actor Scheduler {
         /// Where the messages come from: a poll (of the messages too, or of the facts alone while the stream is
         /// live), or the stream's messages for this device (then nothing is fetched).
         var source: MessageSource
+
+        /// The job of a device held as `device` (nil: a device not seen before), unpacked.
+        init(
+            tuid: String, group: String?, device: PackedDevice?, pending: [PendingCommand], rulebook: Rulebook,
+            alerting: Set<String>?, source: MessageSource
+        ) {
+            self.tuid = tuid
+            self.group = group
+            held = device
+            snapshot = device?.unpackedSnapshot ?? DeviceSnapshot()
+            states = device?.unpackedStates(rules: rulebook.engine.rules.count) ?? rulebook.engine.initialStates()
+            self.pending = pending
+            self.rulebook = rulebook
+            self.alerting = alerting
+            self.source = source
+        }
     }
 
     enum MessageSource: Sendable {
@@ -877,6 +912,13 @@ public actor Scheduler {
         /// again (a poll reads them again by itself).
         var unwritten = false
 
+        /// Set by ``pack(against:)``: the device as it is to be held from now on (nil: as it was, or already
+        /// taken, as a cycle takes it when the outcome arrives), and what of it changed, to be saved.
+        var packed: PackedDevice?
+        var changedRules: [Int] = []
+        var snapshotChanged = false
+        private(set) var isPacked = false
+
         enum Source: String, Sendable { case poll, stream }
 
         /// Nothing changed.
@@ -887,6 +929,47 @@ public actor Scheduler {
             group = job.group
             if case .stream = job.source { source = .stream } else { source = .poll }
         }
+
+        /// A device whose turn was abandoned with its cycle: failed, and packed (nothing of it changes).
+        init(abandoned tuid: String) {
+            self.tuid = tuid
+            snapshot = DeviceSnapshot()
+            states = []
+            source = .poll
+            pollFailed = true
+            errors = 1
+            isPacked = true
+        }
+
+        /// Notes what the turn changed against the device as `job` held it, packs the device for holding, and
+        /// releases the decoded snapshot and states: outcomes wait for the end of their cycle, a fleet's of them
+        /// at once. A failed poll changes nothing.
+        mutating func pack(against job: DeviceJob) {
+            defer {
+                snapshot = DeviceSnapshot()
+                states = []
+                isPacked = true
+            }
+            guard !pollFailed else { return }
+            changedRules = states.indices.filter { $0 >= job.states.count || states[$0] != job.states[$0] }
+            let bytes = snapshot.bytes
+            snapshotChanged = bytes != job.held?.snapshot
+            guard snapshotChanged || !changedRules.isEmpty else { return }
+            var device = job.held ?? PackedDevice()
+            if snapshotChanged {
+                device.snapshot = PackedDevice.compact(bytes)
+                device.cursor = snapshot.cursor
+            }
+            if !changedRules.isEmpty { device.pack(states) }
+            packed = device
+        }
+    }
+
+    /// A cycle's turn of one device: ``process(_:log:statusMatters:)``, its outcome packed.
+    nonisolated func turn(_ job: DeviceJob, log: Logger) async -> DeviceOutcome {
+        var outcome = await process(job, log: log)
+        outcome.pack(against: job)
+        return outcome
     }
 
     /// One device's whole turn: fetch (or take its stream messages), evaluate, act.
@@ -1142,10 +1225,29 @@ private final class Progress: Sendable {
 
 /// The devices of a cycle and the outcomes gathered so far, readable when the cycle is abandoned.
 private final class Collected: Sendable {
-    private let state = Mutex<(jobs: [Scheduler.DeviceJob], outcomes: [Scheduler.DeviceOutcome])>(([], []))
-    func start(_ jobs: [Scheduler.DeviceJob]) { state.withLock { $0.jobs = jobs } }
-    func append(_ outcome: Scheduler.DeviceOutcome) { state.withLock { $0.outcomes.append(outcome) } }
-    var jobs: [Scheduler.DeviceJob] { state.withLock { $0.jobs } }
+    private let state = Mutex<(devices: [String], outcomes: [Scheduler.DeviceOutcome], closed: Bool)>(([], [], false))
+    func start(_ devices: [String]) {
+        state.withLock {
+            $0.devices = devices
+            $0.outcomes.reserveCapacity(devices.count)
+        }
+    }
+    /// Adds an outcome; false, and nothing added, once the cycle was abandoned (``close()``).
+    func append(_ outcome: Scheduler.DeviceOutcome) -> Bool {
+        state.withLock {
+            guard !$0.closed else { return false }
+            $0.outcomes.append(outcome)
+            return true
+        }
+    }
+    /// The outcomes gathered, and no more from now on: the cycle is abandoned.
+    func close() -> [Scheduler.DeviceOutcome] {
+        state.withLock {
+            $0.closed = true
+            return $0.outcomes
+        }
+    }
+    var devices: [String] { state.withLock { $0.devices } }
     var all: [Scheduler.DeviceOutcome] { state.withLock { $0.outcomes } }
 }
 

@@ -31,7 +31,10 @@ struct SavedStateTests {
         """
 
     /// Snapshots of 12 devices after 40 evaluations of random messages, alerts and facts.
-    static func snapshots() throws -> [DeviceSnapshot] {
+    static func snapshots() throws -> [DeviceSnapshot] { try devices().map(\.snapshot) }
+
+    /// The same devices' snapshots with their rule states.
+    static func devices() throws -> [(snapshot: DeviceSnapshot, states: [RuleState])] {
         let engine = try engine(rules)
         let step = DeviceStep(engine: engine, conversion: MessageConversion(needs: engine.ruleSet.needs))
         var random = SplitMix64(seed: 7)
@@ -71,7 +74,7 @@ struct SavedStateTests {
                 states[d] = output.states
             }
         }
-        return snapshots
+        return Array(zip(snapshots, states))
     }
 
     /// The JSON of a snapshot, keys sorted: a comparison that treats the text reports' NaN (saved as null) alike.

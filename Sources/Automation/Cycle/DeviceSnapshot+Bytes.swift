@@ -7,7 +7,10 @@ extension DeviceSnapshot {
     /// The mark of the binary layout: a zero byte (never the start of a JSON row), "TS" and the layout's version.
     static let mark: [UInt8] = [0, 0x54, 0x53, 1]
 
-    var row: Data {
+    var row: Data { Data(bytes) }
+
+    /// The row's bytes: how the scheduler also holds the snapshot between the device's turns (``PackedDevice``).
+    var bytes: [UInt8] {
         var writer = StateWriter(capacity: 512 + observations.savedSizeEstimate)
         for byte in Self.mark { writer.byte(byte) }
         observations.write(to: &writer)
@@ -16,7 +19,7 @@ extension DeviceSnapshot {
         writer.optional(alertsFetchedAt)
         writer.optional(statusFetchedAt)
         writer.optional(thingFetchedAt)
-        return Data(writer.bytes)
+        return writer.bytes
     }
 
     /// The snapshot a row holds, either layout; nil when it holds neither (the device then starts afresh).
@@ -26,9 +29,16 @@ extension DeviceSnapshot {
             self = snapshot
             return
         }
+        self.init(bytes: data)
+    }
+
+    /// The snapshot in the binary layout `bytes` writes; nil when `data` is not that.
+    init?<Bytes: ContiguousBytes>(bytes data: Bytes) {
         do {
             self = try StateReader.read(data) { reader in
-                for _ in Self.mark { _ = try reader.byte() }
+                for byte in Self.mark {
+                    guard try reader.byte() == byte else { throw StateBytesError("saved state: not the binary layout") }
+                }
                 var snapshot = DeviceSnapshot()
                 snapshot.observations = try DeviceObservations(reading: &reader)
                 snapshot.recentKeys = try reader.strings()

@@ -64,8 +64,6 @@ struct DeviceStep: Sendable {
             tuid: input.tuid, observations: &snapshot.observations, newMessages: input.fresh.map(conversion.convert),
             states: &states, now: input.now, statusQueried: &statusQueried, messagesAreUnique: true,
             reportsFrom: input.reportsFrom)
-        // The snapshot is kept until the device's next turn (for 10,000 devices, most of the scheduler's memory).
-        snapshot.observations.releaseSpareCapacity()
         var byRule: [Int: [Firing]] = [:]
         for firing in firings {
             guard let index = engine.ruleSet.index(of: firing.rule) else { continue }

@@ -32,3 +32,68 @@ enum SavedState {
         return byDevice
     }
 }
+
+/// Builds the scheduler's packed devices (``PackedDevice``) from the saved rows, one row at a time as a store
+/// folds them (`Store.foldDevices`, then `Store.foldRuleStates`): at start, the rows of a large fleet read all at
+/// once were the largest thing the scheduler held (100,000 devices: about 300 MB for a moment).
+struct StateLoader: Sendable {
+    let engine: Engine
+    /// Only these devices (with leases: those just acquired); nil for all.
+    let only: Set<String>?
+    private(set) var packed: [String: PackedDevice] = [:]
+    /// The device whose rule-state rows are being read, and its states so far.
+    private var current: (tuid: String, states: [RuleState])?
+    private let decoder = JSONDecoder()
+
+    init(engine: Engine, only: Set<String>? = nil) {
+        self.engine = engine
+        self.only = only
+    }
+
+    /// A device row. One in the binary layout is held as it is (one that does not decode starts its device
+    /// afresh at its turn); an older JSON row is decoded and packed; one neither is left out.
+    mutating func add(_ row: DeviceRow) {
+        guard only?.contains(row.tuid) ?? true, let data = row.observations else { return }
+        if data.starts(with: DeviceSnapshot.mark) {
+            var device = packed[row.tuid] ?? PackedDevice()
+            device.snapshot = Array(data)
+            device.cursor = row.cursorTs
+            packed[row.tuid] = device
+        } else if let snapshot = DeviceSnapshot(row: data, decoder: decoder) {
+            var device = packed[row.tuid] ?? PackedDevice()
+            device.snapshot = PackedDevice.compact(snapshot.bytes)
+            device.cursor = snapshot.cursor
+            packed[row.tuid] = device
+        }
+    }
+
+    /// A rule-state row, in device order: a device's states are packed when the next device's rows begin, so only
+    /// one device is held decoded. A rule without a row has the initial state; rows of rules no longer loaded,
+    /// and rows that do not decode, are ignored.
+    mutating func add(_ row: RuleStateRow) {
+        guard only?.contains(row.tuid) ?? true else { return }
+        if current?.tuid != row.tuid {
+            flush()
+            // Rows out of device order (not expected) join what the device already has.
+            let held = packed[row.tuid].map { $0.unpackedStates(rules: engine.rules.count) }
+            current = (row.tuid, held ?? engine.initialStates())
+        }
+        guard let rule = engine.ruleSet.index(of: row.rule),
+            let state = RuleState(jsonRow: row.state, decoder: decoder)
+        else { return }
+        current?.states[rule] = state
+    }
+
+    /// The packed devices, once every row was added.
+    mutating func finish() -> [String: PackedDevice] {
+        flush()
+        return packed
+    }
+
+    private mutating func flush() {
+        guard let current else { return }
+        self.current = nil
+        guard current.states != engine.initialStates() || packed[current.tuid] != nil else { return }
+        packed[current.tuid, default: PackedDevice()].pack(current.states)
+    }
+}

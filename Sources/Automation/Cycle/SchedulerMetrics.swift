@@ -52,10 +52,10 @@ struct SchedulerMetrics: Sendable {
     }
 
     /// Devices firing now, per rule.
-    func firing(_ states: [String: [RuleState]], rules: [CompiledRule]) {
+    func firing(_ devices: [String: PackedDevice], rules: [CompiledRule]) {
         var counts = Array(repeating: 0, count: rules.count)
-        for list in states.values {
-            for (i, state) in list.enumerated() where i < counts.count && state.phase == .firing { counts[i] += 1 }
+        for device in devices.values {
+            for i in device.firing where i < counts.count { counts[i] += 1 }
         }
         for (i, rule) in rules.enumerated() {
             Gauge(label: "tsee_rule_firing", dimensions: [("rule", rule.name)]).record(counts[i])

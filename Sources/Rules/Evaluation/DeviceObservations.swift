@@ -404,23 +404,6 @@ public struct DeviceObservations: Codable, Equatable, Sendable {
         if drop > 0 { history[slot].samples.removeFirst(drop) }
     }
 
-    /// Gives back what the arrays hold beyond their reports plus an eighth. An array that grows by appending
-    /// doubles its storage, so after a first cycle that read a day of history every device held up to twice the
-    /// memory its reports need (10,000 devices: 230 MB where 80 would do); the eighth spare lets the next cycles'
-    /// few appends, and the trims that follow them, stay within the storage.
-    public mutating func releaseSpareCapacity() {
-        func compacted<T>(_ array: inout [T]) {
-            let wanted = array.count + array.count / 8 + 4
-            guard array.capacity > wanted + wanted / 2 else { return }
-            var copy: [T] = []
-            copy.reserveCapacity(wanted)
-            copy.append(contentsOf: array)
-            array = copy
-        }
-        compacted(&messages)
-        for slot in history.indices { compacted(&history[slot].samples) }
-    }
-
     mutating func trimMessages(seconds: Int64, cap: Int, now: Int64) {
         guard messages.count > 1 else { return }
         let oldestKept = now &- seconds
