@@ -115,6 +115,7 @@ let package = Package(
             dependencies: [
                 "Rules", "ThingseeAPI", "Store", "Automation", "Simulator", "Stream", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
 
         // Shared by the test targets: a simulator on 127.0.0.1:0 and a client logged in to it, a mosquitto broker.

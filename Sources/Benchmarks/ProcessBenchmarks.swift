@@ -1,8 +1,5 @@
+import AsyncHTTPClient
 import Foundation
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// What is measured on the built `tsee` binary: a scheduler cycle against a simulator in another process,
 /// start-up, and peak memory.
@@ -48,7 +45,7 @@ struct ProcessBenchmarks {
     func simulatorRequests(_ sim: Simulator) async throws -> Int {
         var components = URLComponents(string: sim.baseURL)!
         components.path = "/_sim/stats"
-        let (data, _) = try await URLSession.shared.data(from: components.url!)
+        let data = try await httpGet(components.url!.absoluteString)
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         let stats = json?["data"] as? [String: Any] ?? json
         return stats?["total"] as? Int ?? 0
@@ -308,4 +305,12 @@ struct ProcessBenchmarks {
                 name: "start-up: REPL first prompt", value: median(prompt), unit: "ms",
                 note: "median of \(runs), under a pty, no THINGSEE_BASE_URL", samples: prompt))
     }
+}
+
+/// The body of a GET on loopback. Through AsyncHTTPClient, as tsee itself: URLSession would link
+/// FoundationNetworking and with it libcurl, which a static build cannot find on a machine without libcurl's
+/// development package.
+func httpGet(_ url: String) async throws -> Data {
+    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+    return Data(buffer: try await response.body.collect(upTo: 64 << 20))
 }

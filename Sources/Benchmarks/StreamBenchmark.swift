@@ -5,10 +5,6 @@ import Synchronization
 import TestSupport
 import ThingseeAPI
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// `tsee run --mqtt` under load, the scheduler in a process of its own: the built `tsee` binary, a real mosquitto,
 /// the simulator's fleet behind the REST API (for the backfill) in this process, and messages published from this
 /// process on the data integration topics at a fixed rate. Only the `tsee run` process's CPU is counted (from
@@ -253,7 +249,7 @@ enum StreamBenchmark {
 
     /// `tsee_messages_total{source="stream"}` of the child's /metrics.
     private static func streamMessages(port: Int) async throws -> Int {
-        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        let data = try await httpGet("http://127.0.0.1:\(port)/metrics")
         let text = String(decoding: data, as: UTF8.self)
         for line in text.split(separator: "\n") where line.hasPrefix("tsee_messages_total{source=\"stream\"}") {
             return Int(Double(line.split(separator: " ").last ?? "") ?? 0)

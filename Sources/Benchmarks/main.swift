@@ -23,7 +23,7 @@ while let argument = arguments.popFirst() {
 let selected = only
 func wanted(_ name: String) -> Bool { selected?.contains(name) ?? true }
 
-// The simulator runs on loopback; libcurl under URLSession would otherwise send it to a proxy.
+// The simulator runs on loopback; no request of the benchmarks or of the tsee it starts may go to a proxy.
 setenv("no_proxy", "127.0.0.1,localhost", 1)
 setenv("NO_PROXY", "127.0.0.1,localhost", 1)
 
