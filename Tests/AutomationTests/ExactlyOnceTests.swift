@@ -1,8 +1,9 @@
-import Automation
+@testable import Automation
 import Foundation
 import Rules
 import Store
 import TestSupport
+import Synchronization
 import Testing
 import ThingseeAPI
 
@@ -99,6 +100,48 @@ struct ExactlyOnceTests {
             #expect(report.stalled)
             #expect(report.errors > 0)
             #expect(try await store.actions().isEmpty)
+        }
+    }
+
+    /// A cycle abandoned after some of its devices finished keeps what they did: a cycle takes each device's new
+    /// state as its outcome arrives and saves it at the end from the outcome's marks, abandoned or not. The
+    /// devices still in flight count as failed and are held as they were.
+    @Test func anAbandonedCycleKeepsAndSavesWhatItsFinishedDevicesDid() async throws {
+        try await SimulatorHarness.with({ $0.latencyMs = 100 }) { sim in
+            let clock = ManualClock()
+            let store = try SQLiteStore(path: temporaryDatabase())
+            let run = try scheduler(sim, store: store, clock: clock) {
+                $0.stallTimeout = .seconds(300)
+                $0.concurrency = 1
+            }
+            let finished = Mutex(false)
+            let cycle = Task {
+                let report = await run.runCycle()
+                finished.withLock { $0 = true }
+                return report
+            }
+            // A few devices are done; then the clock runs on, five minutes and more, until the cycle gives up.
+            while await run.packed.count < 3 { try await Task.sleep(for: .milliseconds(10)) }
+            while !finished.withLock({ $0 }) {
+                if clock.sleeperCount > 0 { clock.advance(by: .seconds(10)) }
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            let report = await cycle.value
+            #expect(report.stalled)
+            let held = await run.packed
+            #expect(held.count >= 3 && held.count < report.devices)
+            #expect(report.failedDevices == report.devices - held.count)
+            // Every finished device is saved as it is held: its snapshot, its cursor, its rules' states.
+            let saved = try await store.devices(dryRun: false)
+            #expect(Set(saved.map(\.tuid)) == Set(held.keys))
+            for row in saved {
+                #expect(row.cursorTs == held[row.tuid]?.cursor)
+                #expect(row.observations.map([UInt8].init) == held[row.tuid]?.snapshot)
+            }
+            #expect(Set(try await store.ruleStates(dryRun: false).map(\.tuid)).isSubset(of: Set(held.keys)))
+            // The turn in flight was cancelled: nothing of it is taken after the cycle ended.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(await run.packed.count == held.count)
         }
     }
 
