@@ -358,7 +358,7 @@ public actor Scheduler {
             // Only what changed is written: in a steady cycle most devices have nothing new, and most rules
             // stay inactive (a missing row reads back as the initial state).
             precondition(outcome.isPacked, "an outcome is packed before it is absorbed")
-            if !outcome.changedRules.isEmpty { unsaved.rules[outcome.tuid, default: []].formUnion(outcome.changedRules) }
+            if !outcome.changedRules.isEmpty { unsaved.mark(outcome.tuid, rules: outcome.changedRules) }
             if outcome.snapshotChanged { unsaved.devices.insert(outcome.tuid) }
             if let device = outcome.packed { packed[outcome.tuid] = device }
             if let group = outcome.group { directory[outcome.tuid] = group }
@@ -373,13 +373,26 @@ public actor Scheduler {
 
     /// Rule states and devices changed in memory and not yet written, by device (rules by index).
     struct Unsaved: Sendable {
-        var rules: [String: Set<Int>] = [:]
+        /// Rule indices by device, each list without repeats. A list, not a set: a set is an allocation of a
+        /// hundred bytes and more, for each of a fleet's devices, where a list of the few changed rules is one of
+        /// a few dozen.
+        var rules: [String: [Int]] = [:]
         var devices: Set<String> = []
         var isEmpty: Bool { rules.isEmpty && devices.isEmpty }
 
         mutating func merge(_ other: Unsaved) {
-            rules.merge(other.rules) { $0.union($1) }
+            for (tuid, indices) in other.rules { mark(tuid, rules: indices) }
             devices.formUnion(other.devices)
+        }
+
+        mutating func mark(_ tuid: String, rules indices: [Int]) {
+            guard var list = rules[tuid] else {
+                rules[tuid] = indices
+                return
+            }
+            rules[tuid] = nil
+            for i in indices where !list.contains(i) { list.append(i) }
+            rules[tuid] = list
         }
     }
 
@@ -891,8 +904,17 @@ public actor Scheduler {
 
     struct DeviceOutcome: Sendable {
         var tuid: String
-        var snapshot: DeviceSnapshot
-        var states: [RuleState]
+        /// The device as the turn leaves it, decoded: held out of line (``Decoded``), and let go by
+        /// ``pack(against:)``.
+        var snapshot: DeviceSnapshot {
+            get { decoded.snapshot }
+            set { decoded.snapshot = newValue }
+        }
+        var states: [RuleState] {
+            get { decoded.states }
+            set { decoded.states = newValue }
+        }
+        private var decoded: Decoded
         var group: String?
         var newMessages = 0
         var firings = 0
@@ -924,8 +946,7 @@ public actor Scheduler {
         /// Nothing changed.
         init(_ job: DeviceJob) {
             tuid = job.tuid
-            snapshot = job.snapshot
-            states = job.states
+            decoded = Decoded(snapshot: job.snapshot, states: job.states)
             group = job.group
             if case .stream = job.source { source = .stream } else { source = .poll }
         }
@@ -933,8 +954,7 @@ public actor Scheduler {
         /// A device whose turn was abandoned with its cycle: failed, and packed (nothing of it changes).
         init(abandoned tuid: String) {
             self.tuid = tuid
-            snapshot = DeviceSnapshot()
-            states = []
+            decoded = Decoded()
             source = .poll
             pollFailed = true
             errors = 1
@@ -946,8 +966,7 @@ public actor Scheduler {
         /// at once. A failed poll changes nothing.
         mutating func pack(against job: DeviceJob) {
             defer {
-                snapshot = DeviceSnapshot()
-                states = []
+                decoded = Decoded()
                 isPacked = true
             }
             guard !pollFailed else { return }
@@ -962,6 +981,45 @@ public actor Scheduler {
             }
             if !changedRules.isEmpty { device.pack(states) }
             packed = device
+        }
+    }
+
+    /// A snapshot and rule states held out of line, copied on write: an outcome waits for the end of its cycle with
+    /// a fleet's others, and a snapshot inline made each of them three times the size (100,000 devices: 46 MB).
+    struct Decoded: Sendable {
+        // Mutated only through a reference known to be unique (`storage()`), as the standard library's own
+        // copy-on-write types do: no two tasks ever reach the same box's contents while one of them writes.
+        private final class Box: @unchecked Sendable {
+            var snapshot: DeviceSnapshot
+            var states: [RuleState]
+            init(_ snapshot: DeviceSnapshot, _ states: [RuleState]) {
+                self.snapshot = snapshot
+                self.states = states
+            }
+        }
+        private var box: Box?
+
+        /// Nothing held: a fresh snapshot, no states.
+        init() {}
+
+        init(snapshot: DeviceSnapshot, states: [RuleState]) { box = Box(snapshot, states) }
+
+        var snapshot: DeviceSnapshot {
+            get { box?.snapshot ?? DeviceSnapshot() }
+            set { storage().snapshot = newValue }
+        }
+
+        var states: [RuleState] {
+            get { box?.states ?? [] }
+            set { storage().states = newValue }
+        }
+
+        private mutating func storage() -> Box {
+            // Asked before any other reference to the box is taken: a bound copy would itself be a second one.
+            if isKnownUniquelyReferenced(&box), let box { return box }
+            let copy = Box(box?.snapshot ?? DeviceSnapshot(), box?.states ?? [])
+            box = copy
+            return copy
         }
     }
 

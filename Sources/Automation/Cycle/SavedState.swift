@@ -87,6 +87,8 @@ struct StateLoader: Sendable {
     /// The packed devices, once every row was added.
     mutating func finish() -> [String: PackedDevice] {
         flush()
+        // Given up, not shared: the caller's first change would otherwise copy the whole table.
+        defer { packed = [:] }
         return packed
     }
 
