@@ -54,7 +54,14 @@ import Testing
 
     /// How the scheduler holds rule states between a device's turns (`write(to:)`, `init(reading:)`).
     @Test func theInMemoryLayoutReadsBackEveryState() throws {
-        let states = Self.randomStates(count: 500) + [RuleState()]
+        var extreme = RuleState()
+        extreme.phaseSince = .min
+        extreme.holdingSince = .max
+        extreme.resolvedAt = 0
+        extreme.sequence = .max
+        extreme.reportsInARow = -1
+        extreme.changes = [TruthChange(time: .max, truth: .yes), TruthChange(time: .min, truth: .unknown)]
+        let states = Self.randomStates(count: 500) + [RuleState(), extreme]
         var writer = StateWriter()
         for state in states { state.write(to: &writer) }
         let bytes = writer.bytes

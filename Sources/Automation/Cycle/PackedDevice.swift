@@ -30,7 +30,7 @@ struct PackedDevice: Sendable, Equatable {
 
     /// Replaces the rule states.
     mutating func pack(_ list: [RuleState]) {
-        var writer = StateWriter(capacity: 16 + 96 * list.count)
+        var writer = StateWriter(capacity: 16 + 64 * list.count)
         writer.count(list.count)
         for state in list { state.write(to: &writer) }
         states = Self.compact(writer.bytes)
@@ -54,7 +54,7 @@ struct PackedDevice: Sendable, Equatable {
     func unpackedStates(rules: Int) -> [RuleState] {
         guard !states.isEmpty,
             let list = try? StateReader.read(states, { reader -> [RuleState] in
-                let n = try reader.count(itemSize: 40)
+                let n = try reader.count(itemSize: 9)
                 var list: [RuleState] = []
                 list.reserveCapacity(n)
                 for _ in 0..<n { list.append(try RuleState(reading: &reader)) }

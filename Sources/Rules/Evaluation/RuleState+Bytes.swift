@@ -1,5 +1,10 @@
-/// Rule states in the saved-state layout (``StateWriter``): how the scheduler holds a device's rule states in
-/// memory between its turns. The database keeps its JSON rows (`jsonRow`); this layout never leaves the process.
+/// Rule states in a compact binary layout (``StateWriter``): how the scheduler holds a device's rule states in
+/// memory between its turns. The database keeps its JSON rows (`jsonRow`); this layout never leaves the process, so
+/// it may change with any release.
+///
+/// Times are Unix seconds close to one another, so each is written as its difference from the time written before
+/// it, a zigzag varint (one to three bytes where eight would be fixed), and counts as varints: ten rules' states of
+/// a device take about half what fixed widths took (a 100,000-device fleet: about 50 MB less).
 extension RuleState {
     public func write(to writer: inout StateWriter) {
         switch phase {
@@ -8,18 +13,26 @@ extension RuleState {
         case .firing: writer.byte(2)
         }
         writer.byte(trackedTruth.map { $0.rawValue } ?? Self.noTruth)
-        writer.optional(phaseSince)
-        writer.optional(holdingSince)
-        writer.optional(trackedUntil)
-        writer.optional(firedAt)
-        writer.optional(emittedAt)
-        writer.optional(resolvedAt)
-        writer.int64(Int64(reportsInARow))
-        writer.int64(Int64(repeatsDone))
-        writer.int64(Int64(sequence))
-        Self.write(changes, to: &writer)
-        Self.write(clearChanges, to: &writer)
-        Self.write(reports, to: &writer)
+        let times = [phaseSince, holdingSince, trackedUntil, firedAt, emittedAt, resolvedAt]
+        var present: UInt8 = 0
+        for (i, time) in times.enumerated() where time != nil { present |= 1 << i }
+        writer.byte(present)
+        var previous: Int64 = 0
+        func time(_ value: Int64) {
+            writer.signed(value &- previous)
+            previous = value
+        }
+        for value in times { if let value { time(value) } }
+        writer.signed(Int64(reportsInARow))
+        writer.signed(Int64(repeatsDone))
+        writer.signed(Int64(sequence))
+        for list in [changes, clearChanges, reports] {
+            writer.varint(UInt64(list.count))
+            for change in list {
+                time(change.time)
+                writer.byte(change.truth.rawValue)
+            }
+        }
     }
 
     public init(reading reader: inout StateReader) throws {
@@ -32,18 +45,33 @@ extension RuleState {
         }
         let truth = try reader.byte()
         trackedTruth = truth == Self.noTruth ? nil : try Self.truth(truth)
-        phaseSince = try reader.optionalInt64()
-        holdingSince = try reader.optionalInt64()
-        trackedUntil = try reader.optionalInt64()
-        firedAt = try reader.optionalInt64()
-        emittedAt = try reader.optionalInt64()
-        resolvedAt = try reader.optionalInt64()
-        reportsInARow = Int(clamping: try reader.int64())
-        repeatsDone = Int(clamping: try reader.int64())
-        sequence = Int(clamping: try reader.int64())
-        changes = try Self.readChanges(&reader)
-        clearChanges = try Self.readChanges(&reader)
-        reports = try Self.readChanges(&reader)
+        let present = try reader.byte()
+        guard present < 1 << 6 else { throw StateBytesError("rule state: \(present) is not a set of times") }
+        var previous: Int64 = 0
+        func time() throws -> Int64 {
+            previous = previous &+ (try reader.signed())
+            return previous
+        }
+        var times = [Int64?](repeating: nil, count: 6)
+        for i in times.indices where present & (1 << i) != 0 { times[i] = try time() }
+        (phaseSince, holdingSince, trackedUntil) = (times[0], times[1], times[2])
+        (firedAt, emittedAt, resolvedAt) = (times[3], times[4], times[5])
+        reportsInARow = Int(clamping: try reader.signed())
+        repeatsDone = Int(clamping: try reader.signed())
+        sequence = Int(clamping: try reader.signed())
+        var lists: [[TruthChange]] = []
+        for _ in 0..<3 {
+            let n = try reader.varint()
+            // Each change takes two bytes at least: a count beyond what is left is refused before allocating.
+            guard n <= UInt64(reader.remaining / 2) else {
+                throw StateBytesError("rule state: \(n) changes is beyond the row's end")
+            }
+            var list: [TruthChange] = []
+            list.reserveCapacity(Int(n))
+            for _ in 0..<n { list.append(TruthChange(time: try time(), truth: try Self.truth(try reader.byte()))) }
+            lists.append(list)
+        }
+        (changes, clearChanges, reports) = (lists[0], lists[1], lists[2])
     }
 
     private static let noTruth: UInt8 = 0xFF
@@ -51,21 +79,5 @@ extension RuleState {
     private static func truth(_ code: UInt8) throws -> Truth {
         guard let truth = Truth(rawValue: code) else { throw StateBytesError("rule state: \(code) is not a truth") }
         return truth
-    }
-
-    private static func write(_ changes: [TruthChange], to writer: inout StateWriter) {
-        writer.count(changes.count)
-        for change in changes {
-            writer.int64(change.time)
-            writer.byte(change.truth.rawValue)
-        }
-    }
-
-    private static func readChanges(_ reader: inout StateReader) throws -> [TruthChange] {
-        let n = try reader.count(itemSize: 9)
-        var changes: [TruthChange] = []
-        changes.reserveCapacity(n)
-        for _ in 0..<n { changes.append(TruthChange(time: try reader.int64(), truth: try truth(try reader.byte()))) }
-        return changes
     }
 }

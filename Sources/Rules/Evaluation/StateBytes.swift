@@ -30,6 +30,21 @@ public struct StateWriter: Sendable {
         withUnsafeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian) { bytes.append(contentsOf: $0) }
     }
 
+    /// An unsigned number in groups of seven bits, lowest first: below 128 in one byte.
+    public mutating func varint(_ value: UInt64) {
+        var rest = value
+        while rest >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        bytes.append(UInt8(rest))
+    }
+
+    /// A signed number as a varint of its zigzag form: small magnitudes of either sign in few bytes.
+    public mutating func signed(_ value: Int64) {
+        varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
     public mutating func optional(_ value: Int64?) {
         bool(value != nil)
         if let value { int64(value) }
@@ -119,6 +134,26 @@ public struct StateReader {
     }
 
     public mutating func optionalInt64() throws -> Int64? { try bool() ? try int64() : nil }
+
+    /// Bytes not read yet.
+    public var remaining: Int { bytes.count - offset }
+
+    public mutating func varint() throws -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let part = try byte()
+            guard shift <= 63 else { throw StateBytesError("saved state: a number at byte \(offset - 1) runs on") }
+            value |= UInt64(part & 0x7F) << shift
+            if part < 0x80 { return value }
+            shift += 7
+        }
+    }
+
+    public mutating func signed() throws -> Int64 {
+        let zigzag = try varint()
+        return Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
+    }
 
     public mutating func optionalDouble() throws -> Double? { try bool() ? try double() : nil }
 
