@@ -6,11 +6,7 @@ extension SQLiteStore {
         try database.query(
             "SELECT rule, tuid, state, updated_at FROM rule_state WHERE dry_run = ? ORDER BY rule, tuid",
             [.integer(dryRun ? 1 : 0)]
-        ) { row in
-            RuleStateRow(
-                rule: row.string(at: 0), tuid: row.string(at: 1), dryRun: dryRun, state: row.data(at: 2),
-                updatedAt: row.int64(at: 3))
-        }
+        ) { Self.ruleState($0, dryRun: dryRun) }
     }
 
     /// Folds the saved rule states row by row, as SQLite steps to them: none held beyond its turn.
@@ -21,14 +17,13 @@ extension SQLiteStore {
         try database.forEach(
             "SELECT rule, tuid, state, updated_at FROM rule_state WHERE dry_run = ? ORDER BY tuid, rule",
             [.integer(dryRun ? 1 : 0)]
-        ) { row in
-            next(
-                &result,
-                RuleStateRow(
-                    rule: row.string(at: 0), tuid: row.string(at: 1), dryRun: dryRun, state: row.data(at: 2),
-                    updatedAt: row.int64(at: 3)))
-        }
+        ) { next(&result, Self.ruleState($0, dryRun: dryRun)) }
         return result
+    }
+
+    /// Saved device cursors and observation snapshots, live or dry-run.
+    public func devices(dryRun: Bool) throws -> [DeviceRow] {
+        try database.query(Self.devicesQuery, [.integer(dryRun ? 1 : 0)]) { Self.device($0, dryRun: dryRun) }
     }
 
     /// Folds the saved device rows row by row, as SQLite steps to them.
@@ -36,29 +31,25 @@ extension SQLiteStore {
         dryRun: Bool, into initial: Result, _ next: @Sendable (inout Result, DeviceRow) -> Void
     ) throws -> Result {
         var result = initial
-        try database.forEach(
-            "SELECT tuid, cursor_ts, observations, updated_at FROM devices WHERE dry_run = ? ORDER BY tuid",
-            [.integer(dryRun ? 1 : 0)]
-        ) { row in
-            next(
-                &result,
-                DeviceRow(
-                    tuid: row.string(at: 0), dryRun: dryRun, cursorTs: row.optionalInt64(at: 1),
-                    observations: row.optionalData(at: 2), updatedAt: row.int64(at: 3)))
+        try database.forEach(Self.devicesQuery, [.integer(dryRun ? 1 : 0)]) {
+            next(&result, Self.device($0, dryRun: dryRun))
         }
         return result
     }
 
-    /// Saved device cursors and observation snapshots, live or dry-run.
-    public func devices(dryRun: Bool) throws -> [DeviceRow] {
-        try database.query(
-            "SELECT tuid, cursor_ts, observations, updated_at FROM devices WHERE dry_run = ? ORDER BY tuid",
-            [.integer(dryRun ? 1 : 0)]
-        ) { row in
-            DeviceRow(
-                tuid: row.string(at: 0), dryRun: dryRun, cursorTs: row.optionalInt64(at: 1),
-                observations: row.optionalData(at: 2), updatedAt: row.int64(at: 3))
-        }
+    private static let devicesQuery =
+        "SELECT tuid, cursor_ts, observations, updated_at FROM devices WHERE dry_run = ? ORDER BY tuid"
+
+    private static func ruleState(_ row: Statement, dryRun: Bool) -> RuleStateRow {
+        RuleStateRow(
+            rule: row.string(at: 0), tuid: row.string(at: 1), dryRun: dryRun, state: row.data(at: 2),
+            updatedAt: row.int64(at: 3))
+    }
+
+    private static func device(_ row: Statement, dryRun: Bool) -> DeviceRow {
+        DeviceRow(
+            tuid: row.string(at: 0), dryRun: dryRun, cursorTs: row.optionalInt64(at: 1),
+            observations: row.optionalData(at: 2), updatedAt: row.int64(at: 3))
     }
 
     /// Inserts or replaces rule states and device rows, all in one transaction.
