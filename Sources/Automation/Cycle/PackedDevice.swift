@@ -1,12 +1,12 @@
 import Rules
 
 /// A device as the scheduler holds it between its turns: its snapshot in the layout of its saved row, and its rule
-/// states in the same kind of layout.
+/// states in the compact layout of `RuleState.write(to:)`.
 ///
 /// Decoded, a device's snapshot and rule states are some twenty small arrays, each an allocation of its own: about
 /// 3.4 KB a device, most of the scheduler's memory (heaptrack, 5,000 devices). Nothing reads them between the
 /// device's turns, so the scheduler keeps them packed, one buffer each, and decodes a device only for its turn
-/// (``unpacked(rules:)``); what is saved of a changed device is its packed snapshot as it is.
+/// (``unpackedSnapshot``, ``unpackedStates(rules:)``); what is saved of a changed device is its packed snapshot as it is.
 struct PackedDevice: Sendable, Equatable {
     /// `DeviceSnapshot.bytes`; empty for a device with no snapshot yet.
     var snapshot: [UInt8] = []
