@@ -386,13 +386,11 @@ public actor Scheduler {
         }
 
         mutating func mark(_ tuid: String, rules indices: [Int]) {
-            guard var list = rules[tuid] else {
+            if let list = rules[tuid] {
+                rules[tuid] = list + indices.filter { !list.contains($0) }
+            } else {
                 rules[tuid] = indices
-                return
             }
-            rules[tuid] = nil
-            for i in indices where !list.contains(i) { list.append(i) }
-            rules[tuid] = list
         }
     }
 
@@ -939,7 +937,8 @@ public actor Scheduler {
         var packed: PackedDevice?
         var changedRules: [Int] = []
         var snapshotChanged = false
-        private(set) var isPacked = false
+        /// Whether ``pack(against:)`` ran (or there was nothing to pack): the decoded device is let go by then.
+        var isPacked: Bool { decoded.isEmpty }
 
         enum Source: String, Sendable { case poll, stream }
 
@@ -958,27 +957,20 @@ public actor Scheduler {
             source = .poll
             pollFailed = true
             errors = 1
-            isPacked = true
         }
 
         /// Notes what the turn changed against the device as `job` held it, packs the device for holding, and
         /// releases the decoded snapshot and states: outcomes wait for the end of their cycle, a fleet's of them
         /// at once. A failed poll changes nothing.
         mutating func pack(against job: DeviceJob) {
-            defer {
-                decoded = Decoded()
-                isPacked = true
-            }
+            defer { decoded = Decoded() }
             guard !pollFailed else { return }
             changedRules = states.indices.filter { $0 >= job.states.count || states[$0] != job.states[$0] }
             let bytes = snapshot.bytes
             snapshotChanged = bytes != job.held?.snapshot
             guard snapshotChanged || !changedRules.isEmpty else { return }
             var device = job.held ?? PackedDevice()
-            if snapshotChanged {
-                device.snapshot = PackedDevice.compact(bytes)
-                device.cursor = snapshot.cursor
-            }
+            if snapshotChanged { device.hold(bytes, cursor: snapshot.cursor) }
             if !changedRules.isEmpty { device.pack(states) }
             packed = device
         }
@@ -1003,6 +995,9 @@ public actor Scheduler {
         init() {}
 
         init(snapshot: DeviceSnapshot, states: [RuleState]) { box = Box(snapshot, states) }
+
+        /// Nothing held: made by `init()`, never by a write.
+        var isEmpty: Bool { box == nil }
 
         var snapshot: DeviceSnapshot {
             get { box?.snapshot ?? DeviceSnapshot() }

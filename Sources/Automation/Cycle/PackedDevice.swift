@@ -21,11 +21,14 @@ struct PackedDevice: Sendable, Equatable {
     init() {}
 
     init(snapshot: DeviceSnapshot?, states: [RuleState]?) {
-        if let snapshot {
-            self.snapshot = Self.compact(snapshot.bytes)
-            cursor = snapshot.cursor
-        }
+        if let snapshot { hold(snapshot.bytes, cursor: snapshot.cursor) }
         if let states { pack(states) }
+    }
+
+    /// Replaces the snapshot with `bytes` (`DeviceSnapshot.bytes`, or a saved row's) and its cursor.
+    mutating func hold(_ bytes: [UInt8], cursor: Int64?) {
+        snapshot = Self.compact(bytes)
+        self.cursor = cursor
     }
 
     /// Replaces the rule states.

@@ -55,15 +55,9 @@ struct StateLoader: Sendable {
     mutating func add(_ row: DeviceRow) {
         guard only?.contains(row.tuid) ?? true, let data = row.observations else { return }
         if data.starts(with: DeviceSnapshot.mark) {
-            var device = packed[row.tuid] ?? PackedDevice()
-            device.snapshot = Array(data)
-            device.cursor = row.cursorTs
-            packed[row.tuid] = device
+            packed[row.tuid, default: PackedDevice()].hold(Array(data), cursor: row.cursorTs)
         } else if let snapshot = DeviceSnapshot(row: data, decoder: decoder) {
-            var device = packed[row.tuid] ?? PackedDevice()
-            device.snapshot = PackedDevice.compact(snapshot.bytes)
-            device.cursor = snapshot.cursor
-            packed[row.tuid] = device
+            packed[row.tuid, default: PackedDevice()].hold(snapshot.bytes, cursor: snapshot.cursor)
         }
     }
 
